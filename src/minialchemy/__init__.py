@@ -1,0 +1,81 @@
+"""minialchemy: a teaching ORM with SQLAlchemy 2.x names, on the stdlib ``sqlite3``.
+
+Core names live here (``create_engine``, ``select``, ``insert``, ``update``, ``delete``,
+``text``, the column types, ``ForeignKey``, ``inspect``); the ORM is in :mod:`minialchemy.orm`,
+exceptions in :mod:`minialchemy.exc` and :mod:`minialchemy.orm.exc`.
+
+``ACCELERATED`` tells whether the compiled (Cython) identity map and instrumentation are in use;
+``python -m minialchemy info`` says why.
+"""
+
+from minialchemy import exc
+from minialchemy._accel import ACCELERATED
+from minialchemy.engine import Connection, Engine, create_engine
+from minialchemy.inspection import inspect
+from minialchemy.sql.dml import delete, insert, update
+from minialchemy.sql.elements import (
+    and_,
+    asc,
+    bindparam,
+    desc,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    text,
+    true,
+)
+from minialchemy.sql.schema import Column, ForeignKey, MetaData, Table, UniqueConstraint
+from minialchemy.sql.selectable import select
+from minialchemy.sql.types import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACCELERATED",
+    "BigInteger",
+    "Boolean",
+    "Column",
+    "Connection",
+    "Date",
+    "DateTime",
+    "Engine",
+    "Float",
+    "ForeignKey",
+    "Integer",
+    "MetaData",
+    "String",
+    "Table",
+    "Text",
+    "UniqueConstraint",
+    "and_",
+    "asc",
+    "bindparam",
+    "create_engine",
+    "delete",
+    "desc",
+    "exc",
+    "false",
+    "func",
+    "insert",
+    "inspect",
+    "literal",
+    "not_",
+    "null",
+    "or_",
+    "select",
+    "text",
+    "true",
+    "update",
+]

@@ -1,0 +1,302 @@
+"""Results of a statement: rows you can iterate, fetch and reshape.
+
+A :class:`Row` is a tuple (compare it, unpack it, index it) whose columns are also attributes
+(``row.name``).  A :class:`Result` is consumed once, like a cursor: ``all()``, ``first()``,
+``one()``, ``scalar_one()``, ``scalars()``, ``mappings()``.  The ORM returns the same
+:class:`Result`, holding objects instead of plain values.
+
+Where it sits: built by :mod:`minialchemy.engine.base` from a sqlite3 cursor, and by the ORM's
+loading code from objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Sequence
+
+from minialchemy.exc import MultipleResultsFound, NoResultFound, ResourceClosedError
+
+__all__ = ["Row", "RowMapping", "Result", "CursorResult", "ScalarResult", "MappingResult"]
+
+
+class Row(tuple):
+    """A result row: a tuple with attribute access by column key (``row.name``)."""
+
+    __slots__ = ()
+    _keymap: dict[str, int] = {}
+    _fields: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[self._keymap[name]]
+        except KeyError:
+            raise AttributeError(
+                f"Row has no column {name!r}; columns are {', '.join(self._fields) or '(none)'}"
+            ) from None
+
+    @property
+    def _mapping(self) -> "RowMapping":
+        """The row as a read-only mapping of column key to value."""
+        return RowMapping(zip(self._fields, self))
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    def _tuple(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+def row_class(keys: Sequence[str]) -> type[Row]:
+    """A :class:`Row` subclass for one result shape (the key -> position map lives on the class)."""
+    keymap: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        keymap.setdefault(key, index)
+    return type("Row", (Row,), {"__slots__": (), "_keymap": keymap, "_fields": tuple(keys)})
+
+
+class RowMapping(dict):
+    """A row as a dictionary of column key to value (what ``result.mappings()`` yields)."""
+
+
+class _Consumable:
+    """Shared single-pass behaviour of the result classes."""
+
+    _rows: list[Any]
+    _index: int
+
+    def _take_all(self) -> list[Any]:
+        rows = self._rows[self._index :] if self._index else self._rows
+        self._index = len(self._rows)
+        return rows
+
+    def _take_one(self) -> Any:
+        if self._index >= len(self._rows):
+            return _NO_ROW
+        row = self._rows[self._index]
+        self._index += 1
+        return row
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            row = self._take_one()
+            if row is _NO_ROW:
+                return
+            yield row
+
+    def all(self) -> list[Any]:
+        """Every remaining row, as a list."""
+        return list(self._take_all())
+
+    def first(self) -> Any:
+        """The first row, or None; the rest is discarded."""
+        row = self._take_one()
+        self._index = len(self._rows)
+        return None if row is _NO_ROW else row
+
+    def one(self) -> Any:
+        """Exactly one row, else :class:`NoResultFound` / :class:`MultipleResultsFound`."""
+        rows = self._take_all()
+        if not rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(rows) > 1:
+            raise MultipleResultsFound(
+                f"Multiple rows were found when exactly one was required ({len(rows)} rows)"
+            )
+        return rows[0]
+
+    def one_or_none(self) -> Any:
+        """One row or None; more than one raises :class:`MultipleResultsFound`."""
+        rows = self._take_all()
+        if len(rows) > 1:
+            raise MultipleResultsFound(
+                f"Multiple rows were found when one or none was required ({len(rows)} rows)"
+            )
+        return rows[0] if rows else None
+
+    def fetchone(self) -> Any:
+        row = self._take_one()
+        return None if row is _NO_ROW else row
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        rows = self._rows[self._index : self._index + size]
+        self._index += len(rows)
+        return rows
+
+    def fetchall(self) -> list[Any]:
+        return self.all()
+
+
+_NO_ROW = object()
+
+
+class Result(_Consumable):
+    """Rows of a statement; consumed once.
+
+    ``keys`` names the columns; ``rows`` are tuples (made :class:`Row` here) of values, or of ORM
+    objects for ``select(User)``.
+    """
+
+    def __init__(self, keys: Sequence[str], rows: list[tuple[Any, ...]], *, make_rows: bool = True) -> None:
+        self._keys = list(keys)
+        if make_rows and rows:
+            cls = row_class(self._keys)
+            rows = list(map(cls, rows))
+        self._rows = rows
+        self._index = 0
+        self._closed = False
+
+    @property
+    def returns_rows(self) -> bool:
+        return True
+
+    def keys(self) -> list[str]:
+        """The column keys, in order."""
+        return list(self._keys)
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None."""
+        row = self.first()
+        return None if row is None else row[0]
+
+    def scalar_one(self) -> Any:
+        """The first column of exactly one row."""
+        return self.one()[0]
+
+    def scalar_one_or_none(self) -> Any:
+        """The first column of one row, or None."""
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalars(self, index: int = 0) -> "ScalarResult":
+        """The values of one column (the first by default): ``session.scalars(select(User))``."""
+        rows = self._take_all()
+        return ScalarResult([row[index] for row in rows])
+
+    def mappings(self) -> "MappingResult":
+        """Rows as dictionaries of column key to value."""
+        keys = self._keys
+        return MappingResult([RowMapping(zip(keys, row)) for row in self._take_all()])
+
+    def tuples(self) -> "Result":
+        return self
+
+    def unique(self) -> "Result":
+        """Drop duplicate rows (by identity of ORM objects, by value otherwise)."""
+        seen: set[Any] = set()
+        kept = []
+        for row in self._rows[self._index :]:
+            marker = tuple(id(v) if hasattr(v, "__dict__") else v for v in row)
+            if marker not in seen:
+                seen.add(marker)
+                kept.append(row)
+        self._rows = kept
+        self._index = 0
+        return self
+
+    def close(self) -> None:
+        self._index = len(self._rows)
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} keys={self._keys} rows={len(self._rows) - self._index}>"
+
+
+class CursorResult(Result):
+    """A :class:`Result` from the database cursor, with ``rowcount``, ``lastrowid`` and, after
+    a single-row INSERT, ``inserted_primary_key``."""
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        rowcount: int = -1,
+        lastrowid: int | None = None,
+        inserted_primary_key: tuple[Any, ...] | None = None,
+        returns_rows: bool = True,
+        processors: Sequence[Callable[[Any], Any] | None] | None = None,
+        inserted_primary_key_rows: list[tuple[Any, ...]] | None = None,
+    ) -> None:
+        if processors and any(p is not None for p in processors):
+            rows = [
+                tuple(p(v) if p is not None else v for p, v in zip(processors, row)) for row in rows
+            ]
+        super().__init__(keys, rows)
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self._inserted_primary_key = inserted_primary_key
+        self._inserted_primary_key_rows = inserted_primary_key_rows
+        self._returns_rows = returns_rows
+
+    @property
+    def returns_rows(self) -> bool:
+        return self._returns_rows
+
+    @property
+    def inserted_primary_key(self) -> Any:
+        """The primary key of the row a single-row INSERT created, as a tuple-like Row ``(1,)``."""
+        if self._inserted_primary_key is None:
+            from minialchemy.exc import InvalidRequestError
+
+            raise InvalidRequestError(
+                "inserted_primary_key is only available after a single-row insert() "
+                "(for several rows use insert().returning(table.c.id))"
+            )
+        return self._inserted_primary_key
+
+    @property
+    def inserted_primary_key_rows(self) -> list[Any]:
+        """The primary key of every row an INSERT created, in parameter order."""
+        if self._inserted_primary_key_rows is not None:
+            return self._inserted_primary_key_rows
+        return [self.inserted_primary_key]
+
+    def _check_rows(self) -> None:
+        if not self._returns_rows:
+            raise ResourceClosedError(
+                "This result object does not return rows. It has been closed automatically."
+            )
+
+    def all(self) -> list[Any]:
+        self._check_rows()
+        return super().all()
+
+    def first(self) -> Any:
+        self._check_rows()
+        return super().first()
+
+    def one(self) -> Any:
+        self._check_rows()
+        return super().one()
+
+
+class ScalarResult(_Consumable):
+    """Single values (the first column of each row): ``result.scalars().all()``."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self._rows = values
+        self._index = 0
+
+    def unique(self) -> "ScalarResult":
+        seen: set[Any] = set()
+        kept = []
+        for value in self._rows[self._index :]:
+            marker = id(value) if hasattr(value, "__dict__") else value
+            if marker not in seen:
+                seen.add(marker)
+                kept.append(value)
+        self._rows = kept
+        self._index = 0
+        return self
+
+    def __repr__(self) -> str:
+        return f"<ScalarResult rows={len(self._rows) - self._index}>"
+
+
+class MappingResult(_Consumable):
+    """Rows as dictionaries: ``result.mappings().all()``."""
+
+    def __init__(self, rows: list[RowMapping]) -> None:
+        self._rows = rows
+        self._index = 0

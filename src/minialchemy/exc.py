@@ -1,0 +1,178 @@
+"""Exceptions of minialchemy, named and arranged as SQLAlchemy's.
+
+Errors raised by the sqlite3 driver never escape raw: the engine wraps each one in the
+matching :class:`DBAPIError` subclass (``IntegrityError``, ``OperationalError``, ...), keeps the
+driver's exception as ``.orig`` and shows the statement and parameters that caused it, so a
+learner sees *which* SQL failed and with *what* values.
+
+Where it sits: raised by every layer; the ORM's own errors live in :mod:`minialchemy.orm.exc`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SQLAlchemyError",
+    "ArgumentError",
+    "CompileError",
+    "InvalidRequestError",
+    "NoResultFound",
+    "MultipleResultsFound",
+    "PendingRollbackError",
+    "ResourceClosedError",
+    "NoSuchTableError",
+    "NoReferencedTableError",
+    "StatementError",
+    "DBAPIError",
+    "InterfaceError",
+    "DatabaseError",
+    "DataError",
+    "OperationalError",
+    "IntegrityError",
+    "InternalError",
+    "ProgrammingError",
+    "NotSupportedError",
+]
+
+
+class SQLAlchemyError(Exception):
+    """Base of every error minialchemy raises (the name is SQLAlchemy's, kept for portability)."""
+
+
+class ArgumentError(SQLAlchemyError):
+    """A construct was given arguments it cannot work with (for example a mapped class without a
+    primary key)."""
+
+
+class CompileError(SQLAlchemyError):
+    """A statement could not be rendered as SQL."""
+
+
+class InvalidRequestError(SQLAlchemyError):
+    """The request cannot be carried out in the current state of the objects involved."""
+
+
+class NoResultFound(InvalidRequestError):
+    """``one()`` / ``scalar_one()`` found no row."""
+
+
+class MultipleResultsFound(InvalidRequestError):
+    """``one()`` / ``scalar_one()`` / ``one_or_none()`` found more than one row."""
+
+
+class PendingRollbackError(InvalidRequestError):
+    """A previous flush failed; the session refuses work until ``session.rollback()`` is called."""
+
+
+class ResourceClosedError(InvalidRequestError):
+    """The connection, session or result was already closed."""
+
+
+class NoSuchTableError(InvalidRequestError):
+    """A table named in the metadata does not exist."""
+
+
+class NoReferencedTableError(InvalidRequestError):
+    """A ``ForeignKey`` names a table the ``MetaData`` does not hold."""
+
+
+class StatementError(SQLAlchemyError):
+    """An error raised while executing a statement; carries the statement and its parameters.
+
+    ``str(error)`` shows the original message, then ``[SQL: ...]`` and ``[parameters: ...]``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        statement: str | None = None,
+        params: Any = None,
+        orig: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.statement = statement
+        self.params = params
+        self.orig = orig
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        if self.statement is not None:
+            lines.append(f"[SQL: {self.statement}]")
+        if self.params is not None:
+            lines.append(f"[parameters: {_truncate_params(self.params)}]")
+        return "\n".join(lines)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.statement, self.params, self.orig))
+
+
+def _truncate_params(params: Any, limit: int = 300) -> str:
+    """Show parameters, shortening long values so a 1 MB string does not flood a traceback."""
+    text = repr(params)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 40] + f" ... ({len(text) - limit + 40} characters truncated)"
+
+
+class DBAPIError(StatementError):
+    """Wraps an exception raised by the DBAPI driver (``sqlite3``); the original is ``.orig``."""
+
+    @classmethod
+    def instance(cls, statement: str | None, params: Any, orig: BaseException) -> "DBAPIError":
+        """Build the wrapper whose class matches ``orig`` (``sqlite3.IntegrityError`` ->
+        :class:`IntegrityError`, and so on)."""
+        wrapper = cls
+        for klass in type(orig).__mro__:
+            candidate = _DBAPI_WRAPPERS.get(klass.__name__)
+            if candidate is not None:
+                wrapper = candidate
+                break
+        message = f"({type(orig).__module__}.{type(orig).__name__}) {orig}"
+        return wrapper(message, statement, params, orig)
+
+
+class InterfaceError(DBAPIError):
+    """Wraps ``sqlite3.InterfaceError`` (misuse of the driver, e.g. an unsupported parameter type)."""
+
+
+class DatabaseError(DBAPIError):
+    """Wraps ``sqlite3.DatabaseError``."""
+
+
+class DataError(DatabaseError):
+    """Wraps ``sqlite3.DataError``."""
+
+
+class OperationalError(DatabaseError):
+    """Wraps ``sqlite3.OperationalError`` (no such table, database is locked, ...)."""
+
+
+class IntegrityError(DatabaseError):
+    """Wraps ``sqlite3.IntegrityError`` (UNIQUE, NOT NULL, FOREIGN KEY constraint failed)."""
+
+
+class InternalError(DatabaseError):
+    """Wraps ``sqlite3.InternalError``."""
+
+
+class ProgrammingError(DatabaseError):
+    """Wraps ``sqlite3.ProgrammingError`` (wrong number of bindings, closed connection, ...)."""
+
+
+class NotSupportedError(DatabaseError):
+    """Wraps ``sqlite3.NotSupportedError``."""
+
+
+_DBAPI_WRAPPERS: dict[str, type[DBAPIError]] = {
+    "InterfaceError": InterfaceError,
+    "DatabaseError": DatabaseError,
+    "DataError": DataError,
+    "OperationalError": OperationalError,
+    "IntegrityError": IntegrityError,
+    "InternalError": InternalError,
+    "ProgrammingError": ProgrammingError,
+    "NotSupportedError": NotSupportedError,
+    "Error": DBAPIError,
+}

@@ -1,0 +1,494 @@
+"""The SQL compiler: walks an expression tree and writes SQLite SQL (a Visitor over the tree).
+
+Every Python value becomes a bound parameter: the compiler writes ``?`` (for sqlite3) or
+``:name_1`` (for ``str(stmt)``, readable, as SQLAlchemy shows it) and records the
+:class:`BindParameter` in order; :meth:`Compiled.construct_params` later turns the execution
+parameters into the tuple sqlite3 wants.  Identifiers that are SQL keywords or not plain
+lower-case names (``"order"``, ``"first name"``) are quoted everywhere.
+
+Where it sits: called by the engine (``Connection.execute``) and by ``str(statement)``; the ORM's
+flush uses :func:`quote` and the same compiler for its statements.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+from minialchemy.exc import CompileError, StatementError
+from minialchemy.sql import elements as el
+from minialchemy.sql import types as sqltypes
+from minialchemy.sql.schema import Column, Table
+
+__all__ = ["Compiled", "compile_element", "quote", "ddl_create_table"]
+
+# SQLite's keywords (sqlite.org/lang_keywords.html): a name equal to one of them is quoted.
+RESERVED_WORDS = frozenset(
+    """abort action add after all alter always analyze and as asc attach autoincrement before
+    begin between by cascade case cast check collate column commit conflict constraint create
+    cross current current_date current_time current_timestamp database default deferrable
+    deferred delete desc detach distinct do drop each else end escape except exclude exclusive
+    exists explain fail filter first following for foreign from full generated glob group groups
+    having if ignore immediate in index indexed initially inner insert instead intersect into is
+    isnull join key last left like limit match materialized natural no not nothing notnull null
+    nulls of offset on or order others outer over partition plan pragma preceding primary query
+    raise range recursive references regexp reindex release rename replace restrict returning
+    right rollback row rows savepoint select set table temp temporary then ties to transaction
+    trigger unbounded union unique update using vacuum values view virtual when where window with
+    without""".split()
+)
+_LEGAL_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def quote(name: str) -> str:
+    """Quote an identifier when it must be: a keyword, upper case, spaces or other characters."""
+    if _LEGAL_NAME.match(name) and name not in RESERVED_WORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Compiled:
+    """A statement rendered to SQL, with its binds in order and its result columns.
+
+    ``string`` is the SQL; ``binds`` the parameters in the order of their placeholders;
+    ``result_columns`` a list of ``(key, type, element)`` for each selected column.
+    """
+
+    def __init__(self, statement: Any, dialect: str) -> None:
+        self.statement = statement
+        self.dialect = dialect
+        self.positional = dialect == "sqlite"
+        self.string = ""
+        self.binds: list[tuple[str, el.BindParameter]] = []
+        self.result_columns: list[tuple[str, sqltypes.TypeEngine, Any]] = []
+        self.insert_columns: list[Column] = []
+        self.returning_columns: list[Any] = []
+        self._bind_counts: dict[str, int] = {}
+        self._bind_names: dict[int, str] = {}
+        self._processors: list[Any] | None = None
+
+    def __str__(self) -> str:
+        return self.string
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The values known at compile time, by bind name (``{"name_1": "sandy"}``)."""
+        return {name: bind.effective_value() for name, bind in self.binds}
+
+    def construct_params(self, params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+        """The positional parameter tuple for one execution.
+
+        Each bind takes, in order: the execution parameter of its name, else its own value (a
+        column default is called once per row here); a ``bindparam()`` with neither raises
+        :class:`StatementError` naming it.
+        """
+        if self._processors is None:
+            self._processors = [bind.type.bind_processor() for _, bind in self.binds]
+        out = []
+        for (name, bind), processor in zip(self.binds, self._processors):
+            if params is not None and name in params:
+                value = params[name]
+            elif bind.callable is not None:
+                value = bind.callable()
+            elif bind.required:
+                raise StatementError(
+                    f"A value is required for bind parameter {name!r}",
+                    self.string,
+                    dict(params) if params else None,
+                )
+            else:
+                value = bind.value
+            if processor is not None:
+                value = processor(value)
+            out.append(value)
+        return tuple(out)
+
+
+def compile_element(element: Any, dialect: str = "default", column_keys: Iterable[str] | None = None) -> Compiled:
+    """Render ``element`` for ``dialect`` (``"sqlite"``: ``?`` binds; ``"default"``: named)."""
+    compiled = Compiled(element, dialect)
+    visitor = _SQLCompiler(compiled, column_keys)
+    compiled.string = visitor.process(element, top=True)
+    return compiled
+
+
+class _SQLCompiler:
+    """The visitor: one ``visit_<name>`` method per kind of element."""
+
+    def __init__(self, compiled: Compiled, column_keys: Iterable[str] | None) -> None:
+        self.compiled = compiled
+        self.column_keys = list(column_keys) if column_keys is not None else None
+        self.anon_labels: dict[str, int] = {}
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def process(self, element: Any, top: bool = False, **kw: Any) -> str:
+        name = getattr(element, "__visit_name__", None)
+        if name is None:
+            element = el.coerce_expression(element)
+            name = element.__visit_name__
+        method = getattr(self, f"visit_{name}", None)
+        if method is None:
+            raise CompileError(f"Don't know how to render {element!r} ({type(element).__name__})")
+        return method(element, **kw)
+
+    def _bind_placeholder(self, bind: el.BindParameter) -> str:
+        names = self.compiled._bind_names
+        name = names.get(id(bind))
+        if name is None:
+            if bind.unique:
+                count = self.compiled._bind_counts.get(bind.key, 0) + 1
+                self.compiled._bind_counts[bind.key] = count
+                name = f"{bind.key}_{count}"
+            else:
+                name = bind.key
+            names[id(bind)] = name
+        self.compiled.binds.append((name, bind))
+        return "?" if self.compiled.positional else f":{name}"
+
+    # -- columns, binds, literals --------------------------------------------------------------
+
+    def visit_column(self, column: Column, include_table: bool = True, **kw: Any) -> str:
+        name = quote(column.name) if column.name else "?"
+        if include_table and column.table is not None:
+            return f"{quote(column.table.name)}.{name}"
+        return name
+
+    def visit_bindparam(self, bind: el.BindParameter, **kw: Any) -> str:
+        return self._bind_placeholder(bind)
+
+    def visit_null(self, element: Any, **kw: Any) -> str:
+        return "NULL"
+
+    def visit_true(self, element: Any, **kw: Any) -> str:
+        return "1" if self.compiled.positional else "true"
+
+    def visit_false(self, element: Any, **kw: Any) -> str:
+        return "0" if self.compiled.positional else "false"
+
+    def visit_expanding_list(self, element: el.ExpandingList, **kw: Any) -> str:
+        return "(" + ", ".join(self.process(b, **kw) for b in element.binds) + ")"
+
+    def visit_label(self, label: el.Label, within_columns: bool = False, **kw: Any) -> str:
+        inner = self.process(label.element, **kw)
+        return f"{inner} AS {quote(label.name)}" if within_columns else quote(label.name)
+
+    def visit_function(self, fn: el.Function, **kw: Any) -> str:
+        if fn.name.lower() == "count" and not fn.args:
+            return "count(*)"
+        return f"{fn.name}(" + ", ".join(self.process(a, **kw) for a in fn.args) + ")"
+
+    def visit_textclause(self, clause: el.TextClause, **kw: Any) -> str:
+        def replace(match: "re.Match[str]") -> str:
+            name = match.group(1)
+            bind = clause._bindparams.get(name)
+            if bind is None:
+                bind = el.BindParameter(name, required=True)
+            return self._bind_placeholder(bind)
+
+        sql = _TEXT_BIND.sub(replace, clause.text)
+        return sql.replace("\\:", ":")
+
+    # -- operators ------------------------------------------------------------------------------
+
+    def visit_binary(self, binary: el.BinaryExpression, **kw: Any) -> str:
+        op = binary.operator
+        right = binary.right
+        if op in (el.in_op, el.not_in_op) and isinstance(right, el.ExpandingList) and not right.binds:
+            # an empty IN list: nothing is IN it, everything is NOT IN it
+            return "1 != 1" if op is el.in_op else "1 = 1"
+        left_sql = self._operand(binary.left, **kw)
+        right_sql = self._operand(right, **kw)
+        return f"{left_sql} {el.OPERATOR_SQL[op]} {right_sql}"
+
+    def _operand(self, element: Any, **kw: Any) -> str:
+        sql = self.process(element, **kw)
+        if isinstance(element, (el.BooleanClauseList, el.BinaryExpression)) and not isinstance(
+            element, el.ExpandingList
+        ):
+            return f"({sql})"
+        return sql
+
+    def visit_boolean_clauselist(self, clauses: el.BooleanClauseList, **kw: Any) -> str:
+        parts = []
+        for clause in clauses.clauses:
+            sql = self.process(clause, **kw)
+            if isinstance(clause, el.BooleanClauseList) and clause.operator != clauses.operator:
+                sql = f"({sql})"
+            parts.append(sql)
+        return f" {clauses.operator} ".join(parts)
+
+    def visit_unary(self, unary: el.UnaryExpression, **kw: Any) -> str:
+        inner = self.process(unary.element, **kw)
+        if unary.operator == "NOT":
+            if isinstance(unary.element, (el.BooleanClauseList, el.BinaryExpression)):
+                inner = f"({inner})"
+            return f"NOT {inner}"
+        return f"{inner} {unary.modifier}" if unary.modifier else inner
+
+    # -- statements ------------------------------------------------------------------------------
+
+    def _columns_clause(self, select: Any) -> list[str]:
+        rendered: list[str] = []
+        seen: dict[str, int] = {}
+        for item in select._raw_columns:
+            if isinstance(item, Table) or hasattr(item, "__table__"):
+                from minialchemy.sql.selectable import table_of
+
+                columns: list[Any] = list(table_of(item).columns)
+            else:
+                columns = [item]
+            for column in columns:
+                rendered.append(self._result_column(column, seen))
+        return rendered
+
+    def _result_column(self, column: Any, seen: dict[str, int]) -> str:
+        if isinstance(column, Column):
+            key = column.key or column.name or "column"
+            sql = self.process(column)
+            name = column.name or key
+        elif isinstance(column, el.Label):
+            key = column.name
+            sql = self.process(column, within_columns=True)
+            name = column.name
+            seen[name] = seen.get(name, 0) + 1
+            self.compiled.result_columns.append((key, column.type, column))
+            return sql
+        elif isinstance(column, el.Function):
+            key = column.name
+            name = self._anon_label(column.name)
+            sql = f"{self.process(column)} AS {name}"
+            seen[name] = 1
+            self.compiled.result_columns.append((key, column.type, column))
+            return sql
+        else:
+            key = getattr(column, "key", None) or "anon"
+            name = self._anon_label("anon")
+            sql = f"{self.process(column)} AS {name}"
+            self.compiled.result_columns.append((key, column.type, column))
+            return sql
+        if name in seen:
+            # two columns of the same name (user_account.id, address.id): label the second
+            seen[name] += 1
+            label = f"{name}_{seen[name] - 1}"
+            sql = f"{sql} AS {quote(label)}"
+            key = label
+        else:
+            seen[name] = 1
+        self.compiled.result_columns.append((key, column.type, column))
+        return sql
+
+    def _anon_label(self, base: str) -> str:
+        count = self.anon_labels.get(base, 0) + 1
+        self.anon_labels[base] = count
+        return f"{base}_{count}"
+
+    def visit_select(self, select: Any, **kw: Any) -> str:
+        columns = self._columns_clause(select)
+        froms = _froms_of(select)
+        sql = "SELECT " + ("DISTINCT " if select._distinct else "") + ", ".join(columns)
+        if froms:
+            sql += " \nFROM " + ", ".join(quote(t.name) for t in froms)
+        where = select.whereclause
+        if where is not None:
+            sql += " \nWHERE " + self.process(where)
+        if select._group_by:
+            sql += " GROUP BY " + ", ".join(self.process(c) for c in select._group_by)
+        if select._having:
+            sql += " \nHAVING " + self.process(el.and_(*select._having))
+        if select._order_by:
+            sql += " ORDER BY " + ", ".join(self.process(c) for c in select._order_by)
+        if select._limit is not None or select._offset is not None:
+            limit = select._limit if select._limit is not None else -1
+            sql += "\n LIMIT " + self._bind_placeholder(el.BindParameter("param", limit, unique=True))
+            if select._offset is not None:
+                sql += " OFFSET " + self._bind_placeholder(el.BindParameter("param", select._offset, unique=True))
+        return sql
+
+    def visit_insert(self, insert: Any, **kw: Any) -> str:
+        table: Table = insert.table
+        if insert._multi_values:
+            return self._insert_multi_values(insert)
+        given_keys = set(insert._values)
+        if self.column_keys is None:
+            # str(insert(t)) with nothing given shows every column, as SQLAlchemy does
+            given_keys.update(table.c.keys())
+        else:
+            given_keys.update(self.column_keys)
+        names: list[str] = []
+        values: list[str] = []
+        for column in table.columns:
+            if column.key in insert._values:
+                value = insert._values[column.key]
+                element = value if isinstance(value, el.ClauseElement) else el.BindParameter(
+                    column.key, value, type_=column.type
+                )
+            elif column.key in given_keys:
+                element = el.BindParameter(column.key, type_=column.type, required=True)
+            elif column.default is not None:
+                element = el.BindParameter(column.key, type_=column.type, callable_=column.default_value)
+            else:
+                continue
+            self.compiled.insert_columns.append(column)
+            names.append(quote(column.name))
+            values.append(self.process(element))
+        unknown = given_keys - set(table.c.keys())
+        if unknown:
+            raise CompileError(
+                f"Unconsumed column names: {', '.join(sorted(unknown))} (table {table.name!r})"
+            )
+        if names:
+            sql = f"INSERT INTO {quote(table.name)} ({', '.join(names)}) VALUES ({', '.join(values)})"
+        else:
+            sql = f"INSERT INTO {quote(table.name)} DEFAULT VALUES"
+        return sql + self._returning(insert)
+
+    def _insert_multi_values(self, insert: Any) -> str:
+        table: Table = insert.table
+        keys = set().union(*(row.keys() for row in insert._multi_values))
+        columns = [c for c in table.columns if c.key in keys or c.default is not None]
+        self.compiled.insert_columns.extend(columns)
+        groups = []
+        for index, row in enumerate(insert._multi_values):
+            parts = []
+            for column in columns:
+                if column.key in row:
+                    value = row[column.key]
+                    element = value if isinstance(value, el.ClauseElement) else el.BindParameter(
+                        f"{column.key}_m{index}", value, type_=column.type
+                    )
+                elif column.default is not None:
+                    element = el.BindParameter(
+                        f"{column.key}_m{index}", type_=column.type, callable_=column.default_value
+                    )
+                else:
+                    element = el.Null()
+                parts.append(self.process(element))
+            groups.append("(" + ", ".join(parts) + ")")
+        names = ", ".join(quote(c.name) for c in columns)
+        return f"INSERT INTO {quote(table.name)} ({names}) VALUES {', '.join(groups)}" + self._returning(insert)
+
+    def _returning(self, statement: Any) -> str:
+        if not statement._returning:
+            return ""
+        seen: dict[str, int] = {}
+        parts = []
+        for column in statement._returning:
+            self.compiled.returning_columns.append(column)
+            if isinstance(column, Column):
+                parts.append(self.visit_column(column, include_table=False))
+                self.compiled.result_columns.append((column.key, column.type, column))
+            else:
+                parts.append(self._result_column(column, seen))
+        return " RETURNING " + ", ".join(parts)
+
+    def visit_update(self, update: Any, **kw: Any) -> str:
+        table: Table = update.table
+        sets = []
+        values = dict(update._values)
+        if self.column_keys is not None:
+            for key in self.column_keys:
+                values.setdefault(key, el.BindParameter(key, required=True))
+        for column in table.columns:
+            if column.key not in values:
+                continue
+            value = values[column.key]
+            if isinstance(value, el.BindParameter) and value.required:
+                value.type = column.type
+                element: Any = value
+            elif isinstance(value, el.ClauseElement) or hasattr(value, "__clause_element__"):
+                element = el.coerce_expression(value)
+            else:
+                element = el.BindParameter(column.key, value, type_=column.type)
+            sets.append(f"{quote(column.name)}={self.process(element)}")
+        if not sets:
+            raise CompileError(f"UPDATE of {table.name!r} has no values to SET")
+        sql = f"UPDATE {quote(table.name)} SET {', '.join(sets)}"
+        where = update.whereclause
+        if where is not None:
+            sql += " WHERE " + self.process(where)
+        return sql + self._returning(update)
+
+    def visit_delete(self, delete: Any, **kw: Any) -> str:
+        sql = f"DELETE FROM {quote(delete.table.name)}"
+        where = delete.whereclause
+        if where is not None:
+            sql += " WHERE " + self.process(where)
+        return sql + self._returning(delete)
+
+    def visit_table(self, table: Table, **kw: Any) -> str:
+        return quote(table.name)
+
+
+_TEXT_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def _tables_in(element: Any, found: list[Table]) -> None:
+    if isinstance(element, Column):
+        if element.table is not None and element.table not in found:
+            found.append(element.table)
+        return
+    if isinstance(element, Table):
+        if element not in found:
+            found.append(element)
+        return
+    if hasattr(element, "__table__") and isinstance(element, type):
+        table = element.__table__
+        if table not in found:
+            found.append(table)
+        return
+    for child in element.get_children():
+        _tables_in(child, found)
+
+
+def _froms_of(select: Any) -> list[Table]:
+    """The FROM list: explicit ``select_from`` tables, then tables of the columns, then of WHERE."""
+    found: list[Table] = list(select._from)
+    for item in select._raw_columns:
+        _tables_in(item, found)
+    for criterion in select._where:
+        _tables_in(criterion, found)
+    return found
+
+
+def ddl_create_table(table: Table) -> str:
+    """``CREATE TABLE`` for ``table``, laid out as SQLAlchemy prints it."""
+    lines = []
+    for column in table.columns:
+        line = f"{quote(column.name)} {column.type.ddl()}"
+        if not column.nullable:
+            line += " NOT NULL"
+        if column.server_default is not None:
+            default = column.server_default
+            line += " DEFAULT " + (default if isinstance(default, str) and default.startswith("(") else _sql_literal(default))
+        lines.append(line)
+    pk = list(table.primary_key.columns)
+    if pk:
+        lines.append("PRIMARY KEY (" + ", ".join(quote(c.name) for c in pk) + ")")
+    for column in table.columns:
+        if column.unique:
+            lines.append(f"UNIQUE ({quote(column.name)})")
+    for constraint in table.constraints:
+        lines.append("UNIQUE (" + ", ".join(quote(n) for n in constraint.column_names) + ")")
+    for column in table.columns:
+        for fk in column.foreign_keys:
+            target = fk.column
+            line = (
+                f"FOREIGN KEY({quote(column.name)}) REFERENCES "
+                f"{quote(target.table.name)} ({quote(target.name)})"
+            )
+            if fk.ondelete:
+                line += f" ON DELETE {fk.ondelete}"
+            lines.append(line)
+    return f"CREATE TABLE {quote(table.name)} (\n\t" + ", \n\t".join(lines) + "\n)"
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    raise CompileError(f"Cannot render {value!r} as a SQL literal in DDL")
+
