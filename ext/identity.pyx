@@ -1,0 +1,316 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Identity Map and IdentitySet, compiled: one object per database row, sets keyed by identity.
+
+Pattern: Fowler's *Identity Map*.  This is the Cython twin of
+``src/minialchemy/orm/identity.py``: the same classes and methods in the same order, so the
+two files read side by side; the docstrings and comments that explain *why* live there.
+Here the classes are ``cdef class`` with typed attributes, and the methods that other
+methods of this module call are ``cpdef``, so those calls skip Python's method lookup.
+Built as ``minialchemy._ext.identity``; ``minialchemy._accel`` chooses which twin runs.
+"""
+
+import cython
+from cpython.long cimport PyLong_FromVoidPtr
+from weakref import KeyedRef, ref
+
+__all__ = ["IdentitySet", "IdentityMap"]
+
+#: True when this module runs compiled (``cython.compiled`` is False in pure-Python mode).
+COMPILED = cython.compiled
+
+
+cdef inline object _id(object obj):
+    """Fast path for ``id(obj)``: the object's address as a Python int, without a call."""
+    return PyLong_FromVoidPtr(<void *>obj)
+
+
+cdef class IdentitySet:
+    """A set of objects compared by identity (``id()``), in insertion order.
+
+    Two objects that compare equal, or that cannot be hashed at all, are still two
+    distinct members.  The set holds strong references to its members.
+    """
+
+    cdef dict _members
+
+    __hash__ = None  # mutable, like set
+
+    def __init__(self, iterable=()):
+        self._members = {}
+        self.update(iterable)
+
+    cpdef add(self, object obj):
+        """Add *obj*; adding a member again keeps its original position."""
+        self._members[_id(obj)] = obj
+
+    cpdef update(self, object iterable):
+        """Add every object of *iterable*."""
+        if isinstance(iterable, IdentitySet):
+            self._members.update((<IdentitySet>iterable)._members)  # already keyed by id
+            return
+        for obj in iterable:
+            self._members[_id(obj)] = obj
+
+    cpdef discard(self, object obj):
+        """Remove *obj* if it is a member; do nothing otherwise."""
+        self._members.pop(_id(obj), None)
+
+    def remove(self, obj):
+        """Remove *obj*; raise ``KeyError`` if it is not a member."""
+        try:
+            del self._members[_id(obj)]
+        except KeyError:
+            raise KeyError(obj) from None
+
+    def pop(self):
+        """Remove and return the most recently added member."""
+        try:
+            return self._members.popitem()[1]
+        except KeyError:
+            raise KeyError("pop from an empty IdentitySet") from None
+
+    def clear(self):
+        """Remove every member."""
+        self._members.clear()
+
+    def __contains__(self, obj):
+        return _id(obj) in self._members
+
+    def __len__(self):
+        return len(self._members)
+
+    def __iter__(self):
+        return iter(self._members.values())
+
+    def __bool__(self):
+        return bool(self._members)
+
+    cpdef IdentitySet copy(self):
+        """Return a shallow copy: a new set holding the same objects."""
+        cdef IdentitySet result = type(self)()
+        result._members = self._members.copy()
+        return result
+
+    def union(self, iterable):
+        """Return a new set with the members of both, this set's members first."""
+        cdef IdentitySet result = self.copy()
+        result.update(iterable)
+        return result
+
+    def __or__(self, other):
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.union(other)
+
+    def difference(self, iterable):
+        """Return a new set with the members that are not in *iterable*."""
+        cdef IdentitySet other = _as_identity_set(iterable)
+        cdef IdentitySet result = type(self)()
+        result._members = {
+            key: obj for key, obj in self._members.items() if key not in other._members
+        }
+        return result
+
+    def __sub__(self, other):
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.difference(other)
+
+    def intersection(self, iterable):
+        """Return a new set with the members that are also in *iterable*, in this set's order."""
+        cdef IdentitySet other = _as_identity_set(iterable)
+        cdef IdentitySet result = type(self)()
+        result._members = {
+            key: obj for key, obj in self._members.items() if key in other._members
+        }
+        return result
+
+    def __and__(self, other):
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.intersection(other)
+
+    def issubset(self, iterable):
+        """Return True if every member is also in *iterable*."""
+        cdef IdentitySet other = _as_identity_set(iterable)
+        if len(self._members) > len(other._members):
+            return False
+        for key in self._members:
+            if key not in other._members:
+                return False
+        return True
+
+    def __eq__(self, other):
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self._members.keys() == (<IdentitySet>other)._members.keys()
+
+    def __ne__(self, other):
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self._members.keys() != (<IdentitySet>other)._members.keys()
+
+    def __repr__(self):
+        return f"{type(self).__name__}({list(self._members.values())!r})"
+
+
+cdef IdentitySet _as_identity_set(object iterable):
+    """*iterable* itself if it is an IdentitySet, else a new IdentitySet of its objects."""
+    if isinstance(iterable, IdentitySet):
+        return <IdentitySet>iterable
+    return IdentitySet(iterable)
+
+
+@cython.auto_pickle(False)
+cdef class IdentityMap:
+    """Identity key -> the one object loaded for that row.
+
+    Clean persistent objects are held weakly; the session holds new, modified and
+    deleted ones strongly (``hold_strongly``) until they are clean (``hold_weakly``).
+    """
+
+    cdef dict _refs
+    cdef dict _strong
+    cdef object _on_object_collected
+    cdef object __weakref__
+
+    def __init__(self):
+        self._refs = {}
+        self._strong = {}
+        # The callback reaches the map through a weak reference: no reference cycle.
+        map_ref = ref(self)
+
+        def remove_dead_entry(dead_ref):
+            cdef IdentityMap identity_map = map_ref()
+            if identity_map is not None:
+                identity_map._remove_dead_entry(dead_ref)
+
+        self._on_object_collected = remove_dead_entry
+
+    cdef _remove_dead_entry(self, object dead_ref):
+        """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
+        # Garbage-collection race: a NEW object may have been stored under the same key
+        # after this object died and before this callback ran; keep that newcomer.
+        if self._refs.get(dead_ref.key) is dead_ref:
+            del self._refs[dead_ref.key]
+
+    cpdef get(self, object key, object default=None):
+        """Return the live object stored under *key*, or *default*."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return default
+        obj = entry()
+        if obj is None:  # collected; its callback has not run yet
+            return default
+        return obj
+
+    def __getitem__(self, key):
+        entry = self._refs.get(key)
+        obj = None if entry is None else entry()
+        if obj is None:
+            raise KeyError(key)
+        return obj
+
+    def __contains__(self, key):
+        entry = self._refs.get(key)
+        return entry is not None and entry() is not None
+
+    def __len__(self):
+        cdef Py_ssize_t live = 0
+        for entry in list(self._refs.values()):  # snapshot: callbacks may run meanwhile
+            if entry() is not None:
+                live += 1
+        return live
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    cpdef list keys(self):
+        """Return a list of the keys whose objects are alive."""
+        return [key for key, entry in list(self._refs.items()) if entry() is not None]
+
+    cpdef list values(self):
+        """Return a list of the live objects."""
+        cdef list live = []
+        for entry in list(self._refs.values()):
+            obj = entry()
+            if obj is not None:
+                live.append(obj)
+        return live
+
+    cpdef list items(self):
+        """Return a list of ``(key, object)`` pairs for the live objects."""
+        cdef list live = []
+        for key, entry in list(self._refs.items()):
+            obj = entry()
+            if obj is not None:
+                live.append((key, obj))
+        return live
+
+    cpdef add(self, object key, object obj):
+        """Store *obj* under *key*, held weakly; ``ValueError`` if another live object is there."""
+        entry = self._refs.get(key)
+        if entry is not None:
+            existing = entry()
+            if existing is obj:
+                return
+            if existing is not None:
+                raise ValueError(
+                    f"Can't add {_describe(obj)} to the identity map under key {key!r}: "
+                    f"{_describe(existing)} is already stored there "
+                    f"(discard() the old object first, or use replace())"
+                )
+            # Dead entry whose callback has not run yet: overwrite it.
+        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+
+    cpdef replace(self, object key, object obj):
+        """Store *obj* under *key*, held weakly; return the live object it displaces, or None."""
+        previous = self.get(key)
+        if previous is obj:
+            return previous
+        self._strong.pop(key, None)  # ``previous`` still references the displaced object
+        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        return previous
+
+    cpdef discard(self, object key, object obj=None):
+        """Remove the entry for *key*; if *obj* is given, only when *obj* is the one stored."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return
+        if obj is not None and entry() is not obj:
+            return
+        del self._refs[key]  # before the strong reference: a freed ref never calls back
+        self._strong.pop(key, None)
+
+    cpdef hold_strongly(self, object key):
+        """Keep the object under *key* alive (it is new, modified or deleted); no-op if absent."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return
+        obj = entry()
+        if obj is not None:
+            self._strong[key] = obj
+
+    cpdef hold_weakly(self, object key):
+        """Let the object under *key* go once the user drops it (it is clean); no-op if absent."""
+        self._strong.pop(key, None)
+
+    cpdef bint is_held_strongly(self, object key):
+        """Return True if the map itself keeps the object under *key* alive."""
+        return key in self._strong
+
+    cpdef clear(self):
+        """Remove every entry."""
+        self._refs.clear()  # first, so no callback fires while _strong lets objects go
+        self._strong.clear()
+
+    def __repr__(self):
+        return (
+            f"<{type(self).__name__} with {len(self)} live entries, "
+            f"{len(self._strong)} held strongly>"
+        )
+
+
+cdef str _describe(object obj):
+    """Name an object without calling its ``__repr__`` (which might load attributes)."""
+    return f"<{type(obj).__name__} at {id(obj):#x}>"

@@ -1,0 +1,85 @@
+"""Backend selection: the compiled (Cython) twins, or their pure-Python originals.
+
+CPython's accelerator pattern (``heapq`` / ``_heapq``, ``datetime`` / ``_datetime``, PEP 399):
+each hot-path module exists twice, a readable one under ``minialchemy.orm`` and a compiled
+one under ``minialchemy._ext``, with the same classes and methods.  This module decides,
+once at import, which set runs:
+
+* ``MINIALCHEMY_PURE_PYTHON=1`` in the environment: the pure-Python twins.
+* otherwise the compiled twins, if *every* one of them imports; if one does not (a
+  pure-Python install, a failed build), all twins fall back to Python together, so a
+  process never mixes backends.
+
+Library code writes ``from minialchemy._accel import identity`` and gets whichever module
+is active.  The pure-Python twins are imported lazily (on first access), because importing
+``minialchemy.orm.identity`` runs ``minialchemy/orm/__init__.py``, which itself imports
+from here.  Nothing heavy is imported: this module is read on every ``import minialchemy``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from types import ModuleType
+
+__all__ = [
+    "ACCELERATED",
+    "BACKEND",
+    "PURE_PYTHON_VARIABLE",
+    "REASON",
+    "TWINS",
+    "identity",
+    "pure_python_requested",
+]
+
+#: Every twin: name -> (compiled module, pure-Python module).  One line per ``ext/*.pyx``;
+#: tests/test_build.py checks that this table and ``ext/`` agree.
+TWINS: dict[str, tuple[str, str]] = {
+    "identity": ("minialchemy._ext.identity", "minialchemy.orm.identity"),
+}
+
+PURE_PYTHON_VARIABLE = "MINIALCHEMY_PURE_PYTHON"
+
+
+def pure_python_requested() -> bool:
+    """True when ``MINIALCHEMY_PURE_PYTHON`` is set to anything but empty or ``0``."""
+    return os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0")
+
+
+def _load_compiled_twins() -> tuple[dict[str, ModuleType], str]:
+    """Import every compiled twin; return ``({name: module}, reason)``, empty on any failure."""
+    if pure_python_requested():
+        value = os.environ[PURE_PYTHON_VARIABLE]
+        return {}, f"{PURE_PYTHON_VARIABLE}={value} is set"
+    loaded = {}
+    for name, (compiled_name, _pure_name) in TWINS.items():
+        try:
+            loaded[name] = import_module(compiled_name)
+        except ImportError as exc:
+            return {}, f"compiled extension not importable: {exc}"
+    names = ", ".join(compiled_name for compiled_name, _pure_name in TWINS.values())
+    return loaded, f"compiled extension {names} loaded"
+
+
+_active, _reason = _load_compiled_twins()
+#: True when the compiled twins are the ones in use.
+ACCELERATED: bool = bool(_active)
+#: ``"cython"`` or ``"python"``: the name of the active backend.
+BACKEND: str = "cython" if ACCELERATED else "python"
+#: Why this backend is active, as a sentence (shown by ``python -m minialchemy info``).
+REASON: str = _reason
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Return the active module of twin *name* (PEP 562), importing a pure twin on first use."""
+    if name not in TWINS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _active.get(name)
+    if module is None:
+        module = import_module(TWINS[name][1])
+    globals()[name] = module  # later lookups are plain attribute reads
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(TWINS))

@@ -1,0 +1,1 @@
+"""The ORM layer: Session, mapping, unit of work, loading (see DESIGN.md)."""

@@ -1,0 +1,328 @@
+"""Identity Map and IdentitySet: one object per database row, sets keyed by identity.
+
+Pattern: Fowler's *Identity Map* -- "ensures that each object gets loaded only once by
+keeping every loaded object in a map; looks up objects using the map when referring to
+them".  The Session owns one :class:`IdentityMap`; ``session.get(User, 4)`` looks there
+before it emits a SELECT, the loader puts every row it turns into an object there, and
+the flush keys newly inserted objects into it.  :class:`IdentitySet` is the collection
+behind ``session.new``, ``session.dirty`` and ``session.deleted``: ORM objects may define
+``__eq__`` or be unhashable, so membership is decided by ``id()``, never by ``__hash__``.
+
+This is the pure-Python twin; ``ext/identity.pyx`` is the compiled twin with the same
+classes and methods in the same order.  ``minialchemy._accel`` chooses which one runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator
+from weakref import KeyedRef, ref
+
+__all__ = ["IdentitySet", "IdentityMap"]
+
+
+class IdentitySet:
+    """A set of objects compared by identity (``id()``), in insertion order.
+
+    Two objects that compare equal, or that cannot be hashed at all, are still two
+    distinct members.  The set holds strong references to its members, so an ``id()``
+    used as a key can never be reused by another object while its member is inside.
+    """
+
+    __slots__ = ("_members",)
+    __hash__ = None  # type: ignore[assignment]  # mutable, like set
+
+    def __init__(self, iterable: Iterable[object] = ()) -> None:
+        self._members: dict[int, object] = {}
+        self.update(iterable)
+
+    def add(self, obj: object) -> None:
+        """Add *obj*; adding a member again keeps its original position."""
+        self._members[id(obj)] = obj
+
+    def update(self, iterable: Iterable[object]) -> None:
+        """Add every object of *iterable*."""
+        if isinstance(iterable, IdentitySet):
+            self._members.update(iterable._members)  # fast path: already keyed by id
+            return
+        for obj in iterable:
+            self._members[id(obj)] = obj
+
+    def discard(self, obj: object) -> None:
+        """Remove *obj* if it is a member; do nothing otherwise."""
+        self._members.pop(id(obj), None)
+
+    def remove(self, obj: object) -> None:
+        """Remove *obj*; raise ``KeyError`` if it is not a member."""
+        try:
+            del self._members[id(obj)]
+        except KeyError:
+            raise KeyError(obj) from None
+
+    def pop(self) -> object:
+        """Remove and return the most recently added member."""
+        try:
+            return self._members.popitem()[1]
+        except KeyError:
+            raise KeyError("pop from an empty IdentitySet") from None
+
+    def clear(self) -> None:
+        """Remove every member."""
+        self._members.clear()
+
+    def __contains__(self, obj: object) -> bool:
+        return id(obj) in self._members
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._members.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._members)
+
+    def copy(self) -> IdentitySet:
+        """Return a shallow copy: a new set holding the same objects."""
+        result = type(self)()
+        result._members = self._members.copy()
+        return result
+
+    def union(self, iterable: Iterable[object]) -> IdentitySet:
+        """Return a new set with the members of both, this set's members first."""
+        result = self.copy()
+        result.update(iterable)
+        return result
+
+    def __or__(self, other: object) -> IdentitySet:
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.union(other)
+
+    def difference(self, iterable: Iterable[object]) -> IdentitySet:
+        """Return a new set with the members that are not in *iterable*."""
+        other = _as_identity_set(iterable)
+        result = type(self)()
+        result._members = {
+            key: obj for key, obj in self._members.items() if key not in other._members
+        }
+        return result
+
+    def __sub__(self, other: object) -> IdentitySet:
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.difference(other)
+
+    def intersection(self, iterable: Iterable[object]) -> IdentitySet:
+        """Return a new set with the members that are also in *iterable*, in this set's order."""
+        other = _as_identity_set(iterable)
+        result = type(self)()
+        result._members = {
+            key: obj for key, obj in self._members.items() if key in other._members
+        }
+        return result
+
+    def __and__(self, other: object) -> IdentitySet:
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self.intersection(other)
+
+    def issubset(self, iterable: Iterable[object]) -> bool:
+        """Return True if every member is also in *iterable*."""
+        other = _as_identity_set(iterable)
+        if len(self._members) > len(other._members):
+            return False
+        return all(key in other._members for key in self._members)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        # Key views compare like sets: same members by identity, order ignored.
+        return self._members.keys() == other._members.keys()
+
+    def __ne__(self, other: object) -> bool:
+        if not isinstance(other, IdentitySet):
+            return NotImplemented
+        return self._members.keys() != other._members.keys()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._members.values())!r})"
+
+
+def _as_identity_set(iterable: Iterable[object]) -> IdentitySet:
+    """*iterable* itself if it is an IdentitySet, else a new IdentitySet of its objects."""
+    if isinstance(iterable, IdentitySet):
+        return iterable
+    return IdentitySet(iterable)
+
+
+class IdentityMap:
+    """Identity key -> the one object loaded for that row.
+
+    An identity key is a hashable tuple ``(cls, pk_tuple, None)``.  A clean persistent
+    object is held *weakly*: when the user drops the last reference to it, its entry
+    disappears, and a later ``session.get()`` loads the row again.  The session holds
+    new, modified and deleted objects *strongly* (``hold_strongly``) so their pending
+    changes cannot be lost, until the flush or commit makes them clean (``hold_weakly``).
+
+    Internally every entry is a ``weakref.KeyedRef`` in ``_refs``; the strongly held
+    ones also sit in ``_strong``, whose reference is what keeps them alive.
+    """
+
+    __slots__ = ("_refs", "_strong", "_on_object_collected", "__weakref__")
+
+    def __init__(self) -> None:
+        self._refs: dict[Hashable, KeyedRef] = {}
+        self._strong: dict[Hashable, object] = {}
+        # The weakref callback must not keep the map alive (that would make every
+        # map part of a reference cycle), so it reaches the map through a weak
+        # reference too, as weakref.WeakValueDictionary does.
+        map_ref = ref(self)
+
+        def remove_dead_entry(dead_ref: KeyedRef) -> None:
+            identity_map = map_ref()
+            if identity_map is not None:
+                identity_map._remove_dead_entry(dead_ref)
+
+        self._on_object_collected = remove_dead_entry
+
+    def _remove_dead_entry(self, dead_ref: KeyedRef) -> None:
+        """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
+        # Garbage-collection race: the callback runs some time after the object died
+        # (after every weakref to it was cleared; later still when the garbage
+        # collector breaks a cycle).  In between, add() or replace() may already have
+        # stored a NEW object under the same key, with a new KeyedRef.  Remove the
+        # entry only if it still holds the dead object's ref, never the newcomer.
+        if self._refs.get(dead_ref.key) is dead_ref:
+            del self._refs[dead_ref.key]
+
+    def get(self, key: Hashable, default: object = None) -> object:
+        """Return the live object stored under *key*, or *default*."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return default
+        obj = entry()
+        if obj is None:  # collected; its callback has not run yet
+            return default
+        return obj
+
+    def __getitem__(self, key: Hashable) -> object:
+        entry = self._refs.get(key)
+        obj = None if entry is None else entry()
+        if obj is None:
+            raise KeyError(key)
+        return obj
+
+    def __contains__(self, key: object) -> bool:
+        entry = self._refs.get(key)
+        return entry is not None and entry() is not None
+
+    def __len__(self) -> int:
+        # Count live entries only: an object may be dead while its callback has not
+        # removed the entry yet.  list() takes a snapshot, because a callback that
+        # runs during the loop would change the dict's size.
+        return sum(1 for entry in list(self._refs.values()) if entry() is not None)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self.keys())
+
+    def keys(self) -> list[Hashable]:
+        """Return a list of the keys whose objects are alive."""
+        return [key for key, entry in list(self._refs.items()) if entry() is not None]
+
+    def values(self) -> list[object]:
+        """Return a list of the live objects."""
+        live = []
+        for entry in list(self._refs.values()):
+            obj = entry()
+            if obj is not None:
+                live.append(obj)
+        return live
+
+    def items(self) -> list[tuple[Hashable, object]]:
+        """Return a list of ``(key, object)`` pairs for the live objects."""
+        live = []
+        for key, entry in list(self._refs.items()):
+            obj = entry()
+            if obj is not None:
+                live.append((key, obj))
+        return live
+
+    def add(self, key: Hashable, obj: object) -> None:
+        """Store *obj* under *key*, held weakly.
+
+        Adding the object already stored there does nothing (it stays held as it was).
+        Raise ``ValueError`` if a different live object is stored under *key*: one
+        row must never be two objects.
+        """
+        entry = self._refs.get(key)
+        if entry is not None:
+            existing = entry()
+            if existing is obj:
+                return
+            if existing is not None:
+                raise ValueError(
+                    f"Can't add {_describe(obj)} to the identity map under key {key!r}: "
+                    f"{_describe(existing)} is already stored there "
+                    f"(discard() the old object first, or use replace())"
+                )
+            # The entry's object is dead and its callback has not run yet: overwrite
+            # it; _remove_dead_entry will see a different ref and leave ours alone.
+        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+
+    def replace(self, key: Hashable, obj: object) -> object:
+        """Store *obj* under *key*, held weakly; return the live object it displaces, or None.
+
+        A strong hold on the displaced object is released: it belonged to that object.
+        Replacing an object with itself changes nothing and returns it.
+        """
+        previous = self.get(key)
+        if previous is obj:
+            return previous
+        self._strong.pop(key, None)  # ``previous`` still references the displaced object
+        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        return previous
+
+    def discard(self, key: Hashable, obj: object = None) -> None:
+        """Remove the entry for *key*; if *obj* is given, only when *obj* is the one stored."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return
+        if obj is not None and entry() is not obj:
+            return
+        # Drop the KeyedRef before the strong reference: a ref that no longer exists
+        # never calls back, even if the object dies right after.
+        del self._refs[key]
+        self._strong.pop(key, None)
+
+    def hold_strongly(self, key: Hashable) -> None:
+        """Keep the object under *key* alive (it is new, modified or deleted); no-op if absent."""
+        entry = self._refs.get(key)
+        if entry is None:
+            return
+        obj = entry()
+        if obj is not None:
+            self._strong[key] = obj
+
+    def hold_weakly(self, key: Hashable) -> None:
+        """Let the object under *key* go once the user drops it (it is clean); no-op if absent."""
+        self._strong.pop(key, None)
+
+    def is_held_strongly(self, key: Hashable) -> bool:
+        """Return True if the map itself keeps the object under *key* alive."""
+        return key in self._strong
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._refs.clear()  # first, so no callback fires while _strong lets objects go
+        self._strong.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} with {len(self)} live entries, "
+            f"{len(self._strong)} held strongly>"
+        )
+
+
+def _describe(obj: object) -> str:
+    """Name an object without calling its ``__repr__`` (which might load attributes)."""
+    return f"<{type(obj).__name__} at {id(obj):#x}>"
