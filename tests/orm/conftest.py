@@ -117,6 +117,23 @@ def engine(models):
 
 
 @pytest.fixture
+def seeded_engine_for():
+    """Make a fresh seeded in-memory engine for models a test builds itself
+    (a namespace with ``Base``, ``User`` and ``Address``)."""
+    engines = []
+
+    def make_engine(models):
+        engine = create_engine("sqlite://")
+        create_seeded_database(engine, models)
+        engines.append(engine)
+        return engine
+
+    yield make_engine
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
 def session(engine):
     session = Session(engine)
     yield session
