@@ -8,7 +8,7 @@ choice; the other statements are checked word for word).
 
 import pytest
 
-from minialchemy import delete, select, update
+from minialchemy import delete, inspect, select, update
 from minialchemy.orm import Session
 from minialchemy.orm.exc import DetachedInstanceError
 
@@ -35,23 +35,30 @@ def test_data_manipulation_with_the_orm(engine, User, sql_log):
     krabs = User(name="ehkrabs", fullname="Eugene H. Krabs")
     assert repr(squidward) == "User(id=None, name='squidward', fullname='Squidward Tentacles')"
     assert squidward.id is None
+    assert inspect(squidward).transient and inspect(krabs).transient
 
     # --- Adding objects to a Session: pending, shown in Session.new -----------------------
     session = Session(engine)
     session.add(squidward)
     session.add(krabs)
+    assert inspect(squidward).pending and inspect(krabs).pending
     assert type(session.new).__name__ == "IdentitySet"
-    assert squidward in session.new and krabs in session.new
-    assert len(session.new) == 2
+    assert repr(session.new) == (
+        "IdentitySet(["
+        "User(id=None, name='squidward', fullname='Squidward Tentacles'), "
+        "User(id=None, name='ehkrabs', fullname='Eugene H. Krabs')"
+        "])"
+    )
     assert sql_log.queries == []  # nothing is sent before the flush
 
     # --- Flushing: INSERTs in a new transaction, primary keys come back -------------------
     session.flush()
     assert sql_log.statements[0].startswith("BEGIN")
-    assert sql_log.kinds == ["INSERT"] * len(sql_log.queries)
+    assert set(sql_log.kinds) == {"INSERT"}  # one INSERT per row, or one for both rows
     assert all("INSERT INTO user_account" in sql for sql in sql_log.queries)
     assert squidward.id == 4
     assert krabs.id == 5
+    assert inspect(squidward).persistent and inspect(krabs).persistent
     assert len(session.new) == 0
 
     # --- Getting objects by primary key from the identity map: no SQL ---------------------
@@ -132,6 +139,7 @@ def test_data_manipulation_with_the_orm(engine, User, sql_log):
     session.execute(delete(User).where(User.name == "squidward"))
     assert sql_log.queries == ["DELETE FROM user_account WHERE user_account.name = ?"]
     assert squidward not in session
+    assert inspect(squidward).deleted
 
     # --- Rolling back: ROLLBACK, every object expired, deletions undone ------------------
     sql_log.clear()
@@ -153,6 +161,7 @@ def test_data_manipulation_with_the_orm(engine, User, sql_log):
     # --- Closing a Session: objects become detached --------------------------------------
     session.close()
     # squidward was expired by the rollback: a detached object has nothing to load from.
+    assert inspect(squidward).detached
     with pytest.raises(DetachedInstanceError):
         squidward.name
 
