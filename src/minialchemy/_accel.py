@@ -29,6 +29,7 @@ __all__ = [
     "REASON",
     "TWINS",
     "identity",
+    "instrumentation",
     "pure_python_requested",
 ]
 
@@ -36,6 +37,7 @@ __all__ = [
 #: tests/test_build.py checks that this table and ``ext/`` agree.
 TWINS: dict[str, tuple[str, str]] = {
     "identity": ("minialchemy._ext.identity", "minialchemy.orm.identity"),
+    "instrumentation": ("minialchemy._ext.instrumentation", "minialchemy.orm.instrumentation"),
 }
 
 PURE_PYTHON_VARIABLE = "MINIALCHEMY_PURE_PYTHON"

@@ -1,1 +1,30 @@
-"""The ORM layer: Session, mapping, unit of work, loading (see DESIGN.md)."""
+"""The ORM layer: Session, mapping, unit of work, loading (see DESIGN.md).
+
+Names as in ``sqlalchemy.orm``: ``DeclarativeBase``, ``Mapped``, ``mapped_column``,
+``relationship``, ``registry``, ``Session``, ``sessionmaker``.  The hot paths (identity map,
+instrumentation) are twins chosen by :mod:`minialchemy._accel`.
+"""
+
+from minialchemy.orm import exc
+from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapped_column, registry
+from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
+from minialchemy.orm.relationships import relationship
+from minialchemy.orm.session import Session, SessionTransaction, make_transient, object_session, sessionmaker
+
+__all__ = [
+    "DeclarativeBase",
+    "Mapped",
+    "MappedColumn",
+    "Mapper",
+    "Session",
+    "SessionTransaction",
+    "class_mapper",
+    "exc",
+    "make_transient",
+    "mapped_column",
+    "object_mapper",
+    "object_session",
+    "registry",
+    "relationship",
+    "sessionmaker",
+]

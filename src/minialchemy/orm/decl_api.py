@@ -1,0 +1,319 @@
+"""Declarative mapping: ``class User(Base)`` with ``Mapped[...]`` annotations.
+
+Declarative is sugar.  For each subclass of your ``Base`` that names a ``__tablename__``, it
+reads the class body -- ``id: Mapped[int] = mapped_column(primary_key=True)``,
+``fullname: Mapped[Optional[str]]``, ``addresses: Mapped[List["Address"]] = relationship()`` --
+builds a :class:`~minialchemy.sql.schema.Table` from it, and hands class and table to
+:meth:`registry.map_imperatively`, exactly what you could write by hand for a plain class.
+
+The annotation decides what a bare attribute means: ``Mapped[int]`` is an INTEGER column that
+is NOT NULL, ``Mapped[Optional[str]]`` a nullable VARCHAR, ``Mapped[List["Address"]]`` (with
+``relationship()``) a one-to-many collection.
+
+Where it sits: runs once per class, at class creation; produces a Mapper.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import sys
+import types
+import typing
+from typing import Any, Generic, Optional, TypeVar
+
+from minialchemy.exc import ArgumentError
+from minialchemy.orm.mapper import Mapper
+from minialchemy.orm.relationships import RelationshipProperty, relationship
+from minialchemy.sql import types as sqltypes
+from minialchemy.sql.schema import Column, ForeignKey, MetaData, Table
+
+__all__ = ["DeclarativeBase", "Mapped", "mapped_column", "registry", "relationship", "MappedColumn"]
+
+T = TypeVar("T")
+
+
+class Mapped(Generic[T]):
+    """The annotation of a mapped attribute: ``name: Mapped[str]``.
+
+    Only a marker for type checkers and for declarative; at run time the attribute is a
+    descriptor installed by the mapper.
+    """
+
+    __slots__ = ()
+
+
+class MappedColumn:
+    """What ``mapped_column(...)`` returns: the arguments of a Column still waiting for the
+    attribute's name and annotation to be complete."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        args_list = list(args)
+        self.name = args_list.pop(0) if args_list and isinstance(args_list[0], str) else None
+        self.type: Any = None
+        self.foreign_keys: list[ForeignKey] = []
+        for arg in args_list:
+            if isinstance(arg, ForeignKey):
+                self.foreign_keys.append(arg)
+            elif isinstance(arg, sqltypes.TypeEngine) or (isinstance(arg, type) and issubclass(arg, sqltypes.TypeEngine)):
+                self.type = sqltypes.to_instance(arg)
+            else:
+                raise ArgumentError(f"mapped_column() got an unexpected positional argument {arg!r}")
+        # dataclass-style options are accepted and have no effect here
+        for ignored in ("init", "repr", "compare", "kw_only", "default_factory", "sort_order", "insert_default"):
+            value = kwargs.pop(ignored, None)
+            if ignored in ("default_factory", "insert_default") and value is not None:
+                kwargs.setdefault("default", value)
+        self.kwargs = kwargs
+
+    def build_column(self, key: str, annotation_nullable: bool | None, annotation_type: Any) -> Column:
+        kwargs = dict(self.kwargs)
+        if "nullable" not in kwargs and not kwargs.get("primary_key") and annotation_nullable is not None:
+            kwargs["nullable"] = annotation_nullable
+        type_ = self.type if self.type is not None else annotation_type
+        args: list[Any] = [self.name or key]
+        if type_ is not None:
+            args.append(type_)
+        args.extend(ForeignKey(fk._target, ondelete=fk.ondelete) for fk in self.foreign_keys)
+        return Column(*args, key=key, **kwargs)
+
+
+def mapped_column(*args: Any, **kwargs: Any) -> Any:
+    """Declare a mapped column: ``mapped_column(String(30), primary_key=True)``,
+    ``mapped_column("select")`` (a column name that differs from the attribute),
+    ``mapped_column(ForeignKey("user_account.id"))``.  Nullability follows the annotation
+    (``Optional[...]`` is nullable) unless ``nullable=`` is given."""
+    return MappedColumn(*args, **kwargs)
+
+
+_PYTHON_TYPES: dict[Any, type[sqltypes.TypeEngine]] = {
+    int: sqltypes.Integer,
+    str: sqltypes.String,
+    float: sqltypes.Float,
+    bool: sqltypes.Boolean,
+    datetime.datetime: sqltypes.DateTime,
+    datetime.date: sqltypes.Date,
+}
+_TYPE_NAMES = {"int": int, "str": str, "float": float, "bool": bool, "datetime": datetime.datetime,
+               "datetime.datetime": datetime.datetime, "date": datetime.date, "datetime.date": datetime.date}
+
+
+class _Annotation:
+    """What a ``Mapped[...]`` annotation says: the inner type (a Python type, a class, or a
+    class name still to resolve), whether it is Optional, whether it is a collection."""
+
+    def __init__(self, inner: Any, optional: bool, collection: bool) -> None:
+        self.inner = inner
+        self.optional = optional
+        self.collection = collection
+
+
+def _parse_annotation(annotation: Any, cls: type) -> _Annotation | None:
+    if isinstance(annotation, str):
+        return _parse_annotation_text(annotation, cls)
+    if typing.get_origin(annotation) is not Mapped:
+        return None
+    args = typing.get_args(annotation)
+    return _analyse_inner(args[0] if args else Any)
+
+
+def _analyse_inner(inner: Any) -> _Annotation:
+    optional = False
+    origin = typing.get_origin(inner)
+    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(inner, types.UnionType)):
+        members = [a for a in typing.get_args(inner) if a is not type(None)]
+        optional = len(members) < len(typing.get_args(inner))
+        inner = members[0] if len(members) == 1 else inner
+        origin = typing.get_origin(inner)
+    collection = False
+    if origin in (list, set, typing.List, typing.Set):
+        collection = True
+        args = typing.get_args(inner)
+        inner = args[0] if args else Any
+    if isinstance(inner, typing.ForwardRef):
+        inner = inner.__forward_arg__
+    return _Annotation(inner, optional, collection)
+
+
+_MAPPED_TEXT = re.compile(r"^\s*(?:[\w.]+\.)?Mapped\[(.*)\]\s*$", re.DOTALL)
+_OPTIONAL_TEXT = re.compile(r"^(?:[\w.]+\.)?Optional\[(.*)\]$", re.DOTALL)
+_COLLECTION_TEXT = re.compile(r"^(?:[\w.]+\.)?(?:List|list|Set|set)\[(.*)\]$", re.DOTALL)
+
+
+def _parse_annotation_text(text: str, cls: type) -> _Annotation | None:
+    """A string annotation (``from __future__ import annotations`` or a forward reference):
+    evaluate it if every name is known, else read it as text."""
+    match = _MAPPED_TEXT.match(text)
+    if match is None:
+        return None
+    namespace = dict(vars(sys.modules.get(cls.__module__, types.ModuleType("_"))))
+    namespace.update({"Mapped": Mapped, "Optional": Optional, "typing": typing})
+    try:
+        return _parse_annotation(eval(text, namespace, dict(vars(cls))), cls)  # noqa: S307 - the class's own annotation
+    except Exception:  # a name defined later (a forward reference): read the text instead
+        pass
+    inner = match.group(1).strip()
+    optional = False
+    opt = _OPTIONAL_TEXT.match(inner)
+    if opt:
+        inner, optional = opt.group(1).strip(), True
+    elif "|" in inner:
+        parts = [p.strip() for p in inner.split("|")]
+        if "None" in parts:
+            optional = True
+            parts.remove("None")
+            inner = parts[0]
+    collection = False
+    coll = _COLLECTION_TEXT.match(inner)
+    if coll:
+        inner, collection = coll.group(1).strip(), True
+    inner = inner.strip("'\"")
+    return _Annotation(_TYPE_NAMES.get(inner, inner), optional, collection)
+
+
+def _sql_type_for(python_type: Any, type_map: dict[Any, Any]) -> Any:
+    if python_type in type_map:
+        return sqltypes.to_instance(type_map[python_type])
+    sql_type = _PYTHON_TYPES.get(python_type)
+    return sql_type() if sql_type is not None else None
+
+
+class registry:  # noqa: N801 - SQLAlchemy's name
+    """Holds mapped classes (by name, for string references like ``relationship("Address")``)
+    and their MetaData; ``map_imperatively`` maps any plain class to a Table."""
+
+    def __init__(self, metadata: MetaData | None = None, type_annotation_map: dict[Any, Any] | None = None) -> None:
+        self.metadata = metadata if metadata is not None else MetaData()
+        self.type_annotation_map = dict(type_annotation_map or {})
+        self._class_registry: dict[str, type] = {}
+        self.mappers: list[Mapper] = []
+
+    def map_imperatively(self, class_: type, local_table: Table, properties: dict[str, Any] | None = None) -> Mapper:
+        """Map ``class_`` to ``local_table``; ``properties`` adds relationships (and renames
+        columns: ``{"user_name": table.c.name}``)."""
+        if "__mapper__" in class_.__dict__:
+            raise ArgumentError(f"Class {class_.__name__} is already mapped")
+        mapper = Mapper(class_, local_table, properties, self)
+        self._class_registry[class_.__name__] = class_
+        self.mappers.append(mapper)
+        return mapper
+
+    def _resolve(self, name: str, context: str) -> type:
+        try:
+            return self._class_registry[name]
+        except KeyError:
+            raise ArgumentError(
+                f"{context}: no mapped class named {name!r} in this registry "
+                f"(known: {', '.join(sorted(self._class_registry)) or 'none'})"
+            ) from None
+
+    def dispose(self) -> None:
+        self._class_registry.clear()
+        self.mappers.clear()
+
+
+class DeclarativeBase:
+    """Subclass once (``class Base(DeclarativeBase): pass``) to get a ``registry`` and a
+    ``metadata``; subclass that again with a ``__tablename__`` to map a class."""
+
+    registry: registry
+    metadata: MetaData
+    __table__: Table
+    __mapper__: Mapper
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if DeclarativeBase in cls.__bases__:
+            reg = cls.__dict__.get("registry")
+            if not isinstance(reg, registry):
+                reg = registry(
+                    metadata=cls.__dict__.get("metadata"),
+                    type_annotation_map=cls.__dict__.get("type_annotation_map"),
+                )
+            cls.registry = reg
+            cls.metadata = reg.metadata
+            return
+        if cls.__dict__.get("__abstract__", False):
+            return
+        if "__tablename__" in cls.__dict__ or "__table__" in cls.__dict__:
+            _map_declarative(cls)
+
+
+def _ordered_members(cls: type, annotations: dict[str, Any]) -> list[str]:
+    """Attribute names in definition order: annotations keep their order, and an assignment
+    without an annotation (``user_id = mapped_column(...)``) goes where it was written."""
+    body = [k for k, v in cls.__dict__.items() if isinstance(v, (MappedColumn, Column, RelationshipProperty))]
+    order: list[str] = []
+    for key in annotations:
+        if key in body:
+            for earlier in body[: body.index(key)]:
+                if earlier not in annotations and earlier not in order:
+                    order.append(earlier)
+        order.append(key)
+    order.extend(k for k in body if k not in order)
+    return order
+
+
+def _map_declarative(cls: type) -> None:
+    reg: registry = cls.registry  # type: ignore[attr-defined]
+    annotations = cls.__dict__.get("__annotations__", {})
+    properties: dict[str, Any] = {}
+    columns: list[Column] = []
+    explicit_table = cls.__dict__.get("__table__")
+    for key in _ordered_members(cls, annotations):
+        value = cls.__dict__.get(key)
+        parsed = _parse_annotation(annotations[key], cls) if key in annotations else None
+        if key in annotations and parsed is None and value is None:
+            continue  # a plain (non-Mapped) annotation: not mapped
+        if isinstance(value, RelationshipProperty) or (
+            value is None and parsed is not None and not _is_python_type(parsed.inner, reg)
+        ):
+            prop = value if isinstance(value, RelationshipProperty) else relationship()
+            if parsed is not None:
+                prop._apply_annotation(parsed)
+            properties[key] = prop
+            continue
+        if explicit_table is not None:
+            continue
+        if isinstance(value, Column):
+            column = value
+            if column.name is None:
+                column.name = key
+            column.key = key
+            if parsed is not None and column._type is None:
+                column._type = _sql_type_for(parsed.inner, reg.type_annotation_map)
+        else:
+            mapped = value if isinstance(value, MappedColumn) else MappedColumn()
+            annotation_nullable = None if parsed is None else parsed.optional
+            annotation_type = None if parsed is None else _sql_type_for(parsed.inner, reg.type_annotation_map)
+            if parsed is not None and annotation_type is None and mapped.type is None and not mapped.foreign_keys:
+                raise ArgumentError(
+                    f"Could not locate SQL type for Python type {parsed.inner!r} of attribute "
+                    f"{cls.__name__}.{key} (give mapped_column() a type, or add it to type_annotation_map)"
+                )
+            column = mapped.build_column(key, annotation_nullable, annotation_type)
+        columns.append(column)
+        properties[key] = column
+    if explicit_table is not None:
+        table = explicit_table
+        properties = {k: v for k, v in properties.items() if isinstance(v, RelationshipProperty)}
+    else:
+        table_args = cls.__dict__.get("__table_args__", ())
+        if isinstance(table_args, dict):
+            table_args = ()
+        elif table_args and isinstance(table_args[-1], dict):
+            table_args = table_args[:-1]
+        table = Table(cls.__dict__["__tablename__"], reg.metadata, *columns, *table_args)
+    # remove the declarations from the class body; the mapper installs descriptors instead
+    for key in properties:
+        if key in cls.__dict__:
+            delattr(cls, key)
+    reg.map_imperatively(cls, table, properties)
+
+
+def _is_python_type(inner: Any, reg: registry) -> bool:
+    if inner in reg.type_annotation_map or inner in _PYTHON_TYPES:
+        return True
+    if isinstance(inner, str):
+        return inner in _TYPE_NAMES
+    return not (isinstance(inner, type) and hasattr(inner, "__mapper__") or isinstance(inner, type) and issubclass(inner, DeclarativeBase))

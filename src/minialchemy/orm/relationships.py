@@ -1,0 +1,401 @@
+"""Relationships between mapped classes: ``User.addresses`` (one-to-many) and ``Address.user``
+(many-to-one), with Lazy Load, ``back_populates`` and cascades.
+
+- **Lazy load**: a relationship is loaded the first time it is read.  A many-to-one whose target
+  is already in the identity map costs no SQL at all; otherwise one SELECT (after an autoflush).
+- **back_populates**: appending an address to ``user.addresses`` sets ``address.user``, and
+  setting ``address.user`` appends to ``user.addresses`` when that collection is loaded, in
+  memory, before any flush.
+- **Cascades** (``relationship(cascade="all, delete-orphan")``): ``save-update`` adds related
+  objects to the session along with their parent; ``delete`` deletes children with their parent;
+  ``delete-orphan`` deletes a child removed from its parent's collection.  Without ``delete``,
+  deleting a parent sets its children's foreign key to NULL.
+
+The foreign-key columns themselves are written by the unit of work at flush time, from the
+parent's primary key (which, for a new parent, exists only after its INSERT).
+
+Where it sits: installed on classes by the mapper; used by the session (cascades, lazy loads)
+and by :mod:`minialchemy.orm.unitofwork` (foreign-key synchronization, dependency order).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterable
+
+from minialchemy import _accel
+from minialchemy.exc import ArgumentError
+
+__all__ = ["RelationshipProperty", "relationship", "InstrumentedList", "MANYTOONE", "ONETOMANY"]
+
+MANYTOONE = "MANYTOONE"
+ONETOMANY = "ONETOMANY"
+
+_ALL_CASCADES = ("save-update", "merge", "refresh-expire", "expunge", "delete")
+
+
+def _parse_cascade(cascade: str) -> frozenset[str]:
+    names: set[str] = set()
+    for part in cascade.split(","):
+        part = part.strip()
+        if not part or part == "none":
+            continue
+        if part == "all":
+            names.update(_ALL_CASCADES)
+        elif part in (*_ALL_CASCADES, "delete-orphan"):
+            names.add(part)
+        else:
+            raise ArgumentError(
+                f"Invalid cascade option {part!r} (expected some of: all, save-update, merge, "
+                f"refresh-expire, expunge, delete, delete-orphan)"
+            )
+    return frozenset(names)
+
+
+class RelationshipProperty:
+    """A mapped relationship; direction and join columns are worked out from the foreign keys
+    on first use (the target class may be defined after this one)."""
+
+    is_relationship = True
+
+    def __init__(
+        self,
+        argument: Any = None,
+        *,
+        back_populates: str | None = None,
+        cascade: str = "save-update, merge",
+        uselist: bool | None = None,
+        lazy: str = "select",
+        order_by: Any = None,
+        foreign_keys: Any = None,
+        viewonly: bool = False,
+        passive_deletes: bool = False,
+    ) -> None:
+        self.argument = argument
+        self.back_populates = back_populates
+        self.cascade = _parse_cascade(cascade)
+        self.uselist = uselist
+        self.lazy = lazy
+        self.order_by = order_by
+        self.foreign_keys = foreign_keys
+        self.viewonly = viewonly
+        self.passive_deletes = passive_deletes
+        self.key: str = ""
+        self.parent: Any = None
+        self._resolved = False
+
+    def _apply_annotation(self, parsed: Any) -> None:
+        if self.argument is None:
+            self.argument = parsed.inner
+        if self.uselist is None:
+            self.uselist = parsed.collection
+
+    def _install(self, cls: type) -> None:
+        setattr(cls, self.key, RelationshipAttribute(self, cls))
+
+    # -- resolution -----------------------------------------------------------------------------
+
+    def _resolve(self) -> None:
+        if self._resolved:
+            return
+        target = self.argument
+        if callable(target) and not isinstance(target, type):
+            target = target()
+        if isinstance(target, str):
+            target = self.parent.registry._resolve(target, f"relationship {self.parent.class_.__name__}.{self.key}")
+        mapper = getattr(target, "__mapper__", None)
+        if mapper is None:
+            raise ArgumentError(f"relationship {self.parent.class_.__name__}.{self.key}: {target!r} is not a mapped class")
+        self.mapper = mapper
+        self.entity = target
+        parent_table = self.parent.local_table
+        target_table = mapper.local_table
+        wanted = None
+        if self.foreign_keys is not None:
+            fks = self.foreign_keys if isinstance(self.foreign_keys, (list, tuple)) else [self.foreign_keys]
+            wanted = {getattr(c, "__clause_element__", lambda c=c: c)() for c in fks}
+        to_target = [fk for fk in parent_table.foreign_keys if fk.references(target_table) and (wanted is None or fk.parent in wanted)]
+        to_parent = [fk for fk in target_table.foreign_keys if fk.references(parent_table) and (wanted is None or fk.parent in wanted)]
+        if to_target and not (parent_table is target_table):
+            self.direction = MANYTOONE
+            #: (column of the "one" side, foreign-key column of the "many" side)
+            self.pairs = [(fk.column, fk.parent) for fk in to_target]
+        elif to_parent:
+            self.direction = ONETOMANY
+            self.pairs = [(fk.column, fk.parent) for fk in to_parent]
+        else:
+            raise ArgumentError(
+                f"Could not determine join condition between parent table {parent_table.name!r} "
+                f"and target table {target_table.name!r} of relationship "
+                f"{self.parent.class_.__name__}.{self.key}: there are no foreign keys linking them "
+                f"(add ForeignKey(...) to a column)"
+            )
+        if self.uselist is None:
+            self.uselist = self.direction == ONETOMANY
+        self._resolved = True
+
+    @property
+    def one_mapper(self) -> Any:
+        """The mapper on the "one" side (owner of the referenced primary key)."""
+        self._resolve()
+        return self.mapper if self.direction == MANYTOONE else self.parent
+
+    @property
+    def many_mapper(self) -> Any:
+        """The mapper on the "many" side (owner of the foreign-key column)."""
+        self._resolve()
+        return self.parent if self.direction == MANYTOONE else self.mapper
+
+    def fk_attr_keys(self) -> list[tuple[str, str]]:
+        """``[(attribute on the one side, foreign-key attribute on the many side)]``."""
+        self._resolve()
+        one, many = self.one_mapper, self.many_mapper
+        return [(one._col_to_attr[a], many._col_to_attr[b]) for a, b in self.pairs]
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _load(self, obj: Any) -> Any:
+        """Value for an unloaded relationship (the descriptor's miss path)."""
+        self._resolve()
+        instrumentation = _accel.instrumentation
+        state = instrumentation.instance_state(obj)
+        d = obj.__dict__
+        if state.key is None:
+            if self.uselist:
+                collection = InstrumentedList(obj, self)
+                d[self.key] = collection
+                return collection
+            return None
+        session = state.session
+        if session is None:
+            from minialchemy.orm.exc import DetachedInstanceError
+            from minialchemy.orm.mapper import _instance_str
+
+            raise DetachedInstanceError(
+                f"Parent instance {_instance_str(obj)} is not bound to a Session; lazy load "
+                f"operation of attribute {self.key!r} cannot proceed (call session.add(obj) to "
+                f"re-attach it)"
+            )
+        value = session._lazy_load(state, self)
+        if self.uselist:
+            collection = InstrumentedList(obj, self)
+            list.extend(collection, value)
+            value = collection
+        d[self.key] = value
+        return value
+
+    # -- setting ---------------------------------------------------------------------------------
+
+    def _set(self, obj: Any, value: Any) -> None:
+        self._resolve()
+        instrumentation = _accel.instrumentation
+        state = instrumentation.instance_state(obj)
+        d = obj.__dict__
+        if self.uselist:
+            old = d.get(self.key)
+            new = InstrumentedList(obj, self)
+            d[self.key] = new
+            if old is not None:
+                for item in list(old):
+                    new._removed_item(item)
+            for item in value or ():
+                new.append(item)
+            return
+        old = d.get(self.key)
+        d[self.key] = value
+        _touch(state)
+        if self.back_populates:
+            if old is not None and old is not value:
+                old_collection = old.__dict__.get(self.back_populates)
+                if isinstance(old_collection, InstrumentedList) and _contains(old_collection, obj):
+                    list.remove(old_collection, obj)
+                    old_collection._removed.append(obj)
+                    _touch(instrumentation.instance_state(old))
+            if value is not None:
+                collection = value.__dict__.get(self.back_populates)
+                if collection is None and instrumentation.instance_state(value).key is None:
+                    collection = getattr(value, self.back_populates)
+                if isinstance(collection, InstrumentedList) and not _contains(collection, obj):
+                    list.append(collection, obj)
+                    _touch(instrumentation.instance_state(value))
+        if value is not None:
+            _cascade_add(state, value, self)
+
+    def __repr__(self) -> str:
+        owner = self.parent.class_.__name__ if self.parent is not None else "?"
+        return f"<Relationship {owner}.{self.key}>"
+
+
+def relationship(argument: Any = None, **kwargs: Any) -> RelationshipProperty:
+    """Declare a relationship: ``relationship(back_populates="user")``,
+    ``relationship("Address", cascade="all, delete-orphan")``."""
+    return RelationshipProperty(argument, **kwargs)
+
+
+def _contains(items: Iterable[Any], obj: Any) -> bool:
+    return any(item is obj for item in items)
+
+
+def _touch(state: Any) -> None:
+    """A relationship of a persistent object changed: the flush must look at it."""
+    if state.key is not None:
+        if not state.modified:
+            state.modified = True
+            session = state.session
+            if session is not None:
+                session._register_modified(state)
+
+
+def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> None:
+    """save-update cascade: a child joins its parent's session (or the parent the child's,
+    through back_populates)."""
+    instrumentation = _accel.instrumentation
+    child_state = instrumentation.instance_state(child)
+    parent_session = parent_state.session
+    if parent_session is not None:
+        if "save-update" in prop.cascade and child_state.session_id is None and not child_state.deleted_flag:
+            parent_session._save_or_update(child)
+        return
+    child_session = child_state.session
+    if child_session is not None and prop.back_populates:
+        back = prop.mapper.attrs[prop.back_populates] if prop.back_populates in prop.mapper.attrs else None
+        if back is not None and "save-update" in back.cascade:
+            parent = parent_state.obj()
+            if parent is not None:
+                child_session._save_or_update(parent)
+
+
+class RelationshipAttribute:
+    """The descriptor of a relationship attribute (``User.addresses``)."""
+
+    def __init__(self, prop: RelationshipProperty, class_: type) -> None:
+        self.prop = prop
+        self.key = prop.key
+        self.class_ = class_
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.key]
+        except KeyError:
+            return self.prop._load(obj)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self.prop._set(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self.prop._set(obj, [] if self.prop.uselist else None)
+
+    @property
+    def property(self) -> RelationshipProperty:
+        return self.prop
+
+    def __repr__(self) -> str:
+        return f"<{self.class_.__name__}.{self.key}>"
+
+
+class InstrumentedList(list):
+    """A one-to-many collection: a list that keeps the other side (``back_populates``), the
+    session (save-update cascade) and the flush (removed children) informed."""
+
+    __slots__ = ("_owner", "_prop", "_removed")
+
+    def __init__(self, owner: Any, prop: RelationshipProperty, items: Iterable[Any] = ()) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        self._prop = prop
+        #: children removed since the last flush (their foreign key is cleared, or with
+        #: delete-orphan they are deleted)
+        self._removed: list[Any] = []
+        for item in items:
+            self.append(item)
+
+    # events ----------------------------------------------------------------------------------
+
+    def _added_item(self, item: Any) -> None:
+        owner = self._owner()
+        if owner is None:
+            return
+        instrumentation = _accel.instrumentation
+        prop = self._prop
+        self._removed = [r for r in self._removed if r is not item]
+        item_state = instrumentation.instance_state(item)
+        if prop.back_populates:
+            previous = item.__dict__.get(prop.back_populates)
+            if previous is not None and previous is not owner:
+                other = previous.__dict__.get(prop.key)
+                if isinstance(other, InstrumentedList) and _contains(other, item):
+                    list.remove(other, item)
+            item.__dict__[prop.back_populates] = owner
+        _touch(item_state)
+        owner_state = instrumentation.instance_state(owner)
+        _touch(owner_state)
+        _cascade_add(owner_state, item, prop)
+
+    def _removed_item(self, item: Any) -> None:
+        owner = self._owner()
+        if owner is None:
+            return
+        instrumentation = _accel.instrumentation
+        prop = self._prop
+        if prop.back_populates and item.__dict__.get(prop.back_populates) is owner:
+            item.__dict__[prop.back_populates] = None
+        self._removed.append(item)
+        _touch(instrumentation.instance_state(item))
+        _touch(instrumentation.instance_state(owner))
+
+    # list API --------------------------------------------------------------------------------
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._added_item(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.append(item)
+
+    def __iadd__(self, items: Iterable[Any]) -> "InstrumentedList":  # type: ignore[override]
+        self.extend(items)
+        return self
+
+    def insert(self, index: Any, item: Any) -> None:
+        super().insert(index, item)
+        self._added_item(item)
+
+    def remove(self, item: Any) -> None:
+        for index, existing in enumerate(self):
+            if existing is item:
+                super().__delitem__(index)
+                self._removed_item(item)
+                return
+        super().remove(item)  # equality-based fallback; raises ValueError if absent
+        self._removed_item(item)
+
+    def pop(self, index: Any = -1) -> Any:
+        item = super().pop(index)
+        self._removed_item(item)
+        return item
+
+    def clear(self) -> None:
+        items = list(self)
+        super().clear()
+        for item in items:
+            self._removed_item(item)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        old = self[index]
+        super().__setitem__(index, value)
+        for item in old if isinstance(index, slice) else [old]:
+            self._removed_item(item)
+        for item in value if isinstance(index, slice) else [value]:
+            self._added_item(item)
+
+    def __delitem__(self, index: Any) -> None:
+        old = self[index]
+        super().__delitem__(index)
+        for item in old if isinstance(index, slice) else [old]:
+            self._removed_item(item)
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))

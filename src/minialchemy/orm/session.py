@@ -1,0 +1,608 @@
+"""The Session: a workspace of objects over one database transaction at a time.
+
+It keeps
+
+- the **identity map** (``session.identity_map``): one object per (class, primary key), so a
+  row loaded twice is the same Python object, and ``session.get(User, 4)`` is a dict lookup;
+- the **unit of work**: ``session.new`` (pending objects to INSERT), ``session.dirty``
+  (persistent objects with changed attributes to UPDATE), ``session.deleted`` (objects to
+  DELETE), all :class:`IdentitySet` s (members compared by ``id()``, never ``__eq__``).
+  ``flush()`` turns them into SQL (:mod:`minialchemy.orm.unitofwork`), automatically before
+  every query (autoflush) and on ``commit()``;
+- the **transaction**: begun on first use (autobegin); ``commit()`` expires every object
+  (``expire_on_commit``) so the next access reloads current data; ``rollback()`` expires them
+  too, expunges the objects added in the transaction and restores the ones deleted in it;
+  ``close()`` detaches everything.
+
+Every state change of an object happens in this module or in the unit of work's post-flush
+step, so a learner can follow "pending -> persistent -> deleted -> detached" in one place.
+
+Where it sits: the user's entry point to the ORM; it uses the engine for SQL, the identity map
+and instrumentation (Cython or Python twins, via ``minialchemy._accel``), the loader and the
+unit of work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import weakref
+from typing import Any, Iterator, Sequence
+
+from minialchemy import _accel
+from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError
+from minialchemy.orm import loading
+from minialchemy.orm.exc import ObjectDeletedError
+from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
+
+__all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
+
+log = logging.getLogger("minialchemy.orm")
+
+#: live sessions by id: an object's state names its session by this id, so objects do not
+#: keep their session alive
+_sessions: "weakref.WeakValueDictionary[int, Session]" = weakref.WeakValueDictionary()
+_session_ids = itertools.count(1)
+
+
+def _state_of(obj: Any) -> Any:
+    object_mapper(obj)  # a clear error for an unmapped object
+    return _accel.instrumentation.instance_state(obj)
+
+
+class SessionTransaction:
+    """``with session.begin():`` commits at the end of the block, rolls back if it raises."""
+
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+
+    def __enter__(self) -> "SessionTransaction":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        session = self.session
+        try:
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session._explicit_begin = False
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+class Session:
+    """``Session(engine)``; see the module docstring for what it keeps and when it talks SQL."""
+
+    def __init__(
+        self,
+        bind: Any = None,
+        *,
+        autoflush: bool = True,
+        expire_on_commit: bool = True,
+        autobegin: bool = True,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        identity = _accel.identity
+        self.bind = bind
+        self.autoflush = autoflush
+        self.expire_on_commit = expire_on_commit
+        self.autobegin = autobegin
+        self.info = dict(info or {})
+        self.hash_key = next(_session_ids)
+        _sessions[self.hash_key] = self
+        #: (class, primary key, None) -> object; clean objects held weakly
+        self.identity_map = identity.IdentityMap()
+        self._new = identity.IdentitySet()
+        self._modified = identity.IdentitySet()
+        self._deleted = identity.IdentitySet()
+        #: objects INSERTed / DELETEd by flushes of the current transaction (for rollback)
+        self._txn_inserted = identity.IdentitySet()
+        self._txn_deleted = identity.IdentitySet()
+        self._connection: Any = None
+        self._pending_rollback: BaseException | None = None
+        self._flushing = False
+        self._no_autoflush_depth = 0
+        self._explicit_begin = False
+
+    # -- what the session holds ------------------------------------------------------------------
+
+    @property
+    def new(self) -> Any:
+        """Pending objects: added, not yet INSERTed."""
+        return _accel.identity.IdentitySet(self._new)
+
+    @property
+    def dirty(self) -> Any:
+        """Persistent objects with attribute changes not yet flushed."""
+        return _accel.identity.IdentitySet(
+            obj for obj in self._modified
+            if (state := obj.__dict__.get(_accel.instrumentation.STATE_KEY)) is not None
+            and state.key is not None and not state.deleted_flag and not _is_in(self._deleted, obj)
+        )
+
+    @property
+    def deleted(self) -> Any:
+        """Objects marked with ``session.delete()``, not yet DELETEd by a flush."""
+        return _accel.identity.IdentitySet(self._deleted)
+
+    def __contains__(self, obj: Any) -> bool:
+        state = obj.__dict__.get(_accel.instrumentation.STATE_KEY) if hasattr(obj, "__dict__") else None
+        if state is None:
+            object_mapper(obj)
+            return False
+        return state.session_id == self.hash_key and not state.deleted_flag
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([*self.identity_map.values(), *self._new])
+
+    def is_modified(self, obj: Any) -> bool:
+        """True if a flush would UPDATE something of ``obj`` (a net change of a column)."""
+        state = _state_of(obj)
+        return bool(_accel.instrumentation.update_params(state, obj.__dict__))
+
+    def in_transaction(self) -> bool:
+        """True while a database transaction is open for this session."""
+        return self._connection is not None or self._explicit_begin
+
+    # -- transaction ------------------------------------------------------------------------------
+
+    def begin(self) -> SessionTransaction:
+        """``with session.begin():`` a transaction committed at the end of the block."""
+        if self.in_transaction():
+            raise InvalidRequestError(
+                "A transaction is already begun on this Session (commit() or rollback() it first)"
+            )
+        self._explicit_begin = True
+        return SessionTransaction(self)
+
+    def connection(self) -> Any:
+        """The Connection of the current transaction (begun on demand)."""
+        self._check_pending_rollback()
+        return self._connection_for_bind()
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        return self.bind
+
+    def _connection_for_bind(self) -> Any:
+        if self._connection is None:
+            if self.bind is None:
+                raise InvalidRequestError(
+                    "This Session is not bound to an Engine; create it as Session(engine)"
+                )
+            if not self.autobegin and not self._explicit_begin:
+                raise InvalidRequestError(
+                    "Autobegin is disabled on this Session; call session.begin() first"
+                )
+            self._connection = self.bind.connect()
+        return self._connection
+
+    def _release_connection(self, commit: bool) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
+        finally:
+            connection.close()
+
+    def _check_pending_rollback(self) -> None:
+        error = self._pending_rollback
+        if error is not None:
+            raise PendingRollbackError(
+                f"This Session's transaction has been rolled back due to a previous exception "
+                f"during flush. To begin a new transaction with this Session, first issue "
+                f"Session.rollback(). Original exception was: {error}"
+            )
+
+    def commit(self) -> None:
+        """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
+        self._check_pending_rollback()
+        self._flush("flush before COMMIT")
+        self._release_connection(commit=True)
+        self._explicit_begin = False
+        for obj in self._txn_deleted:
+            state = obj.__dict__[_accel.instrumentation.STATE_KEY]
+            state.session_id = None  # deleted -> detached
+        self._txn_deleted.clear()
+        self._txn_inserted.clear()
+        if self.expire_on_commit:
+            self.expire_all()
+
+    def rollback(self) -> None:
+        """ROLLBACK; expire every object, expunge those added in this transaction, restore
+        those deleted in it."""
+        self._release_connection(commit=False)
+        self._explicit_begin = False
+        self._pending_rollback = None
+        state_key = _accel.instrumentation.STATE_KEY
+        for obj in [*self._txn_inserted, *self._new]:
+            state = obj.__dict__[state_key]
+            if state.key is not None:
+                self.identity_map.discard(state.key, obj)
+            state.key = None
+            state.session_id = None
+            state._commit_all()
+        for obj in self._txn_deleted:
+            state = obj.__dict__[state_key]
+            state.deleted_flag = False
+            self.identity_map.replace(state.key, obj)
+        self._txn_inserted.clear()
+        self._txn_deleted.clear()
+        self._new.clear()
+        self._deleted.clear()
+        self._modified.clear()
+        self.expire_all()
+
+    def close(self) -> None:
+        """Release the connection (rolling back its transaction) and detach every object."""
+        self._release_connection(commit=False)
+        self._explicit_begin = False
+        self._pending_rollback = None
+        self.expunge_all()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    # -- adding, deleting, expunging --------------------------------------------------------------
+
+    def add(self, obj: Any) -> None:
+        """Make ``obj`` part of the session: transient -> pending, detached -> persistent."""
+        self._save_or_update(obj)
+
+    def add_all(self, objects: Sequence[Any]) -> None:
+        """``add()`` each object."""
+        for obj in objects:
+            self._save_or_update(obj)
+
+    def _save_or_update(self, obj: Any) -> None:
+        state = _state_of(obj)
+        if state.session_id == self.hash_key:
+            if state.deleted_flag:
+                raise InvalidRequestError(
+                    f"Instance {_instance_str(obj)} has been deleted in this transaction; "
+                    f"it cannot be added again until commit() or rollback()"
+                )
+            self._cascade_save(obj)
+            return
+        if state.session_id is not None and state.session is not None:
+            raise InvalidRequestError(
+                f"Object {_instance_str(obj)} is already attached to session "
+                f"'{state.session_id}' (this is '{self.hash_key}'); expunge it from the other "
+                f"session (or close that session) first"
+            )
+        if state.key is None:
+            state.session_id = self.hash_key
+            self._new.add(obj)
+        else:
+            if state.deleted_flag:
+                raise InvalidRequestError(
+                    f"Instance {_instance_str(obj)} was deleted and committed; it cannot be re-added"
+                )
+            existing = self.identity_map.get(state.key)
+            if existing is not None and existing is not obj:
+                raise InvalidRequestError(
+                    f"Can't attach instance {_instance_str(obj)}; another instance with key "
+                    f"{state.key!r} is already present in this session"
+                )
+            self.identity_map.add(state.key, obj)
+            state.session_id = self.hash_key
+            if state.modified:
+                self._modified.add(obj)
+        self._cascade_save(obj)
+
+    def _cascade_save(self, obj: Any) -> None:
+        """save-update cascade over loaded relationships (never loads anything)."""
+        mapper = type(obj).__mapper__
+        d = obj.__dict__
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            if "save-update" not in prop.cascade or key not in d:
+                continue
+            value = d[key]
+            for related in (value if prop.uselist else [value]):
+                if related is None:
+                    continue
+                related_state = _accel.instrumentation.instance_state(related)
+                if related_state.session_id != self.hash_key and not related_state.deleted_flag:
+                    self._save_or_update(related)
+
+    def delete(self, obj: Any) -> None:
+        """Mark a persistent object for deletion; the DELETE is emitted by the next flush.
+        Relationships with ``cascade="delete"`` delete their children too."""
+        state = _state_of(obj)
+        if state.key is None:
+            raise InvalidRequestError(
+                f"Instance {_instance_str(obj)} is not persisted (it was never flushed); "
+                f"use session.expunge(obj) to remove a pending object"
+            )
+        if state.session_id != self.hash_key:
+            self._save_or_update(obj)
+        if _is_in(self._deleted, obj):
+            return
+        self._deleted.add(obj)
+        mapper = type(obj).__mapper__
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            if "delete" not in prop.cascade:
+                continue
+            with self.no_autoflush:
+                value = getattr(obj, key)
+            for child in (list(value) if prop.uselist else [value]):
+                if child is None:
+                    continue
+                child_state = _accel.instrumentation.instance_state(child)
+                if child_state.key is None:
+                    if child_state.session_id == self.hash_key:
+                        self.expunge(child)
+                else:
+                    self.delete(child)
+
+    def expunge(self, obj: Any) -> None:
+        """Remove ``obj`` from the session: pending -> transient, persistent -> detached."""
+        state = _state_of(obj)
+        if state.session_id != self.hash_key:
+            raise InvalidRequestError(f"Instance {_instance_str(obj)} is not present in this Session")
+        self._forget(obj, state)
+
+    def _forget(self, obj: Any, state: Any) -> None:
+        if state.key is not None:
+            self.identity_map.discard(state.key, obj)
+        for collection in (self._new, self._modified, self._deleted, self._txn_inserted, self._txn_deleted):
+            collection.discard(obj)
+        state.session_id = None
+
+    def expunge_all(self) -> None:
+        """Detach every object (what ``close()`` does after releasing the connection)."""
+        state_key = _accel.instrumentation.STATE_KEY
+        objects = [*self.identity_map.values(), *self._new, *self._deleted, *self._txn_deleted, *self._txn_inserted]
+        for obj in objects:
+            state = obj.__dict__.get(state_key)
+            if state is not None and state.session_id == self.hash_key:
+                state.session_id = None
+        self.identity_map.clear()
+        for collection in (self._new, self._modified, self._deleted, self._txn_inserted, self._txn_deleted):
+            collection.clear()
+
+    # -- expiry and refresh ----------------------------------------------------------------------
+
+    def expire(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
+        """Forget loaded attribute values (all, or the named ones); they reload on access."""
+        state = _state_of(obj)
+        if state.session_id != self.hash_key:
+            raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
+        if attribute_names is not None:
+            mapper = state.mapper
+            for name in attribute_names:
+                if name not in mapper.attrs:
+                    raise ArgumentError(f"{type(obj).__name__} has no mapped attribute {name!r}")
+        state.expire(attribute_names)
+        if attribute_names is None:
+            self._modified.discard(obj)
+
+    def expire_all(self) -> None:
+        """Expire every persistent object of the session."""
+        for obj in self.identity_map.values():
+            state = obj.__dict__[_accel.instrumentation.STATE_KEY]
+            state.expire()
+        self._modified.clear()
+
+    def refresh(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
+        """Reload ``obj``'s attributes from the database now, discarding unflushed changes."""
+        state = _state_of(obj)
+        if state.key is None or state.session_id != self.hash_key:
+            raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
+        self._check_pending_rollback()
+        self._autoflush("refresh")
+        state.expire(attribute_names)
+        keys = list(attribute_names) if attribute_names is not None else list(state.mapper._column_attr_keys)
+        try:
+            self._load_attributes(state, keys, cause=f"refresh of {_instance_str(obj)}")
+        except ObjectDeletedError:
+            raise InvalidRequestError(f"Could not refresh instance {_instance_str(obj)}: its row is gone") from None
+        if attribute_names is None:
+            self._modified.discard(obj)
+
+    def _load_expired_state(self, state: Any, key: str) -> None:
+        """Called when an expired attribute is read: one SELECT loads all expired attributes."""
+        self._check_pending_rollback()
+        self._autoflush(f"loading expired attributes of {_instance_str(state.obj())}")
+        keys = set(state.expired_attributes)
+        if key in state.mapper._column_attr_keys_set:
+            keys.add(key)
+        if not keys:
+            return
+        self._load_attributes(state, [k for k in state.mapper._column_attr_keys if k in keys],
+                              cause=f"load expired attributes of {_instance_str(state.obj())}")
+
+    def _load_attributes(self, state: Any, keys: list[str], cause: str) -> None:
+        mapper = state.mapper
+        obj = state.obj()
+        values = loading.load_row_by_identity(self, mapper, state.key[1], keys, cause)
+        if values is None:
+            raise ObjectDeletedError(
+                f"Instance {_instance_str(obj)} has been deleted, or its row is otherwise not "
+                f"present (it was expired, and reloading found no row with primary key "
+                f"{state.key[1]!r})"
+            )
+        d = obj.__dict__
+        for key, value in zip(keys, values):
+            if key not in d:
+                d[key] = value
+        state.expired_attributes.difference_update(keys)
+
+    # -- flushing ----------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Send pending changes (INSERT / UPDATE / DELETE) to the database, in the transaction."""
+        self._check_pending_rollback()
+        self._flush("flush")
+
+    def _has_changes(self) -> bool:
+        return bool(self._new or self._modified or self._deleted)
+
+    def _flush(self, cause: str) -> None:
+        if self._flushing or not self._has_changes():
+            return
+        from minialchemy.orm import unitofwork
+
+        self._flushing = True
+        try:
+            unitofwork.flush(self, cause)
+        except BaseException as error:
+            self._pending_rollback = error
+            self._release_connection(commit=False)
+            raise
+        finally:
+            self._flushing = False
+
+    def _autoflush(self, reason: str) -> None:
+        if self.autoflush and not self._no_autoflush_depth and not self._flushing and self._has_changes():
+            self._flush(f"autoflush before {reason}")
+
+    @property
+    @contextlib.contextmanager
+    def no_autoflush(self) -> Iterator["Session"]:
+        """``with session.no_autoflush:`` queries inside the block do not flush first."""
+        self._no_autoflush_depth += 1
+        try:
+            yield self
+        finally:
+            self._no_autoflush_depth -= 1
+
+    def _register_modified(self, state: Any) -> None:
+        """Called by the instrumentation when a persistent object's attribute is set."""
+        obj = state.obj()
+        if obj is not None:
+            self._modified.add(obj)
+
+    # -- queries -------------------------------------------------------------------------------------
+
+    def execute(
+        self,
+        statement: Any,
+        params: Any = None,
+        *,
+        execution_options: dict[str, Any] | None = None,
+        bind_arguments: Any = None,
+    ) -> Any:
+        """Run a statement in the session's transaction.
+
+        ``select(User)`` returns rows of ``User`` objects (through the identity map);
+        ``update(User)`` / ``delete(User)`` are ORM-enabled and synchronize matching objects
+        (``synchronize_session``); anything else runs as Core.  Pending changes are flushed
+        first (autoflush).
+        """
+        self._check_pending_rollback()
+        options = {**getattr(statement, "_execution_options", {}), **(execution_options or {})}
+        visit = getattr(statement, "__visit_name__", None)
+        if visit == "select":
+            self._autoflush("SELECT")
+            return loading.execute_select(self, statement, params, cause=None)
+        if visit in ("update", "delete") and hasattr(statement.entity, "__mapper__"):
+            from minialchemy.orm import bulk
+
+            self._autoflush(f"ORM-enabled {visit.upper()}")
+            return bulk.execute_dml(self, statement, params, options)
+        if visit in ("insert", "update", "delete"):
+            self._autoflush(visit.upper())
+        return self._connection_for_bind()._execute_statement(statement, params, cause=None)
+
+    def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        """``execute(statement).scalars()``: the first column of each row (objects for
+        ``select(User)``)."""
+        return self.execute(statement, params, **kwargs).scalars()
+
+    def scalar(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        """``execute(statement).scalar()``: the first column of the first row, or None."""
+        return self.execute(statement, params, **kwargs).scalar()
+
+    def get(self, entity: type, ident: Any, **kwargs: Any) -> Any:
+        """The object with this primary key: from the identity map without SQL when present,
+        else one SELECT; None if there is no such row."""
+        mapper = class_mapper(entity)
+        pk = mapper._normalize_identity(ident)
+        key = (mapper.class_, pk, None)
+        obj = self.identity_map.get(key)
+        if obj is not None and not kwargs.get("populate_existing"):
+            state = obj.__dict__[_accel.instrumentation.STATE_KEY]
+            if state.expired_attributes:
+                try:
+                    self._load_expired_state(state, next(iter(state.expired_attributes)))
+                except ObjectDeletedError:
+                    return None
+            return obj
+        self._check_pending_rollback()
+        self._autoflush(f"Session.get({mapper.class_.__name__}, {ident!r})")
+        return loading.get_by_identity(self, mapper, pk, cause=None)
+
+    def _lazy_load(self, state: Any, prop: Any) -> Any:
+        """Load a relationship of ``state``'s object (called by relationship descriptors)."""
+        self._check_pending_rollback()
+        reason = f"lazy load of {state.mapper.class_.__name__}.{prop.key}"
+        self._autoflush(reason)
+        return loading.load_relationship(self, state, prop, cause=reason)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.hash_key} new={len(self._new)} dirty={len(self._modified)} deleted={len(self._deleted)}>"
+
+
+def _is_in(identity_set: Any, obj: Any) -> bool:
+    return obj in identity_set
+
+
+class sessionmaker:  # noqa: N801 - SQLAlchemy's name
+    """A configured Session factory: ``Session = sessionmaker(engine)``; ``Session()``."""
+
+    def __init__(self, bind: Any = None, *, class_: type = Session, **kwargs: Any) -> None:
+        self.kw = {"bind": bind, **kwargs}
+        self.class_ = class_
+
+    def __call__(self, **local_kwargs: Any) -> Session:
+        return self.class_(**{**self.kw, **local_kwargs})
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Session]:
+        """``with Session.begin() as session:`` a session in a transaction, committed and closed."""
+        session = self()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def configure(self, **kwargs: Any) -> None:
+        self.kw.update(kwargs)
+
+    def __repr__(self) -> str:
+        return f"sessionmaker(class_={self.class_.__name__}, {', '.join(f'{k}={v!r}' for k, v in self.kw.items())})"
+
+
+def object_session(obj: Any) -> Session | None:
+    """The session ``obj`` belongs to, or None."""
+    return _state_of(obj).session
+
+
+def make_transient(obj: Any) -> None:
+    """Turn an object back into a transient one: out of its session, no identity key."""
+    state = _state_of(obj)
+    session = state.session
+    if session is not None:
+        session._forget(obj, state)
+    state.key = None
+    state.session_id = None
+    state.deleted_flag = False
+    state.expired_attributes.clear()
+    state._commit_all()

@@ -1,0 +1,241 @@
+"""The Unit of Work: turn the session's pending changes into an ordered plan, then run it.
+
+A flush goes in three phases:
+
+1. **Prepare**: objects deleted by ``session.delete()`` have their one-to-many children handled
+   (with ``cascade="delete"`` they were already marked for deletion; otherwise each child's
+   foreign key is set to NULL, which loads the collection: the SELECT on ``address`` you see
+   before a user is deleted).  Children removed from a collection are deleted
+   (``delete-orphan``) or have their foreign key cleared.
+2. **Plan** (:func:`plan_flush`): mappers sorted parents-first by foreign keys; for each, a
+   "save" step (INSERT new objects, UPDATE changed ones) and, in reverse order, a "delete" step.
+   Before a table's save step, foreign keys of its objects are copied from their parents'
+   primary keys, which exist by then because parents were saved first.
+3. **Post-flush**: new objects get their identity key and enter the identity map (pending ->
+   persistent), changes are marked committed, deleted objects leave the identity map
+   (persistent -> deleted).  If any statement fails, primary keys filled in by this flush are
+   removed again and the session refuses work until ``rollback()``.
+
+Where it sits: called by ``Session._flush``; writes through :mod:`minialchemy.orm.persistence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from minialchemy import _accel
+from minialchemy.orm import persistence
+from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
+
+__all__ = ["flush", "plan_flush", "FlushStep"]
+
+
+@dataclass
+class FlushStep:
+    """One step of the plan: ``kind`` is "save" or "delete" for one mapper."""
+
+    kind: str
+    mapper: Any
+    objects: list[Any] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<FlushStep {self.kind} {self.mapper.class_.__name__} ({len(self.objects)} objects)>"
+
+
+def _state(obj: Any) -> Any:
+    return obj.__dict__[_accel.instrumentation.STATE_KEY]
+
+
+def _sort_key(mapper: Any) -> tuple[int, int]:
+    tables = mapper.local_table.metadata.sorted_tables
+    return (id(mapper.local_table.metadata), tables.index(mapper.local_table))
+
+
+def plan_flush(session: Any) -> list[FlushStep]:
+    """The steps of the next flush, in execution order (parents saved first, children deleted
+    first).  Reading the plan changes nothing."""
+    mappers: dict[int, Any] = {}
+    for obj in [*session._new, *session._modified, *session._deleted]:
+        mapper = type(obj).__mapper__
+        mappers[id(mapper)] = mapper
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            prop._resolve()
+            mappers.setdefault(id(prop.mapper), prop.mapper)
+    ordered = sorted(mappers.values(), key=_sort_key)
+    steps = [FlushStep("save", m) for m in ordered]
+    steps.extend(FlushStep("delete", m) for m in reversed(ordered))
+    for step in steps:
+        if step.kind == "delete":
+            step.objects = [o for o in session._deleted if type(o).__mapper__ is step.mapper]
+        else:
+            step.objects = [
+                o for o in [*session._new, *session._modified]
+                if type(o).__mapper__ is step.mapper and not (o in session._deleted)
+            ]
+    return [s for s in steps if s.objects or s.kind == "save"]
+
+
+def _prepare_deletes_and_orphans(session: Any) -> None:
+    """Phase 1: children of deleted parents, children removed from collections."""
+    instrumentation = _accel.instrumentation
+    for obj in list(session._deleted):
+        mapper = type(obj).__mapper__
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            prop._resolve()
+            if prop.direction != ONETOMANY or prop.viewonly or prop.passive_deletes:
+                continue
+            children = getattr(obj, key)  # loads the collection if needed (no autoflush: flushing)
+            for child in list(children):
+                if child in session._deleted:
+                    continue
+                if "delete" in prop.cascade:
+                    session.delete(child)
+                    continue
+                for _, many in prop.fk_attr_keys():
+                    setattr(child, many, None)
+                if prop.back_populates and child.__dict__.get(prop.back_populates) is obj:
+                    child.__dict__[prop.back_populates] = None
+    for obj in [*session._new, *session._modified]:
+        mapper = type(obj).__mapper__
+        d = obj.__dict__
+        for key in mapper._relationship_keys:
+            collection = d.get(key)
+            if not isinstance(collection, InstrumentedList) or not collection._removed:
+                continue
+            prop = mapper._props[key]
+            for child in collection._removed:
+                if any(item is child for item in collection):
+                    continue
+                child_state = instrumentation.instance_state(child)
+                if "delete-orphan" in prop.cascade:
+                    if child_state.key is not None:
+                        session.delete(child)
+                    elif child_state.session_id == session.hash_key:
+                        session.expunge(child)
+                    continue
+                if child_state.key is None and child_state.session_id is None:
+                    continue
+                owner_values = [d.get(one) for one, _ in prop.fk_attr_keys()]
+                child_d = child.__dict__
+                if all(child_d.get(many) == value for (_, many), value in zip(prop.fk_attr_keys(), owner_values)):
+                    for _, many in prop.fk_attr_keys():
+                        setattr(child, many, None)
+
+
+def _set_if_different(obj: Any, key: str, value: Any) -> None:
+    if obj.__dict__.get(key, _MISSING) != value or key not in obj.__dict__:
+        setattr(obj, key, value)
+
+
+_MISSING = object()
+
+
+def _sync_foreign_keys(session: Any, mapper: Any) -> None:
+    """Copy parents' primary keys into the foreign keys of ``mapper``'s objects."""
+    # many-to-one: the object refers to its parent (address.user)
+    for obj in [*session._new, *session._modified]:
+        if type(obj).__mapper__ is not mapper:
+            continue
+        d = obj.__dict__
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            prop._resolve()
+            if prop.direction != MANYTOONE or key not in d:
+                continue
+            parent = d[key]
+            for one, many in prop.fk_attr_keys():
+                _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
+    # one-to-many: a parent's collection lists the object (user.addresses.append(address))
+    for parent in [*session._new, *session._modified]:
+        parent_mapper = type(parent).__mapper__
+        pd = parent.__dict__
+        for key in parent_mapper._relationship_keys:
+            prop = parent_mapper._props[key]
+            prop._resolve()
+            if prop.direction != ONETOMANY or prop.mapper is not mapper:
+                continue
+            collection = pd.get(key)
+            if not collection:
+                continue
+            for child in collection:
+                if child in session._deleted:
+                    continue
+                for one, many in prop.fk_attr_keys():
+                    _set_if_different(child, many, pd.get(one))
+
+
+def flush(session: Any, cause: str) -> None:
+    """Run one flush of ``session`` (see the module docstring)."""
+    connection = session._connection_for_bind()
+    connection._autobegin()
+    _prepare_deletes_and_orphans(session)
+    steps = plan_flush(session)
+    instrumentation = _accel.instrumentation
+    inserted: list[Any] = []
+    updated: list[Any] = []
+    filled: list[tuple[Any, str]] = []
+    try:
+        for step in steps:
+            mapper = step.mapper
+            if step.kind == "save":
+                _sync_foreign_keys(session, mapper)
+                objects = [
+                    o for o in [*session._new, *session._modified]
+                    if type(o).__mapper__ is mapper and o not in session._deleted
+                ]
+                new = [o for o in objects if _state(o).key is None]
+                changes = []
+                for obj in objects:
+                    state = _state(obj)
+                    if state.key is None:
+                        continue
+                    changed = instrumentation.update_params(state, obj.__dict__)
+                    if changed:
+                        changes.append((obj, changed))
+                    updated.append(obj)
+                if new:
+                    filled.extend(persistence.emit_insert_per_row(connection, mapper, new, cause))
+                    inserted.extend(new)
+                if changes:
+                    persistence.emit_update(connection, mapper, changes, cause)
+            elif step.objects:
+                persistence.emit_delete(connection, mapper, step.objects, cause)
+    except BaseException:
+        for obj, key in filled:  # undo: these objects are pending again, without an id
+            obj.__dict__.pop(key, None)
+        raise
+    _post_flush(session, inserted, updated)
+
+
+def _post_flush(session: Any, inserted: list[Any], updated: list[Any]) -> None:
+    """Phase 3: the state transitions of a successful flush."""
+    identity_map = session.identity_map
+    for obj in inserted:
+        state = _state(obj)
+        mapper = state.mapper
+        state.key = (mapper.class_, mapper.primary_key_from_instance(obj), None)
+        identity_map.add(state.key, obj)
+        state._commit_all()
+        session._txn_inserted.add(obj)
+        _clear_removed(obj)
+    for obj in updated:
+        _state(obj)._commit_all()
+        _clear_removed(obj)
+    for obj in session._deleted:
+        state = _state(obj)
+        state.deleted_flag = True
+        identity_map.discard(state.key, obj)
+        session._txn_deleted.add(obj)
+    session._new.clear()
+    session._modified.clear()
+    session._deleted.clear()
+
+
+def _clear_removed(obj: Any) -> None:
+    for key in type(obj).__mapper__._relationship_keys:
+        collection = obj.__dict__.get(key)
+        if isinstance(collection, InstrumentedList):
+            collection._removed.clear()

@@ -1,0 +1,490 @@
+"""IdentitySet and IdentityMap: the same behaviour from the Python twin and the compiled twin.
+
+Every test takes the ``backend`` fixture (tests/conftest.py) and so runs once against
+``minialchemy.orm.identity`` and once against ``minialchemy._ext.identity``.
+"""
+
+import gc
+import weakref
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+
+@dataclass
+class User:
+    """Like a mapped class: compares by value, and so (``eq=True``) is unhashable."""
+
+    id: int = None
+    name: str = ""
+
+
+def user_key(user_id):
+    """The identity key the session would build for ``User`` with primary key *user_id*."""
+    return (User, (user_id,), None)
+
+
+# --- IdentitySet ----------------------------------------------------------------------
+
+
+def test_equal_but_distinct_objects_are_two_members(backend):
+    first, second = User(name="squidward"), User(name="squidward")
+    assert first == second
+
+    members = backend.identity.IdentitySet([first, second])
+
+    assert len(members) == 2
+    assert first in members and second in members
+    assert User(name="squidward") not in members
+
+
+def test_unhashable_objects_can_be_members(backend):
+    user, row = User(name="sandy"), ["a", "list"]
+    with pytest.raises(TypeError):
+        hash(user)
+
+    members = backend.identity.IdentitySet()
+    members.add(user)
+    members.add(row)
+
+    assert list(members) == [user, row]
+
+
+def test_iteration_follows_insertion_order(backend):
+    users = [User(id=n) for n in (3, 1, 2)]
+    members = backend.identity.IdentitySet(users)
+
+    members.add(users[0])  # adding again keeps the first position
+
+    assert [user.id for user in members] == [3, 1, 2]
+
+
+def test_discard_ignores_a_non_member_and_remove_raises_key_error(backend):
+    user, stranger = User(name="patrick"), User(name="patrick")
+    members = backend.identity.IdentitySet([user])
+
+    members.discard(stranger)
+    assert list(members) == [user]
+    with pytest.raises(KeyError):
+        members.remove(stranger)
+
+    members.remove(user)
+    assert len(members) == 0
+
+
+def test_pop_returns_the_last_added_member(backend):
+    first, last = User(id=1), User(id=2)
+    members = backend.identity.IdentitySet([first, last])
+
+    assert members.pop() is last
+    assert members.pop() is first
+    with pytest.raises(KeyError):
+        members.pop()
+
+
+def test_clear_empties_the_set_and_bool_follows_membership(backend):
+    members = backend.identity.IdentitySet([User()])
+    assert members
+
+    members.clear()
+
+    assert not members
+    assert len(members) == 0
+
+
+def test_copy_is_an_independent_set_of_the_same_objects(backend):
+    user = User(name="gary")
+    original = backend.identity.IdentitySet([user])
+
+    duplicate = original.copy()
+    duplicate.add(User(name="larry"))
+
+    assert type(duplicate) is type(original)
+    assert list(original) == [user]
+    assert list(duplicate)[0] is user
+    assert len(duplicate) == 2
+
+
+def test_set_operations_work_by_identity(backend):
+    IdentitySet = backend.identity.IdentitySet
+    a, b, c = User(name="twin"), User(name="twin"), User(name="twin")
+    left, right = IdentitySet([a, b]), IdentitySet([b, c])
+
+    assert list(left | right) == [a, b, c]
+    assert list(left.union([c])) == [a, b, c]
+    assert list(left - right) == [a]
+    assert list(left.difference([b])) == [a]
+    assert list(left & right) == [b]
+    assert list(left.intersection([c, b])) == [b]
+    assert list(left) == [a, b]  # the operands are unchanged
+
+
+def test_issubset_compares_identities(backend):
+    IdentitySet = backend.identity.IdentitySet
+    a, b = User(name="twin"), User(name="twin")
+
+    assert IdentitySet([a]).issubset(IdentitySet([a, b]))
+    assert IdentitySet([a]).issubset([b, a])
+    assert not IdentitySet([a, b]).issubset([a])
+    assert not IdentitySet([a]).issubset([User(name="twin")])
+
+
+def test_operators_accept_only_identity_sets(backend):
+    members = backend.identity.IdentitySet([User()])
+
+    for operate in (
+        lambda: members | {1},
+        lambda: members - {1},
+        lambda: members & {1},
+    ):
+        with pytest.raises(TypeError):
+            operate()
+    assert members.__eq__([User()]) is NotImplemented
+    assert members.__ne__([User()]) is NotImplemented
+    assert members != list(members)
+
+
+def test_equality_means_same_members_by_identity_in_any_order(backend):
+    IdentitySet = backend.identity.IdentitySet
+    a, b = User(name="twin"), User(name="twin")
+
+    assert IdentitySet([a, b]) == IdentitySet([b, a])
+    assert not IdentitySet([a, b]) != IdentitySet([b, a])
+    assert IdentitySet([a]) != IdentitySet([b])
+    assert not IdentitySet([a]) == IdentitySet([b])
+
+
+def test_identity_set_is_unhashable(backend):
+    with pytest.raises(TypeError):
+        hash(backend.identity.IdentitySet())
+
+
+def test_repr_lists_members_like_sqlalchemy(backend):
+    members = backend.identity.IdentitySet(
+        [User(name="squidward"), User(id=2, name="krabs")]
+    )
+
+    assert repr(members) == (
+        "IdentitySet([User(id=None, name='squidward'), User(id=2, name='krabs')])"
+    )
+
+
+def test_identity_set_keeps_its_members_alive(backend):
+    user = User(name="plankton")
+    watcher = weakref.ref(user)
+    members = backend.identity.IdentitySet([user])
+
+    del user
+    gc.collect()
+
+    assert watcher() is not None
+    assert list(members) == [watcher()]
+
+
+def test_identity_set_behaves_like_a_dict_keyed_by_id(backend):
+    """Model-based: random operation sequences agree with ``{id(obj): obj}``."""
+    IdentitySet = backend.identity.IdentitySet
+    pool = [User(name="squidward") for _ in range(5)]  # all equal, all unhashable
+    picks = st.integers(min_value=0, max_value=len(pool) - 1)
+
+    class IdentitySetAgainstDict(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.actual = IdentitySet()
+            self.model = {}
+
+        @rule(i=picks)
+        def add(self, i):
+            self.actual.add(pool[i])
+            self.model.setdefault(id(pool[i]), pool[i])
+
+        @rule(indexes=st.lists(picks, max_size=4))
+        def update(self, indexes):
+            self.actual.update(pool[i] for i in indexes)
+            for i in indexes:
+                self.model.setdefault(id(pool[i]), pool[i])
+
+        @rule(i=picks)
+        def discard(self, i):
+            self.actual.discard(pool[i])
+            self.model.pop(id(pool[i]), None)
+
+        @rule(i=picks)
+        def remove(self, i):
+            if id(pool[i]) in self.model:
+                self.actual.remove(pool[i])
+                del self.model[id(pool[i])]
+            else:
+                with pytest.raises(KeyError):
+                    self.actual.remove(pool[i])
+
+        @rule()
+        def pop(self):
+            if self.model:
+                assert self.actual.pop() is self.model.popitem()[1]
+            else:
+                with pytest.raises(KeyError):
+                    self.actual.pop()
+
+        @rule()
+        def clear(self):
+            self.actual.clear()
+            self.model.clear()
+
+        @rule(indexes=st.lists(picks, max_size=4))
+        def set_operations(self, indexes):
+            other = [pool[i] for i in indexes]
+            other_ids = {id(obj) for obj in other}
+            model_union = dict(self.model)
+            for obj in other:
+                model_union.setdefault(id(obj), obj)
+            assert [id(o) for o in self.actual.union(other)] == list(model_union)
+            assert [id(o) for o in self.actual.difference(other)] == [
+                key for key in self.model if key not in other_ids
+            ]
+            assert [id(o) for o in self.actual.intersection(other)] == [
+                key for key in self.model if key in other_ids
+            ]
+            assert self.actual.issubset(other) == (set(self.model) <= other_ids)
+            assert (self.actual == IdentitySet(other)) == (set(self.model) == other_ids)
+
+        @invariant()
+        def same_members_in_the_same_order(self):
+            assert [id(obj) for obj in self.actual] == list(self.model)
+            assert len(self.actual) == len(self.model)
+            assert bool(self.actual) == bool(self.model)
+            for obj in pool:
+                assert (obj in self.actual) == (id(obj) in self.model)
+
+    run_state_machine_as_test(
+        IdentitySetAgainstDict,
+        settings=settings(max_examples=60, stateful_step_count=30, deadline=None),
+    )
+
+
+# --- IdentityMap ----------------------------------------------------------------------
+
+
+def test_get_returns_the_stored_object(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2, name="sandy")
+
+    identity_map.add(user_key(2), sandy)
+
+    assert identity_map.get(user_key(2)) is sandy
+    assert identity_map[user_key(2)] is sandy
+    assert user_key(2) in identity_map
+    assert identity_map.get(user_key(3)) is None
+    assert identity_map.get(user_key(3), "absent") == "absent"
+    assert user_key(3) not in identity_map
+    with pytest.raises(KeyError):
+        identity_map[user_key(3)]
+
+
+def test_clean_entry_vanishes_when_the_last_reference_is_dropped(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2, name="sandy")
+    identity_map.add(user_key(2), sandy)
+
+    del sandy
+    gc.collect()
+
+    assert user_key(2) not in identity_map
+    assert identity_map.get(user_key(2)) is None
+    assert len(identity_map) == 0
+    assert identity_map.keys() == []
+
+
+def test_strongly_held_entry_survives_dropping_the_user_reference(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2, name="sandy")
+    identity_map.add(user_key(2), sandy)
+    identity_map.hold_strongly(user_key(2))
+
+    del sandy
+    gc.collect()
+
+    assert identity_map.is_held_strongly(user_key(2))
+    assert identity_map[user_key(2)] == User(id=2, name="sandy")
+
+
+def test_hold_weakly_then_drop_makes_the_entry_vanish(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2, name="sandy")
+    identity_map.add(user_key(2), sandy)
+    identity_map.hold_strongly(user_key(2))
+    del sandy
+    gc.collect()
+
+    identity_map.hold_weakly(user_key(2))
+    gc.collect()
+
+    assert not identity_map.is_held_strongly(user_key(2))
+    assert user_key(2) not in identity_map
+
+
+def test_holding_a_missing_key_does_nothing(backend):
+    identity_map = backend.identity.IdentityMap()
+
+    identity_map.hold_strongly(user_key(9))
+    identity_map.hold_weakly(user_key(9))
+
+    assert not identity_map.is_held_strongly(user_key(9))
+    assert len(identity_map) == 0
+
+
+def test_adding_a_different_object_under_a_taken_key_raises(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy, impostor = User(id=2, name="sandy"), User(id=2, name="sandy")
+    identity_map.add(user_key(2), sandy)
+
+    with pytest.raises(ValueError, match=r"\(2,\)") as raised:
+        identity_map.add(user_key(2), impostor)
+
+    assert "User" in str(raised.value)
+    assert identity_map[user_key(2)] is sandy
+
+
+def test_adding_the_same_object_again_changes_nothing(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2, name="sandy")
+    identity_map.add(user_key(2), sandy)
+    identity_map.hold_strongly(user_key(2))
+
+    identity_map.add(user_key(2), sandy)
+
+    assert identity_map[user_key(2)] is sandy
+    assert identity_map.is_held_strongly(user_key(2))
+    assert len(identity_map) == 1
+
+
+def test_replace_returns_the_displaced_object_and_releases_its_strong_hold(backend):
+    identity_map = backend.identity.IdentityMap()
+    old, new = User(id=2, name="old"), User(id=2, name="new")
+
+    assert identity_map.replace(user_key(2), old) is None
+    identity_map.hold_strongly(user_key(2))
+    assert identity_map.replace(user_key(2), new) is old
+
+    assert identity_map[user_key(2)] is new
+    assert not identity_map.is_held_strongly(user_key(2))
+    assert identity_map.replace(user_key(2), new) is new
+
+
+def test_replaced_object_dying_later_leaves_the_new_entry(backend):
+    identity_map = backend.identity.IdentityMap()
+    old, new = User(id=2, name="old"), User(id=2, name="new")
+    identity_map.add(user_key(2), old)
+    identity_map.replace(user_key(2), new)
+
+    del old
+    gc.collect()
+
+    assert identity_map[user_key(2)] is new
+
+
+def test_late_weakref_callback_does_not_remove_a_newcomer(backend):
+    """The garbage-collection race, for real.
+
+    When an object dies, every weak reference to it is cleared first and the callbacks
+    run afterwards.  Here another callback, run in that window, loads a new object
+    for the same row: ``add()`` sees a dead entry and overwrites it.  The map's own
+    callback for the old object then runs, and must leave the newcomer in place.
+    """
+    identity_map = backend.identity.IdentityMap()
+    old, newcomer = User(id=2, name="old"), User(id=2, name="new")
+    identity_map.add(user_key(2), old)
+    seen_in_window = []
+
+    def reload_the_row(_dead):
+        seen_in_window.append(identity_map.get(user_key(2)))
+        identity_map.add(user_key(2), newcomer)
+
+    watcher = weakref.ref(old, reload_the_row)  # newer callbacks run first on CPython
+    old.self_reference = old  # a cycle: only the garbage collector can free it
+    del old
+    gc.collect()
+
+    assert watcher() is None
+    assert seen_in_window == [None]  # the old entry was already dead, not yet removed
+    assert identity_map[user_key(2)] is newcomer
+    assert identity_map.keys() == [user_key(2)]
+
+
+def test_discard_removes_only_the_named_object(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy, stranger = User(id=2), User(id=2)
+    identity_map.add(user_key(2), sandy)
+    identity_map.hold_strongly(user_key(2))
+
+    identity_map.discard(user_key(2), stranger)
+    assert identity_map[user_key(2)] is sandy
+
+    identity_map.discard(user_key(2), sandy)
+    assert user_key(2) not in identity_map
+    assert not identity_map.is_held_strongly(user_key(2))
+
+    identity_map.discard(user_key(2))  # missing key: nothing to do
+    identity_map.add(user_key(2), sandy)
+    identity_map.discard(user_key(2))
+    assert len(identity_map) == 0
+
+
+def test_views_list_live_entries_only(backend):
+    identity_map = backend.identity.IdentityMap()
+    users = {n: User(id=n) for n in (1, 2, 3)}
+    for n, user in users.items():
+        identity_map.add(user_key(n), user)
+
+    del users[2]
+    gc.collect()
+
+    assert len(identity_map) == 2
+    assert list(identity_map) == [user_key(1), user_key(3)]
+    assert identity_map.keys() == [user_key(1), user_key(3)]
+    assert identity_map.values() == [users[1], users[3]]
+    assert identity_map.items() == [(user_key(1), users[1]), (user_key(3), users[3])]
+
+
+def test_clear_removes_strong_and_weak_entries(backend):
+    identity_map = backend.identity.IdentityMap()
+    weak, strong = User(id=1), User(id=2)
+    identity_map.add(user_key(1), weak)
+    identity_map.add(user_key(2), strong)
+    identity_map.hold_strongly(user_key(2))
+
+    identity_map.clear()
+
+    assert len(identity_map) == 0
+    assert not identity_map.is_held_strongly(user_key(2))
+
+
+def test_repr_counts_live_and_strong_entries(backend):
+    identity_map = backend.identity.IdentityMap()
+    users = [User(id=1), User(id=2)]
+    identity_map.add(user_key(1), users[0])
+    identity_map.add(user_key(2), users[1])
+    identity_map.hold_strongly(user_key(2))
+
+    assert repr(identity_map) == "<IdentityMap with 2 live entries, 1 held strongly>"
+
+
+def test_a_dropped_map_is_freed_at_once_and_its_objects_die_quietly(backend):
+    """The weakref callbacks reach the map weakly, so the map is in no reference cycle."""
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2)
+    identity_map.add(user_key(2), sandy)
+    map_watcher = weakref.ref(identity_map)
+
+    gc.disable()
+    try:
+        del identity_map
+        freed_without_collector = map_watcher() is None
+    finally:
+        gc.enable()
+    del sandy  # its callback finds no map and does nothing
+
+    assert freed_without_collector
