@@ -62,7 +62,7 @@ def evaluator_for(mapper: Any, clause: Any) -> Evaluator:
             raise UnevaluatableError(f"Cannot evaluate column {clause} of another table in Python")
         return lambda d: d.get(key, _UNLOADED)
     if isinstance(clause, elements.BindParameter):
-        value = clause.effective_value
+        value = clause.effective_value()
         return lambda d: value
     if isinstance(clause, elements.ExpandingList):
         parts = [evaluator_for(mapper, b) for b in clause.get_children()]

@@ -47,6 +47,12 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: characters a ``:name`` placeholder cannot hold, and what ``str()`` shows instead (the
+#: same substitutions as SQLAlchemy, so ``"first name"`` renders as ``:first_name``); the
+#: parameter is still looked up under its real name
+_BIND_NAME_ESCAPES = str.maketrans({" ": "_", ".": "_", "[": "_", "]": "_", "%": "P", "(": "A", ")": "Z", ":": "C"})
+
+
 class Compiled:
     """A statement rendered to SQL, with its binds in order and its result columns.
 
@@ -144,7 +150,7 @@ class _SQLCompiler:
                 name = bind.key
             names[id(bind)] = name
         self.compiled.binds.append((name, bind))
-        return "?" if self.compiled.positional else f":{name}"
+        return "?" if self.compiled.positional else f":{name.translate(_BIND_NAME_ESCAPES)}"
 
     # -- columns, binds, literals --------------------------------------------------------------
 
@@ -310,11 +316,11 @@ class _SQLCompiler:
         if insert._multi_values:
             return self._insert_multi_values(insert)
         given_keys = set(insert._values)
-        if self.column_keys is None:
+        if self.column_keys is not None:
+            given_keys.update(self.column_keys)
+        elif not insert._values:
             # str(insert(t)) with nothing given shows every column, as SQLAlchemy does
             given_keys.update(table.c.keys())
-        else:
-            given_keys.update(self.column_keys)
         names: list[str] = []
         values: list[str] = []
         for column in table.columns:
