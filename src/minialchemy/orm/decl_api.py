@@ -75,7 +75,9 @@ class MappedColumn:
         if type_ is not None:
             args.append(type_)
         args.extend(ForeignKey(fk._target, ondelete=fk.ondelete) for fk in self.foreign_keys)
-        return Column(*args, key=key, **kwargs)
+        # mapped_column("select"): the column is named (and keyed, in table.c) "select"; the
+        # mapper still maps it to the attribute ``key``
+        return Column(*args, key=key if self.name is None else self.name, **kwargs)
 
 
 def mapped_column(*args: Any, **kwargs: Any) -> Any:

@@ -201,13 +201,14 @@ class InstanceState:
             for key in mapper._relationship_keys:
                 d.pop(key, None)
             self.expired_attributes = set(mapper._column_attr_keys)
+            self.expired_attributes.update(mapper._relationship_keys)
             self.committed_state.clear()
             self.modified = False
             return
         for key in keys:
             d.pop(key, None)
             self.committed_state.pop(key, None)
-            if key in mapper._column_attr_keys_set:
+            if key in mapper._column_attr_keys_set or key in mapper._relationship_keys:
                 self.expired_attributes.add(key)
 
     def _commit_all(self) -> None:
@@ -340,11 +341,16 @@ def insert_params(d: dict[str, Any], attr_keys: Iterable[str]) -> list[Any]:
 
 def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
     """The net change of a modified object: attributes whose value differs from the committed
-    one (an attribute set back to its old value is no change)."""
+    one (an attribute set back to its old value is no change), in table column order (so the
+    UPDATE's SET clause lists columns as the table does, whatever order they were set in)."""
+    committed_state = state.committed_state
     changes: dict[str, Any] = {}
-    for key, committed in state.committed_state.items():
-        if key not in d:
+    if not committed_state:
+        return changes
+    for key in state.mapper._column_attr_keys:
+        if key not in committed_state or key not in d:
             continue
+        committed = committed_state[key]
         value = d[key]
         if committed is NO_VALUE or committed != value or type(committed) is not type(value):
             changes[key] = value

@@ -11,12 +11,13 @@ Where it sits: called by ``Session.execute`` / ``get`` / lazy loads / expired-at
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
 from minialchemy.sql.compiler import compile_element
-from minialchemy.sql.elements import and_
+from minialchemy.sql.elements import BinaryExpression, BindParameter, and_
 from minialchemy.sql.selectable import select
 
 __all__ = ["execute_select", "get_by_identity", "load_row_by_identity", "load_relationship"]
@@ -139,8 +140,10 @@ def load_relationship(session: Any, state: Any, prop: Any, cause: str) -> Any:
         return execute_select(session, statement, None, cause=cause).scalars().first()
     criteria = []
     for one, many in prop.fk_attr_keys():
-        value = getattr(obj, one)
-        criteria.append(target._props[many].column == value)
+        column = target._props[many].column
+        # the parent's key on the left, as SQLAlchemy's lazy loader writes it: ? = address.user_id
+        value = BindParameter("param", getattr(obj, one), type_=column.type, unique=True)
+        criteria.append(BinaryExpression(value, column, operator.eq))
     statement = select(target.class_).where(*criteria)
     if prop.order_by is not None:
         order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else [prop.order_by]

@@ -106,8 +106,7 @@ class RelationshipProperty:
         mapper = getattr(target, "__mapper__", None)
         if mapper is None:
             raise ArgumentError(f"relationship {self.parent.class_.__name__}.{self.key}: {target!r} is not a mapped class")
-        self.mapper = mapper
-        self.entity = target
+        self._target_mapper = mapper
         parent_table = self.parent.local_table
         target_table = mapper.local_table
         wanted = None
@@ -133,6 +132,17 @@ class RelationshipProperty:
         if self.uselist is None:
             self.uselist = self.direction == ONETOMANY
         self._resolved = True
+
+    @property
+    def mapper(self) -> Any:
+        """The Mapper of the target class (``inspect(Address)`` for ``User.addresses``)."""
+        self._resolve()
+        return self._target_mapper
+
+    @property
+    def entity(self) -> type:
+        """The target class."""
+        return self.mapper.class_
 
     @property
     def one_mapper(self) -> Any:

@@ -405,7 +405,7 @@ class Session:
         if state.key is None or state.session_id != self.hash_key:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
         self._check_pending_rollback()
-        self._autoflush("refresh")
+        # no autoflush: refresh() replaces the object's unflushed changes with the row's values
         state.expire(attribute_names)
         keys = list(attribute_names) if attribute_names is not None else list(state.mapper._column_attr_keys)
         try:
@@ -441,7 +441,11 @@ class Session:
         for key, value in zip(keys, values):
             if key not in d:
                 d[key] = value
-        state.expired_attributes.difference_update(keys)
+        expired = state.expired_attributes
+        expired.difference_update(keys)
+        # an expired relationship is not loaded by this SELECT, but it stops being "expired":
+        # like in a freshly loaded object, it lazy loads on first access
+        expired.difference_update(state.mapper._relationship_keys)
 
     # -- flushing ----------------------------------------------------------------------------------
 

@@ -167,6 +167,17 @@ def _sync_foreign_keys(session: Any, mapper: Any) -> None:
                     _set_if_different(child, many, pd.get(one))
 
 
+def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
+    """``mapped_column(default=7)``: a new object that never set the attribute gets the
+    default (called, if it is a callable) at INSERT time, not in ``__init__``."""
+    defaulted = [p for p in mapper._column_props if p.column.default is not None]
+    for obj in objects:
+        d = obj.__dict__
+        for prop in defaulted:
+            if prop.key not in d:
+                d[prop.key] = prop.column.default_value()
+
+
 def flush(session: Any, cause: str) -> None:
     """Run one flush of ``session`` (see the module docstring)."""
     connection = session._connection_for_bind()
@@ -197,6 +208,7 @@ def flush(session: Any, cause: str) -> None:
                         changes.append((obj, changed))
                     updated.append(obj)
                 if new:
+                    _apply_python_defaults(mapper, new)
                     filled.extend(persistence.emit_insert_per_row(connection, mapper, new, cause))
                     inserted.extend(new)
                 if changes:

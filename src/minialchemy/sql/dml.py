@@ -36,6 +36,11 @@ class _DMLBase(Executable):
         if hasattr(key, "__clause_element__"):
             return key.__clause_element__()
         column = self.table.c.get(key)
+        mapper = getattr(self.entity, "__mapper__", None)
+        if mapper is not None and key in mapper.column_attrs:
+            # update(Order).values(choice=...): an attribute name of a mapped class, whose
+            # column may be named differently (mapped_column("select"))
+            column = mapper.column_attrs[key].column
         if column is None:
             for candidate in self.table.columns:  # the database name also works
                 if candidate.name == key:
