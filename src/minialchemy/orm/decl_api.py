@@ -22,6 +22,7 @@ import types
 import typing
 from typing import Any, Generic, Optional, TypeVar
 
+from minialchemy import _accel
 from minialchemy.exc import ArgumentError
 from minialchemy.orm.mapper import Mapper
 from minialchemy.orm.relationships import RelationshipProperty, relationship
@@ -214,9 +215,14 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         self.mappers.clear()
 
 
-class DeclarativeBase:
+class DeclarativeBase(_accel.instrumentation.InstrumentedObject):
     """Subclass once (``class Base(DeclarativeBase): pass``) to get a ``registry`` and a
-    ``metadata``; subclass that again with a ``__tablename__`` to map a class."""
+    ``metadata``; subclass that again with a ``__tablename__`` to map a class.
+
+    It derives from the active twin's ``InstrumentedObject``, whose ``__setattr__`` tracks
+    changes to column attributes and whose ``__init__`` is the keyword constructor
+    (``User(name="sandy")``); see :mod:`minialchemy.orm.instrumentation`.
+    """
 
     registry: registry
     metadata: MetaData

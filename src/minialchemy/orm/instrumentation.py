@@ -1,41 +1,61 @@
-"""Attribute instrumentation: per-object state, column descriptors, dirty tracking, expiry.
+"""Attribute instrumentation: per-object state, column attributes, dirty tracking, expiry.
 
 Every mapped object carries one :class:`InstanceState` in its ``__dict__`` (under
-:data:`STATE_KEY`, the only key left after the object is expired).  Column attributes are
-:class:`ColumnAttribute` descriptors on the class:
+:data:`STATE_KEY`, the only key left after the object is expired).  The state is created on
+first need: a freshly constructed object has none until a session (or ``inspect()``) asks.
 
-- reading a loaded value is a dict lookup (``obj.__dict__[key]``);
-- reading a missing value asks the state: ``None`` for a transient/pending object, a reload
-  from the database for an expired one (Lazy Load), :class:`DetachedInstanceError` when there is
-  no session to reload from;
-- writing a value on a persistent object records the *committed* value once (in
-  ``state.committed_state``) and tells the session the object is modified (``session.dirty``).
-  At flush time the net change is the difference between the two: setting a value back to what
-  it was emits no UPDATE.
+Reading and writing a column attribute (``user.name``) are split between two objects, and the
+split is the whole trick of this module:
 
-This is the pure-Python twin of ``ext/instrumentation.pyx``: same classes, same methods, same
+- **Reads** go through :class:`ColumnAttribute`, a *non-data* descriptor (it has ``__get__``
+  but no ``__set__``).  Python looks in the instance ``__dict__`` before it asks a non-data
+  descriptor, so reading a loaded value is exactly a plain attribute read, and CPython's
+  specialising interpreter treats it as one.  The descriptor only runs when the value is
+  missing: ``None`` for a transient/pending object, a reload from the database for an expired
+  one (Lazy Load), :class:`DetachedInstanceError` when there is no session to reload from.
+- **Writes** go through :meth:`InstrumentedObject.__setattr__`, on the base class of every
+  declarative class.  Setting a column attribute of a persistent object records the
+  *committed* value once (in ``state.committed_state``) and tells the session the object is
+  modified (``session.dirty``).  At flush time the net change is the difference between the
+  two: setting a value back to what it was emits no UPDATE.
+
+A plain class mapped with ``registry.map_imperatively`` has no such base class; its columns get
+:class:`PlainClassColumnAttribute`, a *data* descriptor that tracks writes in ``__set__``.  It
+behaves the same, but every read then runs the descriptor (slower: a data descriptor on the
+class hides the instance ``__dict__`` from the interpreter's fast path).
+
+The loading fast path (:func:`load_instance`, :func:`load_instances`: rows to objects through the
+identity map) and the flush parameters (:func:`insert_params`, :func:`update_params`,
+:func:`delete_params`) live here too, because they read and write the same state.
+
+This is the pure-Python twin of ``ext/instrumentation.pyx``: same classes, same functions, same
 order.  ``minialchemy._accel`` picks which one the ORM uses.
 
-Where it sits: the mapper installs the descriptors; the session and the loader create states;
-the unit of work reads ``committed_state`` to build UPDATEs.
+Where it sits: the mapper installs the descriptors; ``DeclarativeBase`` derives from
+:class:`InstrumentedObject`; the session and the loader create states; the unit of work reads
+``committed_state`` to build UPDATEs.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 __all__ = [
     "STATE_KEY",
     "NO_VALUE",
     "InstanceState",
+    "InstrumentedObject",
     "ColumnAttribute",
+    "PlainClassColumnAttribute",
     "new_state",
     "instance_state",
     "load_instance",
+    "load_instances",
     "populate_expired",
     "insert_params",
     "update_params",
+    "delete_params",
 ]
 
 #: the ``__dict__`` key holding an object's state (SQLAlchemy's name, so the tutorial's
@@ -69,6 +89,8 @@ class InstanceState:
         persistent  key is set       in a session, not deleted
         deleted     key is set       in a session, DELETE flushed (until commit/rollback)
         detached    key is set       no session
+
+    ``obj()`` returns the object (a weak reference: the state never keeps its object alive).
     """
 
     __slots__ = (
@@ -88,7 +110,10 @@ class InstanceState:
         self.mapper = mapper
         self.key: tuple[Any, ...] | None = None
         self.session_id: int | None = None
+        #: attribute key -> value it had in the database (NO_VALUE if unknown), for each
+        #: attribute set since the last flush
         self.committed_state: dict[str, Any] = {}
+        #: attribute keys to reload from the database on next access
         self.expired_attributes: set[str] = set()
         self.modified = False
         self.deleted_flag = False
@@ -182,13 +207,20 @@ class InstanceState:
 
         return AttributeStates(self)
 
-    # -- expiry ------------------------------------------------------------------------------
+    # -- changes and expiry --------------------------------------------------------------------
+
+    def _mark_modified(self) -> None:
+        """The first change since the last flush: flag it and tell the session (session.dirty)."""
+        self.modified = True
+        session = self.session
+        if session is not None:
+            session._register_modified(self)
 
     def expire(self, keys: Iterable[str] | None = None) -> None:
         """Forget loaded values; they reload from the database on next access.
 
-        With ``keys``, only those attributes; without, every mapped attribute, and the object's
-        pending changes are forgotten too.
+        With ``keys``, only those attributes; without, every mapped attribute (columns and
+        relationships), and the object's pending changes are forgotten too.
         """
         obj = self.obj()
         if obj is None:
@@ -221,29 +253,66 @@ class InstanceState:
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
 
 
-def new_state(obj: Any, mapper: Any) -> InstanceState:
-    """Create the state of a transient object and store it in its ``__dict__``."""
-    state = InstanceState(obj, mapper)
-    obj.__dict__[STATE_KEY] = state
-    return state
+class InstrumentedObject:
+    """The base class of every declarative class (``DeclarativeBase`` derives from it).
+
+    It adds no attributes of its own.  Its ``__setattr__`` is where writes to column attributes
+    are tracked, which lets :class:`ColumnAttribute` stay a non-data descriptor that the
+    interpreter reads past.  Its ``__init__`` is the declarative constructor: keyword arguments
+    named after attributes of the class (``User(name="sandy")``); a class may define its own.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        cls = type(self)
+        for key, value in kwargs.items():
+            if not hasattr(cls, key):
+                raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+            setattr(self, key, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if _is_column_attribute(type(self), name):
+            _set_column_value(self, name, value)
+        else:
+            object.__setattr__(self, name, value)  # relationships, plain attributes
+
+    def __delattr__(self, name: str) -> None:
+        if _is_column_attribute(type(self), name):
+            _set_column_value(self, name, None)  # deleting a column value sets it to NULL
+        else:
+            object.__delattr__(self, name)
 
 
-def instance_state(obj: Any) -> InstanceState:
-    """The state of a mapped object, created on first need (a user ``__init__`` may not have set
-    any attribute yet)."""
-    state = obj.__dict__.get(STATE_KEY)
-    if state is None:
-        mapper = type(obj).__mapper__
-        state = new_state(obj, mapper)
-    return state
+def _is_column_attribute(cls: type, name: str) -> bool:
+    """True if ``name`` is a mapped column attribute of ``cls``."""
+    mapper = getattr(cls, "__mapper__", None)
+    return mapper is not None and name in mapper._column_attr_keys_set
+
+
+def _set_column_value(obj: Any, key: str, value: Any) -> None:
+    """Write a column value; on a persistent object, first record the committed value (once)
+    and mark the object modified."""
+    d = obj.__dict__
+    state = d.get(STATE_KEY)
+    if state is not None and state.key is not None:
+        committed = state.committed_state
+        if key not in committed:
+            committed[key] = d.get(key, NO_VALUE)
+        if state.expired_attributes:
+            state.expired_attributes.discard(key)  # set by hand: no reload will overwrite it
+        if not state.modified:
+            state._mark_modified()
+    d[key] = value
 
 
 class ColumnAttribute:
-    """The descriptor for one column attribute (``User.name``).
+    """The descriptor for one column attribute (``User.name``): a non-data descriptor.
 
     On the class (``User.name``) it returns the attribute's comparator, usable in SQL
-    expressions; on an object it reads and writes ``obj.__dict__[key]`` with the tracking
-    described in the module docstring.
+    expressions.  On an object, Python finds a loaded value in ``__dict__`` without calling this
+    descriptor at all; ``__get__`` runs only when the value is missing (see the module docstring).
+    Writes are tracked by :meth:`InstrumentedObject.__setattr__`.
     """
 
     __slots__ = ("key", "comparator", "__weakref__")
@@ -269,26 +338,39 @@ class ColumnAttribute:
         state.mapper._load_expired(state, self.key)
         return d.get(self.key)
 
+
+class PlainClassColumnAttribute(ColumnAttribute):
+    """A column attribute of a plain class (``registry.map_imperatively(PlainClass, table)``).
+
+    Such a class does not derive from :class:`InstrumentedObject`, so nothing intercepts
+    ``obj.name = value``: this descriptor adds ``__set__`` and becomes a *data* descriptor, which
+    Python calls for every read and write.  Same behaviour, slower reads.
+    """
+
+    __slots__ = ()
+
     def __set__(self, obj: Any, value: Any) -> None:
-        d = obj.__dict__
-        state = d.get(STATE_KEY)
-        if state is None:
-            state = instance_state(obj)
-        key = self.key
-        if state.key is not None:
-            committed = state.committed_state
-            if key not in committed:
-                committed[key] = d.get(key, NO_VALUE)
-            if not state.modified:
-                state.modified = True
-                session = state.session
-                if session is not None:
-                    session._register_modified(state)
-            state.expired_attributes.discard(key)
-        d[key] = value
+        _set_column_value(obj, self.key, value)
 
     def __delete__(self, obj: Any) -> None:
         self.__set__(obj, None)
+
+
+def new_state(obj: Any, mapper: Any) -> InstanceState:
+    """Create the state of a transient object and store it in its ``__dict__``."""
+    state = InstanceState(obj, mapper)
+    obj.__dict__[STATE_KEY] = state
+    return state
+
+
+def instance_state(obj: Any) -> InstanceState:
+    """The state of a mapped object, created on first need (a constructed object has none until
+    a session or ``inspect()`` asks for it)."""
+    state = obj.__dict__.get(STATE_KEY)
+    if state is None:
+        mapper = type(obj).__mapper__
+        state = new_state(obj, mapper)
+    return state
 
 
 # -- the loading fast path -------------------------------------------------------------------
@@ -300,7 +382,7 @@ def load_instance(
     session_id: int,
     key: tuple[Any, ...],
     attr_keys: tuple[str, ...],
-    values: tuple[Any, ...],
+    values: Sequence[Any],
 ) -> Any:
     """The object for one row: the identity map's (refreshing only its expired attributes, so
     pending changes are kept), or a new one built without ``__init__``."""
@@ -320,6 +402,22 @@ def load_instance(
     d[STATE_KEY] = state
     identity_map.add(key, obj)
     return obj
+
+
+def load_instances(mapper: Any, identity_map: Any, session_id: int, rows: Iterable[Sequence[Any]]) -> list[Any]:
+    """One object per row of ``select(User)`` (each row holds every column of the mapper, in
+    order); None for a row whose primary key is NULL."""
+    cls = mapper.class_
+    attr_keys = mapper._column_attr_keys
+    pk_positions = mapper._pk_positions
+    objects = []
+    for row in rows:
+        pk = tuple([row[i] for i in pk_positions])
+        if None in pk:
+            objects.append(None)
+            continue
+        objects.append(load_instance(mapper, identity_map, session_id, (cls, pk, None), attr_keys, row))
+    return objects
 
 
 def populate_expired(state: InstanceState, d: dict[str, Any], attr_keys: Iterable[str], values: Iterable[Any]) -> None:
@@ -355,3 +453,8 @@ def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
         if committed is NO_VALUE or committed != value or type(committed) is not type(value):
             changes[key] = value
     return changes
+
+
+def delete_params(state: InstanceState) -> tuple[Any, ...]:
+    """The DELETE parameters of one object: its primary key, as the identity key holds it."""
+    return tuple(state.key[1])

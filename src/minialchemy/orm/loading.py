@@ -61,23 +61,15 @@ def execute_select(session: Any, statement: Any, params: Any, cause: str | None)
 
 
 def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    load_instance = _accel.instrumentation.load_instance
+    instrumentation = _accel.instrumentation
+    load_instance = instrumentation.load_instance
     identity_map = session.identity_map
     session_id = session.hash_key
     if len(layout) == 1:
-        # the common case, select(User): one entity spanning the whole row
-        mapper = layout[0][1]
-        cls = mapper.class_
-        attr_keys = mapper._column_attr_keys
-        pk_positions = mapper._pk_positions
-        out = []
-        for row in rows:
-            pk = tuple([row[i] for i in pk_positions])
-            if None in pk:
-                out.append((None,))
-                continue
-            out.append((load_instance(mapper, identity_map, session_id, (cls, pk, None), attr_keys, row),))
-        return out
+        # the common case, select(User): one entity spanning the whole row, loaded in one call
+        # (a compiled loop when the Cython twin is active)
+        objects = instrumentation.load_instances(layout[0][1], identity_map, session_id, rows)
+        return [(obj,) for obj in objects]
     out = []
     for row in rows:
         values: list[Any] = []

@@ -168,17 +168,27 @@ class Mapper:
     # -- installing instrumentation on the class ----------------------------------------------
 
     def _install(self) -> None:
+        """Put the attribute descriptors (and, if needed, a constructor) on the class.
+
+        A class deriving from ``InstrumentedObject`` (every declarative class) gets non-data
+        :class:`ColumnAttribute` descriptors: its base class tracks writes, and reads of loaded
+        values never call a descriptor.  A plain class (``map_imperatively``) gets
+        :class:`PlainClassColumnAttribute` data descriptors, which track writes themselves, and
+        the keyword constructor unless it has its own ``__init__``.
+        """
         instrumentation = _accel.instrumentation
         cls = self.class_
+        instrumented = issubclass(cls, instrumentation.InstrumentedObject)
+        descriptor = instrumentation.ColumnAttribute if instrumented else instrumentation.PlainClassColumnAttribute
         for prop in self._column_props:
             comparator = QueryableAttribute(cls, prop.key, prop)
-            setattr(cls, prop.key, instrumentation.ColumnAttribute(prop.key, comparator))
+            setattr(cls, prop.key, descriptor(prop.key, comparator))
         for prop in self._props.values():
             if prop.is_relationship:
                 prop._install(cls)
         cls.__mapper__ = self  # type: ignore[attr-defined]
         cls.__table__ = self.local_table  # type: ignore[attr-defined]
-        if not _has_own_init(cls):
+        if not instrumented and not _has_own_init(cls):
             cls.__init__ = _declarative_constructor  # type: ignore[misc]
 
     # -- public view ---------------------------------------------------------------------------
@@ -294,9 +304,9 @@ def _has_own_init(cls: type) -> bool:
 
 
 def _declarative_constructor(self: Any, **kwargs: Any) -> None:
-    """The generated ``__init__``: keyword arguments named after mapped attributes."""
+    """The ``__init__`` given to a plain mapped class: keyword arguments named after attributes
+    (``InstrumentedObject.__init__`` is the same constructor for declarative classes)."""
     cls = type(self)
-    _accel.instrumentation.instance_state(self)
     for key, value in kwargs.items():
         if not hasattr(cls, key):
             raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
@@ -319,9 +329,7 @@ class AttributeState:
 
     @property
     def loaded_value(self) -> Any:
-        from minialchemy.orm.instrumentation import NO_VALUE
-
-        return self.state.dict.get(self.key, NO_VALUE)
+        return self.state.dict.get(self.key, _accel.instrumentation.NO_VALUE)
 
     @property
     def history(self) -> tuple[list[Any], list[Any], list[Any]]:
@@ -333,9 +341,7 @@ class AttributeState:
         committed = self.state.committed_state
         if self.key in committed:
             old = committed[self.key]
-            from minialchemy.orm.instrumentation import NO_VALUE
-
-            if old is NO_VALUE:
+            if old is _accel.instrumentation.NO_VALUE:
                 return ([current], [], [])
             if old != current:
                 return ([current], [], [old])
