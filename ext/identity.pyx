@@ -11,7 +11,18 @@ Built as ``minialchemy._ext.identity``; ``minialchemy._accel`` chooses which twi
 
 import cython
 from cpython.long cimport PyLong_FromVoidPtr
-from weakref import KeyedRef, ref
+from cpython.object cimport PyObject
+from weakref import ref
+
+cdef extern from "Python.h":
+    ctypedef struct PyWeakReference:
+        pass
+    # the referent of a weak reference (borrowed), or None once it is dead
+    PyObject* PyWeakref_GET_OBJECT(object ref)
+
+cdef extern from *:
+    ctypedef class weakref.ReferenceType [object PyWeakReference]:
+        pass
 
 __all__ = ["IdentitySet", "IdentityMap"]
 
@@ -161,6 +172,21 @@ cdef IdentitySet _as_identity_set(object iterable):
     return IdentitySet(iterable)
 
 
+@cython.final
+@cython.auto_pickle(False)
+cdef class _KeyedRef(ReferenceType):
+    """``weakref.KeyedRef`` in C: a weak reference that remembers its identity-map key.
+    (``weakref.KeyedRef`` is a Python class: creating one runs two Python functions, several
+    times the cost of the reference itself, once per loaded object.)"""
+
+    cdef readonly object key
+
+
+cdef inline object _live(object entry):
+    """The object an entry refers to, or None once it was collected."""
+    return <object>PyWeakref_GET_OBJECT(entry)
+
+
 @cython.auto_pickle(False)
 cdef class IdentityMap:
     """Identity key -> the one object loaded for that row.
@@ -187,6 +213,15 @@ cdef class IdentityMap:
 
         self._on_object_collected = remove_dead_entry
 
+    cdef inline _KeyedRef _new_entry(self, object key, object obj):
+        """A weak reference to *obj* that calls back with *key* when *obj* is collected."""
+        cdef _KeyedRef entry = _KeyedRef.__new__(_KeyedRef, obj, self._on_object_collected)
+        entry.key = key
+        # (Not untracked from the cyclic GC, although it is never part of a cycle: CPython's
+        # collector relinks reachable weak references with callbacks into its own lists and
+        # assumes they are tracked.)
+        return entry
+
     cdef _remove_dead_entry(self, object dead_ref):
         """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
         # Garbage-collection race: a NEW object may have been stored under the same key
@@ -199,26 +234,26 @@ cdef class IdentityMap:
         entry = self._refs.get(key)
         if entry is None:
             return default
-        obj = entry()
+        obj = _live(entry)
         if obj is None:  # collected; its callback has not run yet
             return default
         return obj
 
     def __getitem__(self, key):
         entry = self._refs.get(key)
-        obj = None if entry is None else entry()
+        obj = None if entry is None else _live(entry)
         if obj is None:
             raise KeyError(key)
         return obj
 
     def __contains__(self, key):
         entry = self._refs.get(key)
-        return entry is not None and entry() is not None
+        return entry is not None and _live(entry) is not None
 
     def __len__(self):
         cdef Py_ssize_t live = 0
         for entry in list(self._refs.values()):  # snapshot: callbacks may run meanwhile
-            if entry() is not None:
+            if _live(entry) is not None:
                 live += 1
         return live
 
@@ -227,13 +262,13 @@ cdef class IdentityMap:
 
     cpdef list keys(self):
         """Return a list of the keys whose objects are alive."""
-        return [key for key, entry in list(self._refs.items()) if entry() is not None]
+        return [key for key, entry in list(self._refs.items()) if _live(entry) is not None]
 
     cpdef list values(self):
         """Return a list of the live objects."""
         cdef list live = []
         for entry in list(self._refs.values()):
-            obj = entry()
+            obj = _live(entry)
             if obj is not None:
                 live.append(obj)
         return live
@@ -242,7 +277,7 @@ cdef class IdentityMap:
         """Return a list of ``(key, object)`` pairs for the live objects."""
         cdef list live = []
         for key, entry in list(self._refs.items()):
-            obj = entry()
+            obj = _live(entry)
             if obj is not None:
                 live.append((key, obj))
         return live
@@ -251,7 +286,7 @@ cdef class IdentityMap:
         """Store *obj* under *key*, held weakly; ``ValueError`` if another live object is there."""
         entry = self._refs.get(key)
         if entry is not None:
-            existing = entry()
+            existing = _live(entry)
             if existing is obj:
                 return
             if existing is not None:
@@ -261,7 +296,7 @@ cdef class IdentityMap:
                     f"(discard() the old object first, or use replace())"
                 )
             # Dead entry whose callback has not run yet: overwrite it.
-        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        self._refs[key] = self._new_entry(key, obj)
 
     cpdef replace(self, object key, object obj):
         """Store *obj* under *key*, held weakly; return the live object it displaces, or None."""
@@ -269,7 +304,7 @@ cdef class IdentityMap:
         if previous is obj:
             return previous
         self._strong.pop(key, None)  # ``previous`` still references the displaced object
-        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        self._refs[key] = self._new_entry(key, obj)
         return previous
 
     cpdef discard(self, object key, object obj=None):
@@ -277,7 +312,7 @@ cdef class IdentityMap:
         entry = self._refs.get(key)
         if entry is None:
             return
-        if obj is not None and entry() is not obj:
+        if obj is not None and _live(entry) is not obj:
             return
         del self._refs[key]  # before the strong reference: a freed ref never calls back
         self._strong.pop(key, None)
@@ -287,7 +322,7 @@ cdef class IdentityMap:
         entry = self._refs.get(key)
         if entry is None:
             return
-        obj = entry()
+        obj = _live(entry)
         if obj is not None:
             self._strong[key] = obj
 

@@ -56,6 +56,7 @@ __all__ = [
     "insert_params",
     "update_params",
     "delete_params",
+    "session_get",
 ]
 
 #: the ``__dict__`` key holding an object's state (SQLAlchemy's name, so the tutorial's
@@ -315,11 +316,14 @@ class ColumnAttribute:
     Writes are tracked by :meth:`InstrumentedObject.__setattr__`.
     """
 
-    __slots__ = ("key", "comparator", "__weakref__")
+    __slots__ = ("key", "comparator", "index", "__weakref__")
 
-    def __init__(self, key: str, comparator: Any) -> None:
+    def __init__(self, key: str, comparator: Any, index: int = -1) -> None:
         self.key = key
         self.comparator = comparator
+        #: position among the mapper's column attributes (the compiled twin keeps a bit per
+        #: column to know which committed values it has recorded)
+        self.index = index
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
@@ -458,3 +462,53 @@ def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
 def delete_params(state: InstanceState) -> tuple[Any, ...]:
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
     return tuple(state.key[1])
+
+
+# -- Session.get -----------------------------------------------------------------------------
+
+
+def session_get(
+    session: Any,
+    entity: type,
+    ident: Any,
+    *,
+    options: Any = None,
+    populate_existing: bool = False,
+    with_for_update: Any = None,
+    identity_token: Any = None,
+    execution_options: Any = None,
+    bind_arguments: Any = None,
+) -> Any:
+    """``Session.get`` (it is this function, bound as a method): the object with this primary
+    key.  Here only the hot case, an identity-map hit on a loaded object with no options: a dict
+    lookup, no SQL.  Everything else (a miss, an expired object, ``populate_existing``, an
+    identity given as a list or a dict, errors) continues in ``Session._get``.
+
+    Why here and not in ``session.py``: this is the line that runs a million times in a loop,
+    and in the compiled twin the whole call stays in C.
+    """
+    if (
+        not populate_existing
+        and options is None
+        and with_for_update is None
+        and identity_token is None
+        and execution_options is None
+        and bind_arguments is None
+        and not isinstance(ident, (list, dict))
+    ):
+        pk = ident if type(ident) is tuple else (ident,)
+        obj = session.identity_map.get((entity, pk, None))
+        if obj is not None:
+            state = obj.__dict__.get(STATE_KEY)
+            if state is not None and not state.expired_attributes:
+                return obj
+    return session._get(
+        entity,
+        ident,
+        options=options,
+        populate_existing=populate_existing,
+        with_for_update=with_for_update,
+        identity_token=identity_token,
+        execution_options=execution_options,
+        bind_arguments=bind_arguments,
+    )

@@ -69,7 +69,7 @@ def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tupl
         # the common case, select(User): one entity spanning the whole row, loaded in one call
         # (a compiled loop when the Cython twin is active)
         objects = instrumentation.load_instances(layout[0][1], identity_map, session_id, rows)
-        return [(obj,) for obj in objects]
+        return list(zip(objects))
     out = []
     for row in rows:
         values: list[Any] = []

@@ -180,9 +180,9 @@ class Mapper:
         cls = self.class_
         instrumented = issubclass(cls, instrumentation.InstrumentedObject)
         descriptor = instrumentation.ColumnAttribute if instrumented else instrumentation.PlainClassColumnAttribute
-        for prop in self._column_props:
+        for index, prop in enumerate(self._column_props):
             comparator = QueryableAttribute(cls, prop.key, prop)
-            setattr(cls, prop.key, descriptor(prop.key, comparator))
+            setattr(cls, prop.key, descriptor(prop.key, comparator, index))
         for prop in self._props.values():
             if prop.is_relationship:
                 prop._install(cls)

@@ -533,9 +533,13 @@ class Session:
         """``execute(statement).scalar()``: the first column of the first row, or None."""
         return self.execute(statement, params, **kwargs).scalar()
 
-    def get(self, entity: type, ident: Any, **kwargs: Any) -> Any:
-        """The object with this primary key: from the identity map without SQL when present,
-        else one SELECT; None if there is no such row."""
+    #: ``session.get(User, 4)``: the object with this primary key, from the identity map without
+    #: SQL when present, else one SELECT; None if there is no such row.  The identity-map hit is a
+    #: fast path of the instrumentation twin (compiled with the Cython twins); the rest is _get.
+    get = _accel.instrumentation.session_get
+
+    def _get(self, entity: type, ident: Any, **kwargs: Any) -> Any:
+        """``Session.get`` past its fast path (``instrumentation.session_get``)."""
         mapper = class_mapper(entity)
         pk = mapper._normalize_identity(ident)
         key = (mapper.class_, pk, None)
