@@ -46,6 +46,8 @@ class OptionalBuildExt(build_ext):
             generated = cythonize(
                 self.extensions,
                 compiler_directives=CYTHON_DIRECTIVES,
+                # src/ holds the .pxd files of twins that other twins cimport
+                include_path=["src"],
                 build_dir=os.path.join(self.build_temp, "cython"),
                 quiet=True,
             )

@@ -42,7 +42,7 @@ cdef class IdentitySet:
     distinct members.  The set holds strong references to its members.
     """
 
-    cdef dict _members
+    # attributes and C methods: declared in src/minialchemy/_ext/identity.pxd
 
     __hash__ = None  # mutable, like set
 
@@ -195,10 +195,7 @@ cdef class IdentityMap:
     deleted ones strongly (``hold_strongly``) until they are clean (``hold_weakly``).
     """
 
-    cdef dict _refs
-    cdef dict _strong
-    cdef object _on_object_collected
-    cdef object __weakref__
+    # attributes and C methods: declared in src/minialchemy/_ext/identity.pxd
 
     def __init__(self):
         self._refs = {}
@@ -213,7 +210,7 @@ cdef class IdentityMap:
 
         self._on_object_collected = remove_dead_entry
 
-    cdef inline _KeyedRef _new_entry(self, object key, object obj):
+    cdef object _new_entry(self, object key, object obj):
         """A weak reference to *obj* that calls back with *key* when *obj* is collected."""
         cdef _KeyedRef entry = _KeyedRef.__new__(_KeyedRef, obj, self._on_object_collected)
         entry.key = key
@@ -228,6 +225,11 @@ cdef class IdentityMap:
         # after this object died and before this callback ran; keep that newcomer.
         if self._refs.get(dead_ref.key) is dead_ref:
             del self._refs[dead_ref.key]
+
+    cdef _add_absent(self, object key, object obj):
+        """``add()`` for the loader, which has just seen ``get(key)`` return None: no live
+        object is stored under *key*, so store without looking again."""
+        self._refs[key] = self._new_entry(key, obj)
 
     cpdef get(self, object key, object default=None):
         """Return the live object stored under *key*, or *default*."""

@@ -25,6 +25,7 @@ Built as ``minialchemy._ext.instrumentation``; ``minialchemy._accel`` chooses wh
 """
 
 import cython
+from minialchemy._ext.identity cimport IdentityMap
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains, PyDict_Next
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF
@@ -488,7 +489,7 @@ cpdef object load_instance(object mapper, object identity_map, object session_id
     if obj is not None:
         _refresh_expired(obj, attr_keys, values)
         return obj
-    obj = _new_instance(mapper, session_id, key, attr_keys, values)
+    obj = _new_instance(mapper.class_, mapper, session_id, key, attr_keys, values)
     identity_map.add(key, obj)
     return obj
 
@@ -500,11 +501,11 @@ cdef inline void _refresh_expired(object obj, tuple attr_keys, object values) ex
         populate_expired(state, d, attr_keys, values)
 
 
-cdef object _new_instance(object mapper, object session_id, object key, tuple attr_keys, object values):
-    """A new persistent object for a row: allocated without ``__init__``, ``__dict__`` filled,
-    state attached."""
-    cls = mapper.class_
-    obj = cls.__new__(cls)
+cdef object _new_instance(type cls, object mapper, object session_id, object key,
+                          tuple attr_keys, object values):
+    """A new persistent object for a row: allocated without ``__init__`` (the type's own
+    ``tp_new``, called in C), ``__dict__`` filled, state attached."""
+    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
     cdef dict d = _instance_dict(obj)
     cdef Py_ssize_t i, n = len(attr_keys)
     cdef tuple row
@@ -526,22 +527,21 @@ cdef object _new_instance(object mapper, object session_id, object key, tuple at
 
 cpdef list load_instances(object mapper, object identity_map, object session_id, object rows):
     """One object per row of ``select(User)``; None for a row whose primary key is NULL."""
-    cls = mapper.class_
+    cdef type cls = mapper.class_
     cdef tuple attr_keys = mapper._column_attr_keys
     cdef tuple pk_positions = mapper._pk_positions
     cdef Py_ssize_t npk = len(pk_positions)
-    cdef Py_ssize_t i, position
+    cdef Py_ssize_t i
     cdef list objects = []
     cdef tuple pk, key
     cdef bint null_pk
-    identity_get = identity_map.get
-    identity_add = identity_map.add
+    # the compiled identity map is called in C (its .pxd), another one through its methods
+    cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     for row in rows:
         pk = PyTuple_New(npk)
         null_pk = False
         for i in range(npk):
-            position = pk_positions[i]
-            value = row[position]
+            value = row[<Py_ssize_t>pk_positions[i]]
             if value is None:
                 null_pk = True
             Py_INCREF(value)
@@ -556,12 +556,15 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
         # of plain values).
         PyObject_GC_UnTrack(pk)
         PyObject_GC_UnTrack(key)
-        obj = identity_get(key)
+        obj = compiled_map.get(key) if compiled_map is not None else identity_map.get(key)
         if obj is not None:
             _refresh_expired(obj, attr_keys, row)
         else:
-            obj = _new_instance(mapper, session_id, key, attr_keys, row)
-            identity_add(key, obj)
+            obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
+            if compiled_map is not None:
+                compiled_map._add_absent(key, obj)
+            else:
+                identity_map.add(key, obj)
         objects.append(obj)
     return objects
 
@@ -630,7 +633,11 @@ def session_get(session, entity, ident, *, options=None, populate_existing=False
             and identity_token is None and execution_options is None and bind_arguments is None
             and not isinstance(ident, (list, dict))):
         pk = <tuple>ident if type(ident) is tuple else (ident,)
-        obj = session.identity_map.get((entity, pk, None))
+        identity_map = session.identity_map
+        if type(identity_map) is IdentityMap:
+            obj = (<IdentityMap>identity_map).get((entity, pk, None))
+        else:
+            obj = identity_map.get((entity, pk, None))
         if obj is not None:
             state = _state_or_none(obj, _instance_dict(obj))
             if state is not None and not state._expired_attributes:

@@ -12,7 +12,7 @@ Where it sits: called by ``Session.execute`` / ``get`` / lazy loads / expired-at
 from __future__ import annotations
 
 import operator
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
@@ -60,7 +60,7 @@ def execute_select(session: Any, statement: Any, params: Any, cause: str | None)
     return Result(keys, _instances(session, layout, rows))
 
 
-def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> Iterable[tuple[Any, ...]]:
     instrumentation = _accel.instrumentation
     load_instance = instrumentation.load_instance
     identity_map = session.identity_map
@@ -69,7 +69,7 @@ def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tupl
         # the common case, select(User): one entity spanning the whole row, loaded in one call
         # (a compiled loop when the Cython twin is active)
         objects = instrumentation.load_instances(layout[0][1], identity_map, session_id, rows)
-        return list(zip(objects))
+        return zip(objects)  # 1-tuples, made one at a time as Result turns them into Rows
     out = []
     for row in rows:
         values: list[Any] = []

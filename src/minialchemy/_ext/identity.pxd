@@ -1,0 +1,34 @@
+# Declarations of the compiled identity twin (ext/identity.pyx), so that another compiled twin
+# can call it in C: ``from minialchemy._ext.identity cimport IdentityMap``.  A cdef class
+# declared here has its attributes and C methods declared here only (Cython's rule); the
+# docstrings are in ext/identity.pyx.  setup.py puts src/ on Cython's include path.
+
+cdef class IdentitySet:
+    cdef dict _members
+
+    cpdef add(self, object obj)
+    cpdef update(self, object iterable)
+    cpdef discard(self, object obj)
+    cpdef IdentitySet copy(self)
+
+
+cdef class IdentityMap:
+    cdef dict _refs
+    cdef dict _strong
+    cdef object _on_object_collected
+    cdef object __weakref__
+
+    cdef object _new_entry(self, object key, object obj)
+    cdef _remove_dead_entry(self, object dead_ref)
+    cdef _add_absent(self, object key, object obj)
+    cpdef get(self, object key, object default=*)
+    cpdef list keys(self)
+    cpdef list values(self)
+    cpdef list items(self)
+    cpdef add(self, object key, object obj)
+    cpdef replace(self, object key, object obj)
+    cpdef discard(self, object key, object obj=*)
+    cpdef hold_strongly(self, object key)
+    cpdef hold_weakly(self, object key)
+    cpdef bint is_held_strongly(self, object key)
+    cpdef clear(self)
