@@ -8,7 +8,6 @@ database.  This is a command-line entry point, so it writes to stdout and stderr
 from __future__ import annotations
 
 import argparse
-import importlib
 import platform
 import sqlite3
 import sys
@@ -39,17 +38,11 @@ def info() -> int:
     return 0
 
 
-def tour() -> int:
-    """Run the guided tour (``minialchemy.tour.main``)."""
-    try:
-        guided_tour = importlib.import_module("minialchemy.tour")
-    except ModuleNotFoundError as exc:
-        if exc.name != "minialchemy.tour":
-            raise  # the tour exists but something it imports is missing
-        print("The guided tour is not built yet (there is no minialchemy.tour module).", file=sys.stderr)
-        return 1
-    status = guided_tour.main()
-    return status if isinstance(status, int) else 0
+def tour(pause: bool = False) -> int:
+    """Run the guided tour (:mod:`minialchemy.tour`)."""
+    from minialchemy import tour as guided_tour
+
+    return guided_tour.main(["--pause"] if pause else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{info,tour}")
     commands.add_parser("info", help="versions, active backend and why, where each twin is loaded from")
-    commands.add_parser("tour", help="the guided tour on an in-memory SQLite database")
+    tour_parser = commands.add_parser("tour", help="the guided tour on an in-memory SQLite database")
+    tour_parser.add_argument("--pause", action="store_true", help="wait for Enter between steps")
     arguments = parser.parse_args(argv)
-    return {"info": info, "tour": tour}[arguments.command]()
+    if arguments.command == "tour":
+        return tour(pause=arguments.pause)
+    return info()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,22 @@
+"""The pages in docs/ are executed: every ``>>>`` example must print what the page shows."""
+
+import doctest
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: the pages with examples (prose-only pages have no ``>>>`` to run)
+PAGES = sorted(page for page in DOCS.glob("*.md") if ">>> " in page.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_doc_page_examples_run_as_shown(page):
+    failures, attempted = doctest.testfile(
+        str(page),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        encoding="utf-8",
+    )
+    assert attempted > 0, f"{page.name} has no examples"
+    assert failures == 0, f"{failures} of {attempted} examples in {page.name} failed (see output above)"
