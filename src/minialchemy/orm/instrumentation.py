@@ -268,27 +268,30 @@ class InstrumentedObject:
     def __init__(self, **kwargs: Any) -> None:
         cls = type(self)
         for key, value in kwargs.items():
-            if not hasattr(cls, key):
+            if _class_attribute(cls, key) is NO_VALUE:
                 raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
             setattr(self, key, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if _is_column_attribute(type(self), name):
+        if type(_class_attribute(type(self), name)) is ColumnAttribute:
             _set_column_value(self, name, value)
         else:
             object.__setattr__(self, name, value)  # relationships, plain attributes
 
     def __delattr__(self, name: str) -> None:
-        if _is_column_attribute(type(self), name):
+        if type(_class_attribute(type(self), name)) is ColumnAttribute:
             _set_column_value(self, name, None)  # deleting a column value sets it to NULL
         else:
             object.__delattr__(self, name)
 
 
-def _is_column_attribute(cls: type, name: str) -> bool:
-    """True if ``name`` is a mapped column attribute of ``cls``."""
-    mapper = getattr(cls, "__mapper__", None)
-    return mapper is not None and name in mapper._column_attr_keys_set
+def _class_attribute(cls: type, name: str) -> Any:
+    """What ``name`` is on the class itself (a descriptor is returned as it is, not called), or
+    NO_VALUE: the lookup Python does before it looks in an instance ``__dict__``."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return NO_VALUE
 
 
 def _set_column_value(obj: Any, key: str, value: Any) -> None:

@@ -1,0 +1,473 @@
+"""Attribute instrumentation: the same behaviour from the Python twin and the compiled twin.
+
+Every test takes the ``backend`` fixture (tests/conftest.py) and so runs once against
+``minialchemy.orm.instrumentation`` and once against ``minialchemy._ext.instrumentation``
+(with the identity map of the same backend), whatever backend the ORM itself runs on.
+
+The twins are exercised on their own here: a class derives from the twin's
+``InstrumentedObject`` (or is a plain class with ``PlainClassColumnAttribute`` descriptors)
+and gets a small stand-in for the Mapper, and a stand-in Session registered where states look
+their session up.  ``tests/orm`` covers the same behaviour through the real ORM.
+"""
+
+import gc
+import itertools
+
+import pytest
+
+from minialchemy.orm.session import _sessions
+
+COLUMNS = ("id", "name", "fullname")
+_session_ids = itertools.count(10_000_000)
+
+
+class StandInMapper:
+    """The part of a Mapper the instrumentation reads."""
+
+    def __init__(self, cls, column_keys=COLUMNS, pk_keys=("id",), relationship_keys=()):
+        self.class_ = cls
+        self._column_attr_keys = tuple(column_keys)
+        self._column_attr_keys_set = frozenset(column_keys)
+        self._relationship_keys = tuple(relationship_keys)
+        self._pk_positions = tuple(self._column_attr_keys.index(key) for key in pk_keys)
+        self.attrs = {key: None for key in (*column_keys, *relationship_keys)}
+        self.reloads = []
+
+    def _load_expired(self, state, key):
+        """Stand-in for the reload from the database: every expired column reads 'reloaded'."""
+        self.reloads.append(key)
+        d = state.dict
+        for expired in [k for k in self._column_attr_keys if k in state.expired_attributes]:
+            d[expired] = f"reloaded {expired}"
+        state.expired_attributes.clear()
+
+
+class StandInSession:
+    """What a state reaches through ``state.session``: registration of modified objects, the
+    identity map, and ``_get`` (where ``Session.get`` continues after its fast path)."""
+
+    def __init__(self, backend):
+        self.hash_key = next(_session_ids)
+        self.identity_map = backend.identity.IdentityMap()
+        self.modified = []
+        self.slow_gets = []
+        _sessions[self.hash_key] = self
+
+    def _register_modified(self, state):
+        self.modified.append(state.obj())
+
+    def _get(self, entity, ident, **kwargs):
+        self.slow_gets.append((entity, ident, kwargs))
+        return "loaded by Session._get"
+
+    get = None  # set per backend: the twin's session_get, bound like Session.get
+
+
+def mapped_class(backend, plain=False):
+    """A ``User`` class instrumented by ``backend``: derived from ``InstrumentedObject`` with
+    ``ColumnAttribute`` descriptors, or (``plain=True``) a plain class with data descriptors."""
+    instrumentation = backend.instrumentation
+    if plain:
+        class User:
+            def __init__(self, **kwargs):
+                for key, value in kwargs.items():
+                    setattr(self, key, value)
+
+        descriptor = instrumentation.PlainClassColumnAttribute
+    else:
+        class User(instrumentation.InstrumentedObject):
+            pass
+
+        descriptor = instrumentation.ColumnAttribute
+    mapper = StandInMapper(User)
+    for index, key in enumerate(COLUMNS):
+        setattr(User, key, descriptor(key, f"<comparator User.{key}>", index))
+    User.__mapper__ = mapper
+    return User
+
+
+@pytest.fixture
+def session(backend):
+    return StandInSession(backend)
+
+
+@pytest.fixture(params=["instrumented", "plain"])
+def User(request, backend):
+    return mapped_class(backend, plain=request.param == "plain")
+
+
+def load(backend, session, User, values=(1, "sandy", "Sandy Cheeks")):
+    """A persistent object, as the loader makes it from a row."""
+    key = (User, (values[0],), None)
+    return backend.instrumentation.load_instance(
+        User.__mapper__, session.identity_map, session.hash_key, key, COLUMNS, values
+    )
+
+
+def state_of(backend, obj):
+    return backend.instrumentation.instance_state(obj)
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def test_the_class_attribute_is_the_comparator(backend, User):
+    assert User.name == "<comparator User.name>"
+
+
+def test_a_loaded_value_reads_from_the_instance_dict(backend, session, User):
+    sandy = load(backend, session, User)
+
+    assert sandy.name == "sandy"
+    sandy.__dict__["name"] = "changed behind the ORM's back"
+    assert sandy.name == "changed behind the ORM's back"
+
+
+def test_unset_attributes_of_a_transient_object_read_none(backend, User):
+    squidward = User(name="squidward")
+
+    assert squidward.fullname is None
+    assert squidward.id is None
+    assert "fullname" not in squidward.__dict__
+
+
+def test_reading_an_expired_attribute_asks_the_mapper_to_reload(backend, session, User):
+    sandy = load(backend, session, User)
+    state_of(backend, sandy).expire()
+
+    assert sandy.fullname == "reloaded fullname"
+    assert User.__mapper__.reloads == ["fullname"]
+    assert sandy.name == "reloaded name"  # loaded by the same reload: no second one
+    assert User.__mapper__.reloads == ["fullname"]
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def test_setting_an_attribute_of_a_transient_object_records_nothing(backend, User):
+    squidward = User(name="squidward")
+    squidward.name = "squiddy"
+
+    state = state_of(backend, squidward)
+    assert squidward.name == "squiddy"
+    assert dict(state.committed_state) == {}
+    assert not state.modified
+
+
+def test_setting_a_persistent_attribute_records_the_committed_value_once(backend, session, User):
+    sandy = load(backend, session, User)
+
+    sandy.fullname = "Sandy Squirrel"
+    sandy.fullname = "Sandy the Squirrel"
+
+    assert sandy.fullname == "Sandy the Squirrel"
+    assert dict(state_of(backend, sandy).committed_state) == {"fullname": "Sandy Cheeks"}
+
+
+def test_the_first_change_registers_the_object_with_its_session_once(backend, session, User):
+    sandy = load(backend, session, User)
+
+    sandy.fullname = "Sandy Squirrel"
+    sandy.name = "sandra"
+
+    assert session.modified == [sandy]
+    assert state_of(backend, sandy).modified
+
+
+def test_setting_a_value_back_is_no_net_change(backend, session, User):
+    sandy = load(backend, session, User)
+
+    sandy.fullname = "Sandy Squirrel"
+    sandy.fullname = "Sandy Cheeks"
+
+    assert backend.instrumentation.update_params(state_of(backend, sandy), sandy.__dict__) == {}
+
+
+def test_setting_an_expired_attribute_records_no_value_and_unexpires_it(backend, session, User):
+    sandy = load(backend, session, User)
+    state = state_of(backend, sandy)
+    state.expire(["fullname"])
+
+    sandy.fullname = "Sandy Squirrel"
+
+    assert state.committed_state["fullname"] is backend.instrumentation.NO_VALUE
+    assert "fullname" not in state.expired_attributes
+    assert sandy.fullname == "Sandy Squirrel"
+    assert User.__mapper__.reloads == []
+
+
+def test_deleting_a_column_attribute_sets_it_to_none(backend, session, User):
+    sandy = load(backend, session, User)
+
+    del sandy.fullname
+
+    assert sandy.fullname is None
+    assert dict(state_of(backend, sandy).committed_state) == {"fullname": "Sandy Cheeks"}
+
+
+def test_a_committed_value_is_recorded_again_after_being_forgotten(backend, session, User):
+    """After ``committed_state`` loses an entry (``expire([key])``, an ORM-enabled UPDATE),
+    the next write records the committed value again.  (The compiled twin keeps a bit mask of
+    recorded columns; this is what it must never get wrong.)"""
+    sandy = load(backend, session, User)
+    state = state_of(backend, sandy)
+    sandy.name = "sandra"
+    sandy.fullname = "Sandy Squirrel"
+
+    state.committed_state.pop("name")  # what bulk.py does for a synchronized attribute
+    sandy.id = 7
+    sandy.name = "sandy again"
+
+    assert dict(state.committed_state) == {"fullname": "Sandy Cheeks", "id": 1, "name": "sandra"}
+    state._commit_all()
+    sandy.name = "third"
+    assert dict(state.committed_state) == {"name": "sandy again"}
+
+
+def test_other_attributes_are_set_as_usual(backend, session, User):
+    sandy = load(backend, session, User)
+
+    sandy.nickname = "karate squirrel"
+
+    assert sandy.__dict__["nickname"] == "karate squirrel"
+    assert dict(state_of(backend, sandy).committed_state) == {}
+    del sandy.nickname
+    assert not hasattr(sandy, "nickname")
+
+
+# --- the constructor -------------------------------------------------------------------
+
+
+def test_the_constructor_takes_attributes_as_keywords(backend):
+    User = mapped_class(backend)
+
+    squidward = User(name="squidward", fullname="Squidward Tentacles")
+
+    assert (squidward.id, squidward.name, squidward.fullname) == (None, "squidward", "Squidward Tentacles")
+    assert state_of(backend, squidward).transient
+
+
+def test_the_constructor_rejects_an_unknown_keyword(backend):
+    User = mapped_class(backend)
+
+    with pytest.raises(TypeError, match="'nickname' is an invalid keyword argument for User"):
+        User(nickname="squiddy")
+
+
+def test_a_class_of_its_own_init_keeps_it(backend):
+    class User(backend.instrumentation.InstrumentedObject):
+        def __init__(self, name):
+            self.name = name.upper()
+
+    assert User("sandy").name == "SANDY"
+
+
+# --- states ----------------------------------------------------------------------------
+
+
+def test_a_state_is_created_on_first_need(backend, User):
+    squidward = User(name="squidward")
+    assert backend.instrumentation.STATE_KEY not in squidward.__dict__
+
+    state = state_of(backend, squidward)
+
+    assert squidward.__dict__[backend.instrumentation.STATE_KEY] is state
+    assert state_of(backend, squidward) is state
+    assert state.obj() is squidward and state.object is squidward
+
+
+def test_the_five_states_follow_key_session_and_deleted_flag(backend, session, User):
+    state = state_of(backend, User(name="squidward"))
+
+    def flags():
+        return [name for name in ("transient", "pending", "persistent", "deleted", "detached") if getattr(state, name)]
+
+    assert flags() == ["transient"]
+    state.session_id = session.hash_key
+    assert flags() == ["pending"]
+    state.key = (User, (4,), None)
+    assert flags() == ["persistent"] and state.identity == (4,) and state.has_identity
+    state.deleted_flag = True
+    assert flags() == ["deleted"] and state.was_deleted
+    state.session_id = None
+    assert flags() == ["detached"]
+    assert state.session is None
+
+
+def test_expire_forgets_every_value_and_pending_change(backend, session):
+    User = mapped_class(backend)
+    User.__mapper__._relationship_keys = ("addresses",)
+    sandy = load(backend, session, User)
+    sandy.__dict__["addresses"] = []
+    sandy.name = "sandra"
+    state = state_of(backend, sandy)
+
+    state.expire()
+
+    assert set(sandy.__dict__) == {backend.instrumentation.STATE_KEY}
+    assert state.expired_attributes == {"id", "name", "fullname", "addresses"}
+    assert state.expired and dict(state.committed_state) == {} and not state.modified
+
+
+def test_expire_of_some_attributes_keeps_the_others(backend, session, User):
+    sandy = load(backend, session, User)
+    state = state_of(backend, sandy)
+
+    state.expire(["fullname"])
+
+    assert set(sandy.__dict__) == {backend.instrumentation.STATE_KEY, "id", "name"}
+    assert state.expired_attributes == {"fullname"}
+    assert not state.expired
+
+
+def test_a_state_outlives_its_object_safely(backend, session, User):
+    sandy = load(backend, session, User)
+    state = state_of(backend, sandy)
+
+    del sandy
+    gc.collect()
+
+    assert state.obj() is None
+    assert state.dict == {}
+    assert "collected" in repr(state)
+    state.expire()  # nothing to expire: no error
+
+
+def test_a_replaced_state_still_finds_its_object(backend, User):
+    squidward = User(name="squidward")
+    first = state_of(backend, squidward)
+
+    second = backend.instrumentation.new_state(squidward, User.__mapper__)
+
+    assert state_of(backend, squidward) is second
+    assert first.obj() is squidward and second.obj() is squidward
+    del squidward
+    gc.collect()
+    assert first.obj() is None and second.obj() is None
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def test_loading_builds_an_object_without_calling_init(backend, session):
+    class User(backend.instrumentation.InstrumentedObject):
+        def __init__(self, **kwargs):
+            raise AssertionError("__init__ must not run for a loaded object")
+
+    mapper = StandInMapper(User)
+    for index, key in enumerate(COLUMNS):
+        setattr(User, key, backend.instrumentation.ColumnAttribute(key, None, index))
+
+    sandy = backend.instrumentation.load_instance(
+        mapper, session.identity_map, session.hash_key, (User, (2,), None), COLUMNS, (2, "sandy", None)
+    )
+
+    state = state_of(backend, sandy)
+    assert {k: v for k, v in sandy.__dict__.items() if k in COLUMNS} == {"id": 2, "name": "sandy", "fullname": None}
+    assert state.persistent and state.key == (User, (2,), None) and state.session_id == session.hash_key
+    assert session.identity_map.get((User, (2,), None)) is sandy
+
+
+def test_loading_a_row_again_returns_the_same_object_with_its_changes(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.fullname = "Sandy Squirrel"
+
+    again = load(backend, session, User, (1, "sandy", "Sandy Cheeks (from the database)"))
+
+    assert again is sandy
+    assert sandy.fullname == "Sandy Squirrel"
+
+
+def test_loading_a_row_fills_only_the_expired_attributes(backend, session, User):
+    sandy = load(backend, session, User)
+    state = state_of(backend, sandy)
+    state.expire(["name", "fullname"])
+    sandy.name = "sandra"  # set since: stays
+
+    load(backend, session, User, (1, "sandy", "Sandy Cheeks"))
+
+    assert (sandy.name, sandy.fullname) == ("sandra", "Sandy Cheeks")
+    assert state.expired_attributes == set()
+
+
+def test_loading_rows_gives_one_object_per_row_and_none_for_a_null_key(backend, session, User):
+    rows = [(1, "sandy", None), (None, None, None), (2, "patrick", "Patrick Star"), (1, "sandy", None)]
+
+    objects = backend.instrumentation.load_instances(User.__mapper__, session.identity_map, session.hash_key, rows)
+
+    assert objects[1] is None
+    assert objects[0] is objects[3] and objects[0] is not objects[2]
+    assert [obj.name for obj in (objects[0], objects[2])] == ["sandy", "patrick"]
+    assert len(session.identity_map) == 2
+
+
+def test_loaded_objects_are_held_weakly_by_the_identity_map(backend, session, User):
+    load(backend, session, User)
+    gc.collect()
+
+    assert session.identity_map.get((User, (1,), None)) is None
+
+
+# --- flush parameters ------------------------------------------------------------------
+
+
+def test_insert_params_follow_the_column_order(backend, User):
+    squidward = User(fullname="Squidward Tentacles", name="squidward")
+
+    assert backend.instrumentation.insert_params(squidward.__dict__, COLUMNS) == [None, "squidward", "Squidward Tentacles"]
+
+
+def test_update_params_list_changed_columns_in_column_order(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.fullname = "Sandy Squirrel"
+    sandy.name = "sandra"
+
+    changes = backend.instrumentation.update_params(state_of(backend, sandy), sandy.__dict__)
+
+    assert list(changes.items()) == [("name", "sandra"), ("fullname", "Sandy Squirrel")]
+
+
+def test_update_params_see_a_change_of_type_as_a_change(backend, session, User):
+    sandy = load(backend, session, User, (1, 1, "Sandy Cheeks"))
+    sandy.name = True  # == 1, but not the same value
+
+    assert backend.instrumentation.update_params(state_of(backend, sandy), sandy.__dict__) == {"name": True}
+
+
+def test_delete_params_are_the_primary_key(backend, session, User):
+    sandy = load(backend, session, User)
+
+    assert backend.instrumentation.delete_params(state_of(backend, sandy)) == (1,)
+
+
+# --- Session.get -----------------------------------------------------------------------
+
+
+def session_get(backend, session, *args, **kwargs):
+    return backend.instrumentation.session_get(session, *args, **kwargs)
+
+
+def test_session_get_returns_a_loaded_object_from_the_identity_map(backend, session, User):
+    sandy = load(backend, session, User)
+
+    assert session_get(backend, session, User, 1) is sandy
+    assert session_get(backend, session, User, (1,)) is sandy
+    assert session.slow_gets == []
+
+
+def test_session_get_continues_in_the_session_otherwise(backend, session, User):
+    sandy = load(backend, session, User)
+    state_of(backend, sandy).expire()
+
+    assert session_get(backend, session, User, 1) == "loaded by Session._get"  # expired
+    assert session_get(backend, session, User, 2) == "loaded by Session._get"  # not in the map
+    assert session_get(backend, session, User, [1]) == "loaded by Session._get"  # a list
+    assert session_get(backend, session, User, {"id": 1}) == "loaded by Session._get"  # a dict
+    session_get(backend, session, User, 1, populate_existing=True)
+    assert [ident for _, ident, _ in session.slow_gets] == [1, 2, [1], {"id": 1}, 1]
+    assert session.slow_gets[-1][2]["populate_existing"] is True
+
+
+def test_session_get_rejects_an_unknown_option(backend, session, User):
+    with pytest.raises(TypeError):
+        session_get(backend, session, User, 1, populate_everything=True)
