@@ -368,6 +368,12 @@ cdef class InstrumentedObject:
         else:
             _generic_setattr(self, name, NULL)
 
+    def __getstate__(self):
+        """Pickling and ``copy``: the instance ``__dict__`` (the C field is not state to copy;
+        without this, ``object`` refuses to pickle a type with C fields)."""
+        d = _instance_dict(self)
+        return d if d else None
+
     def __dealloc__(self):
         if self._sa_state is not None:
             self._sa_state._obj_ptr = NULL

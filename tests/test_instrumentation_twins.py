@@ -10,6 +10,7 @@ and gets a small stand-in for the Mapper, and a stand-in Session registered wher
 their session up.  ``tests/orm`` covers the same behaviour through the real ORM.
 """
 
+import copy
 import gc
 import itertools
 
@@ -260,6 +261,15 @@ def test_a_class_of_its_own_init_keeps_it(backend):
             self.name = name.upper()
 
     assert User("sandy").name == "SANDY"
+
+
+def test_a_transient_object_can_be_copied(backend):
+    User = mapped_class(backend)
+    squidward = User(name="squidward")
+
+    twin = copy.copy(squidward)
+
+    assert twin is not squidward and twin.name == "squidward" and twin.fullname is None
 
 
 # --- states ----------------------------------------------------------------------------

@@ -284,6 +284,11 @@ class InstrumentedObject:
         else:
             object.__delattr__(self, name)
 
+    def __getstate__(self) -> dict[str, Any] | None:
+        """Pickling and ``copy``: the instance ``__dict__``, as for any object (spelled out
+        because the compiled twin needs it)."""
+        return self.__dict__ or None
+
 
 def _class_attribute(cls: type, name: str) -> Any:
     """What ``name`` is on the class itself (a descriptor is returned as it is, not called), or
