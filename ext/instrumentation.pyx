@@ -543,7 +543,9 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
     cdef bint null_pk
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
-    for row in rows:
+    if type(rows) is not list:
+        rows = list(rows)
+    for row in <list>rows:
         pk = PyTuple_New(npk)
         null_pk = False
         for i in range(npk):
@@ -589,11 +591,14 @@ cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
 
 cpdef list insert_params(dict d, attr_keys):
     """INSERT values of one object, in column order (missing attributes are None)."""
-    cdef list params = []
+    cdef tuple keys = <tuple>attr_keys if type(attr_keys) is tuple else tuple(attr_keys)
+    cdef Py_ssize_t i, n = len(keys)
+    cdef list params = [None] * n
     cdef PyObject* value
-    for key in attr_keys:
-        value = PyDict_GetItem(d, key)
-        params.append(<object>value if value != NULL else None)
+    for i in range(n):
+        value = PyDict_GetItem(d, keys[i])
+        if value != NULL:
+            params[i] = <object>value
     return params
 
 
