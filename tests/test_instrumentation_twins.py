@@ -481,3 +481,76 @@ def test_session_get_continues_in_the_session_otherwise(backend, session, User):
 def test_session_get_rejects_an_unknown_option(backend, session, User):
     with pytest.raises(TypeError):
         session_get(backend, session, User, 1, populate_everything=True)
+
+
+# --- the two twins, side by side ----------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from minialchemy import _accel  # noqa: E402
+
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.sampled_from(COLUMNS), st.sampled_from([None, 0, 1, True, "x", "sandy"])),
+        st.tuples(st.just("delete"), st.sampled_from(COLUMNS)),
+        st.tuples(st.just("expire"), st.lists(st.sampled_from(COLUMNS), max_size=2, unique=True)),
+        st.tuples(st.just("expire_all")),
+        st.tuples(st.just("forget"), st.sampled_from(COLUMNS)),  # bulk.py's committed_state.pop
+        st.tuples(st.just("commit")),
+        st.tuples(st.just("read"), st.sampled_from(COLUMNS)),
+    ),
+    max_size=30,
+)
+
+
+def _apply(instrumentation, obj, operation):
+    state = instrumentation.instance_state(obj)
+    kind = operation[0]
+    if kind == "set":
+        setattr(obj, operation[1], operation[2])
+    elif kind == "delete":
+        delattr(obj, operation[1])
+    elif kind == "expire":
+        state.expire(operation[1])
+    elif kind == "expire_all":
+        state.expire()
+    elif kind == "forget":
+        state.committed_state.pop(operation[1], None)
+    elif kind == "commit":
+        state._commit_all()
+    else:
+        return getattr(obj, operation[1])
+
+
+def _snapshot(instrumentation, obj):
+    state = instrumentation.instance_state(obj)
+    no_value = instrumentation.NO_VALUE
+    committed = {k: ("NO_VALUE" if v is no_value else (type(v), v)) for k, v in state.committed_state.items()}
+    values = {k: (type(v), v) for k, v in obj.__dict__.items() if k in COLUMNS}
+    changes = {k: (type(v), v) for k, v in instrumentation.update_params(state, obj.__dict__).items()}
+    return committed, values, changes, sorted(state.expired_attributes), bool(state.modified)
+
+
+@pytest.mark.skipif(_accel.pure_python_requested(), reason="MINIALCHEMY_PURE_PYTHON is set: no compiled twin")
+@settings(max_examples=150, deadline=None)
+@given(operations=_operations, plain=st.booleans())
+def test_the_twins_track_changes_identically(operations, plain):
+    """Random writes, deletes, expiries, commits and ORM-enabled-UPDATE-style forgetting, applied
+    to an object of each twin: committed values, current values, UPDATE parameters, expired
+    attributes and the modified flag never differ."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    twins = []
+    for position in (1, 0):  # python, cython
+        modules = {name: import_module(names[position]) for name, names in _accel.TWINS.items()}
+        backend = SimpleNamespace(**modules)
+        session = StandInSession(backend)
+        User = mapped_class(backend, plain=plain)
+        twins.append((backend.instrumentation, load(backend, session, User), session))
+    for operation in operations:
+        results = [_apply(instrumentation, obj, operation) for instrumentation, obj, _ in twins]
+        assert results[0] == results[1], operation
+        assert _snapshot(twins[0][0], twins[0][1]) == _snapshot(twins[1][0], twins[1][1]), operation
+    assert len(twins[0][2].modified) == len(twins[1][2].modified)
