@@ -77,7 +77,8 @@ def test_the_twins_expose_the_same_names():
                 attribute
                 for attribute in vars(getattr(pure, class_name))
                 if not attribute.startswith("_") or attribute.endswith("__")
-            } - {"__module__", "__slots__", "__dict__", "__weakref__", "__annotations__"}
+            } - {"__module__", "__slots__", "__dict__", "__weakref__", "__annotations__",
+               "__firstlineno__", "__static_attributes__"}  # class bookkeeping (3.13)
             missing = pure_methods - set(dir(getattr(compiled, class_name)))
             assert not missing, f"{class_name} of {name}: compiled twin lacks {sorted(missing)}"
 
