@@ -209,7 +209,8 @@ def flush(session: Any, cause: str) -> None:
                     updated.append(obj)
                 if new:
                     _apply_python_defaults(mapper, new)
-                    filled.extend(persistence.emit_insert_per_row(connection, mapper, new, cause))
+                    # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
+                    filled.extend(persistence.emit_insert(connection, mapper, new, cause))
                     inserted.extend(new)
                 if changes:
                     persistence.emit_update(connection, mapper, changes, cause)
