@@ -85,6 +85,11 @@ class _InsertPlan:
         self.rowid_key: str | None = mapper._col_to_attr[rowid] if rowid is not None else None
         #: the attributes filled from ``lastrowid`` when left unset
         self.autoincrement_keys = tuple(p.key for p in mapper._column_props if p.column.is_autoincrement_pk)
+        #: primary-key attributes a server default fills when left unset (read back per row)
+        self.server_key_keys = tuple(
+            k for k in self.pk_keys
+            if mapper._props[k].column.server_default is not None and k not in self.autoincrement_keys
+        )
         self._props = {p.key: p for p in mapper._column_props}
         # columns an object may leave out of its INSERT (by leaving them None)
         self._optional = tuple(
@@ -244,12 +249,11 @@ def emit_insert_client_keys(connection: Any, mapper: Mapper, objects: Sequence[A
         processors = plan.processors(keys)
         rows = [_process(insert_params(o.__dict__, keys), processors) for o in run]
         sql = plan.single_row_sql(keys)
+        why = _with_strategy(cause, CLIENT_KEYS)  # the log adds "executemany of N rows"
         if len(rows) == 1:
-            connection._execute_sql(sql, rows[0], cause=_with_strategy(cause, f"{CLIENT_KEYS}, 1 row"))
+            connection._execute_sql(sql, rows[0], cause=why)
         else:
-            connection._execute_sql(
-                sql, rows, many=True, cause=_with_strategy(cause, f"{CLIENT_KEYS}, executemany of {len(rows)} rows")
-            )
+            connection._execute_sql(sql, rows, many=True, cause=why)
 
 
 def emit_insert_batched(
@@ -326,18 +330,57 @@ def emit_insert_per_row(
         filled = []
     insert_params = _accel.instrumentation.insert_params
     autoinc = plan.autoincrement_keys
+    server_keys = plan.server_key_keys
     columns_for = plan.columns_for
     why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid")
     for obj in objects:
         d = obj.__dict__
         keys = columns_for(d)
         params = _process(insert_params(d, keys), plan.processors(keys))
+        generated = [k for k in server_keys if d.get(k) is None] if server_keys else None
+        if generated:
+            _insert_one_reading_server_keys(connection, plan, obj, keys, params, generated, cause, filled)
+            continue
         cursor = connection._execute_sql(plan.single_row_sql(keys), params, cause=why)
         for key in autoinc:
             if d.get(key) is None:
                 d[key] = cursor.lastrowid
                 filled.append((obj, key))
     return filled
+
+
+def _insert_one_reading_server_keys(
+    connection: Any,
+    plan: _InsertPlan,
+    obj: Any,
+    keys: tuple[str, ...],
+    params: tuple[Any, ...],
+    generated: list[str],
+    cause: str,
+    filled: list[tuple[Any, str]],
+) -> None:
+    """INSERT one object whose primary key (or part of it) a server default fills: read the
+    key back with ``RETURNING`` (one row: no order to worry about), or, before SQLite 3.35,
+    with a SELECT of the row by the rowid that ``lastrowid`` reports."""
+    names = ", ".join(quote(n) for n in plan.column_names(generated))
+    sql = plan.single_row_sql(keys)
+    if connection.engine.dialect.supports_returning:
+        cursor = connection._execute_sql(
+            f"{sql} RETURNING {names}", params, cause=_with_strategy(cause, f"{PER_ROW}, key from RETURNING")
+        )
+        values = cursor.fetchone()
+    else:
+        cursor = connection._execute_sql(sql, params, cause=_with_strategy(cause, f"{PER_ROW}, key by rowid"))
+        cursor = connection._execute_sql(
+            f"SELECT {names} FROM {quote(plan.table_name)} WHERE rowid = ?",
+            (cursor.lastrowid,),
+            cause=_with_strategy(cause, f"{PER_ROW}, read the server-generated key of the new row"),
+        )
+        values = cursor.fetchone()
+    d = obj.__dict__
+    for key, value in zip(generated, values):
+        d[key] = value
+        filled.append((obj, key))
 
 
 def emit_update(connection: Any, mapper: Mapper, changes: Sequence[tuple[Any, dict[str, Any]]], cause: str) -> None:
