@@ -450,7 +450,8 @@ class Connection:
                 params += compiled.construct_params(parameter_set)
             sql = insertmanyvalues.batched_insert_sql(table_name, column_names, n, returning_with_key)
             why = f"{cause or 'executemany with RETURNING'}: batched RETURNING, statement {number} of {statements}, {n} rows (batch size {size})"
-            cursor = self._execute_sql(sql, params, cause=why, log_text=insertmanyvalues.abbreviated_sql(sql, n))
+            shown = insertmanyvalues.abbreviated_sql(sql, n) if log.isEnabledFor(logging.INFO) else None
+            cursor = self._execute_sql(sql, params, cause=why, log_text=shown)
             returned = cursor.fetchall()
             keys = insertmanyvalues.keys_in_parameter_order([row[-1] for row in returned], n)
             if keys is None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from itertools import groupby
+from itertools import chain, groupby, repeat
 from typing import Any, Callable, Sequence
 
 from minialchemy import _accel
@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("minialchemy.orm")
+_engine_log = logging.getLogger("minialchemy.engine")  # where the SQL is logged
 
 PER_ROW = "per-row"
 BATCHED = "batched RETURNING"
@@ -277,6 +278,7 @@ def emit_insert_batched(
         filled = []
     engine = connection.engine
     insert_params = _accel.instrumentation.insert_params
+    echoing = _engine_log.isEnabledFor(logging.INFO)
     for keys, run in _runs_by_columns(plan, objects):
         if not keys:  # nothing to write but the key: INSERT ... DEFAULT VALUES, one by one
             emit_insert_per_row(connection, mapper, run, cause, filled)
@@ -287,16 +289,15 @@ def emit_insert_batched(
         for number, start in enumerate(range(0, len(run), size), 1):
             chunk = run[start:start + size]
             n = len(chunk)
-            params: list[Any] = []
-            if processors is None:
-                for obj in chunk:
-                    params += insert_params(obj.__dict__, keys)
-            else:
-                for obj in chunk:
-                    params += _process(insert_params(obj.__dict__, keys), processors)
+            dicts = [obj.__dict__ for obj in chunk]
+            rows = map(insert_params, dicts, repeat(keys, n))
+            if processors is not None:
+                rows = (_process(row, processors) for row in rows)
+            params = list(chain.from_iterable(rows))  # one flat list: ?, ?, ... row after row
             sql = plan.batched_sql(keys, n)
             why = _with_strategy(cause, f"{BATCHED}, statement {number} of {statements}, {n} rows (batch size {size})")
-            cursor = connection._execute_sql(sql, params, cause=why, log_text=insertmanyvalues.abbreviated_sql(sql, n))
+            shown = insertmanyvalues.abbreviated_sql(sql, n) if echoing else None
+            cursor = connection._execute_sql(sql, params, cause=why, log_text=shown)
             new_keys = insertmanyvalues.keys_in_parameter_order([row[0] for row in cursor.fetchall()], n)
             if new_keys is None:
                 raise FlushError(
@@ -308,9 +309,9 @@ def emit_insert_batched(
                     f"create_engine(..., insertmanyvalues=False) to insert one row per statement "
                     f"on this database."
                 )
-            for obj, key in zip(chunk, new_keys):
-                obj.__dict__[pk] = key
-                filled.append((obj, pk))
+            for d, key in zip(dicts, new_keys):
+                d[pk] = key
+            filled.extend(zip(chunk, repeat(pk, n)))
     return filled
 
 
