@@ -14,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minialchemy import Column, Integer, MetaData, String, Table, create_engine, insert, update
+from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.base import Connection
+
+
+@pytest.fixture(autouse=True, scope="module")
+def batch_from_two_rows():
+    """Batch from 2 parameter sets on (the library waits for MIN_BATCH_ROWS), so that small
+    examples exercise the batched form too."""
+    with mock.patch.object(insertmanyvalues, "MIN_BATCH_ROWS", 2):
+        yield
 
 
 def parameter_sets(n, start=0):

@@ -31,6 +31,14 @@ pytestmark = pytest.mark.minialchemy_only  # minialchemy's own strategies and lo
 PAGE = 4  # rows per batched statement in the tests that want several batches
 
 
+@pytest.fixture(autouse=True, scope="module")
+def batch_from_two_rows():
+    """Batch from 2 rows on (the library waits for MIN_BATCH_ROWS, where batching starts to
+    pay), so that small examples exercise the batched strategy too."""
+    with mock.patch.object(insertmanyvalues, "MIN_BATCH_ROWS", 2):
+        yield
+
+
 # --- models and fixtures -----------------------------------------------------------------
 
 
@@ -209,6 +217,18 @@ def test_batch_size_is_capped_by_the_bind_parameter_limit(engine_for, statements
         assert [o.id for o in objects] == list(range(1, 9))
     sizes = [len(r.params) // 2 for r in statements.inserts()]
     assert sizes == [3, 3, 2]
+
+
+def test_fewer_rows_than_min_batch_rows_go_one_per_statement(engine_for, statements):
+    engine = engine_for()
+    with mock.patch.object(insertmanyvalues, "MIN_BATCH_ROWS", 10):
+        with Session(engine) as session:
+            session.add_all(users(9))
+            session.flush()
+            session.add_all(users(10, start=9))
+            session.flush()
+    kinds = [("RETURNING" in r.sql, r.cause.split(",")[0]) for r in statements.inserts()]
+    assert kinds == [(False, "flush: per-row")] * 9 + [(True, "flush: batched RETURNING")]
 
 
 def test_a_single_new_object_uses_a_plain_insert(engine_for, statements):

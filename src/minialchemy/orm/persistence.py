@@ -189,7 +189,8 @@ def _with_strategy(cause: str, text: str) -> str:
 
 def insert_strategy_for(connection: Any, mapper: Mapper, n_rows: int) -> str:
     """The strategy for ``n_rows`` new objects of ``mapper`` whose primary key is not set:
-    ``"batched RETURNING"`` when the correlation rule holds, else ``"per-row"``."""
+    ``"batched RETURNING"`` when the correlation rule holds and there are enough rows for it to
+    pay (:data:`insertmanyvalues.MIN_BATCH_ROWS`), else ``"per-row"``."""
     engine = connection.engine
     if (
         n_rows >= insertmanyvalues.MIN_BATCH_ROWS
@@ -273,7 +274,8 @@ def emit_insert_batched(
     """
     plan = _plan_for(mapper)
     pk = plan.rowid_key
-    assert pk is not None, "batched RETURNING needs a rowid-alias primary key"
+    if pk is None:
+        raise FlushError(f"batched RETURNING needs a rowid-alias primary key; table {plan.table_name!r} has none")
     if filled is None:
         filled = []
     engine = connection.engine
@@ -295,9 +297,11 @@ def emit_insert_batched(
                 rows = (_process(row, processors) for row in rows)
             params = list(chain.from_iterable(rows))  # one flat list: ?, ?, ... row after row
             sql = plan.batched_sql(keys, n)
-            why = _with_strategy(cause, f"{BATCHED}, statement {number} of {statements}, {n} rows (batch size {size})")
-            shown = insertmanyvalues.abbreviated_sql(sql, n) if echoing else None
-            cursor = connection._execute_sql(sql, params, cause=why, log_text=shown)
+            if echoing:  # the cause and the short SQL are only for the log
+                why = _with_strategy(cause, f"{BATCHED}, statement {number} of {statements}, {n} rows (batch size {size})")
+                cursor = connection._execute_sql(sql, params, cause=why, log_text=insertmanyvalues.abbreviated_sql(sql, n))
+            else:
+                cursor = connection._execute_sql(sql, params, cause=cause)
             new_keys = insertmanyvalues.keys_in_parameter_order([row[0] for row in cursor.fetchall()], n)
             if new_keys is None:
                 raise FlushError(
@@ -333,7 +337,7 @@ def emit_insert_per_row(
     autoinc = plan.autoincrement_keys
     server_keys = plan.server_key_keys
     columns_for = plan.columns_for
-    why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid")
+    why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid") if _engine_log.isEnabledFor(logging.INFO) else cause
     for obj in objects:
         d = obj.__dict__
         keys = columns_for(d)
