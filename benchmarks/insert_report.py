@@ -12,8 +12,8 @@ round, checked for correctness by ``insert_cases.verify`` (object *i* got key *i
 that row holds its values), then timed rounds until about ``--budget`` seconds are spent (at
 least 3 rounds; a round longer than a second counts its warm-up as the first of 3).  Between
 rounds, untimed, the rows are deleted (the table starts empty again, the connection and its
-statement cache stay warm, as in an application) and ``gc.collect()`` runs.  The figure is
-the median.  Time spent in the
+statement cache stay warm, as in an application) and, for N >= 1000, ``gc.collect()`` runs.
+The figure is the median.  Time spent in the
 garbage collector during ORM rounds is recorded too (``gc`` in the phases).
 """
 
@@ -86,9 +86,10 @@ class _GCTimer:
         gc.callbacks.remove(self)
 
 
-def _one_round(prepared: insert_cases.Prepared) -> tuple[float, dict[str, float], insert_cases.Outcome]:
+def _one_round(prepared: insert_cases.Prepared, n: int) -> tuple[float, dict[str, float], insert_cases.Outcome]:
     prepared.reset()
-    gc.collect()
+    if n >= 1000:  # the previous round's garbage is not this round's cost (for small N a
+        gc.collect()  # collection only evicts the caches, which would then be charged instead)
     with _GCTimer() as gc_timer:
         started = time.perf_counter()
         outcome = prepared.run()
@@ -103,7 +104,7 @@ def time_case(case: Case, n: int, db: Database, budget: float) -> dict[str, Any]
     """Median seconds of ``case`` at N rows (see the module docstring for the rounds)."""
     prepared = case.prepare(n, db)
     try:
-        first, first_phases, outcome = _one_round(prepared)
+        first, first_phases, outcome = _one_round(prepared, n)
         insert_cases.verify(case, n, prepared, outcome)
         times: list[float] = []
         phases: list[dict[str, float]] = []
@@ -114,7 +115,7 @@ def time_case(case: Case, n: int, db: Database, budget: float) -> dict[str, Any]
         else:
             rounds = max(3, min(50, int(budget / max(first, 1e-6))))
         while len(times) < rounds:
-            elapsed, round_phases, _ = _one_round(prepared)
+            elapsed, round_phases, _ = _one_round(prepared, n)
             times.append(elapsed)
             phases.append(round_phases)
     finally:
@@ -143,7 +144,8 @@ def measure(cases: list[Case], sizes: list[int], db: Database, budget: float, sa
 
 def sweep_raw(db: Database, n: int, max_rows: int, budget: float, say: Callable[[str], None]) -> list[dict[str, Any]]:
     """Raw batched RETURNING at N rows, plain and ORDER BY form, rows per statement 10 .. limit."""
-    sizes = sorted({s for s in (10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10000) if s < max_rows} | {max_rows})
+    cap = min(max_rows, n)  # the bind-parameter limit, or all N rows in one statement
+    sizes = sorted({s for s in (10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10000) if s < cap} | {cap})
     out = []
     for ordered in (False, True):
         form = "ORDER BY sentinel" if ordered else "plain VALUES"
@@ -165,12 +167,13 @@ def sweep_flush(db: Database, n: int, max_rows: int, say: Callable[[str], None])
 
     User = insert_cases.minialchemy_model()
     rows = insert_cases.rows_for(n)
-    sizes = sorted({s for s in (20, 50, 100, 200, 500, 1000, 2000, 5000) if s < max_rows} | {max_rows})
+    cap = min(max_rows, n)
+    sizes = sorted({s for s in (20, 50, 100, 200, 300, 500, 1000, 2000, 5000) if s < cap} | {cap})
     out = []
     for size in sizes:
         say(f"  flush sweep {size:>6} rows/statement ...")
         times = []
-        for _ in range(4):
+        for _ in range(6):
             path = db.new_path()
             engine = create_engine(Database.url(path), insertmanyvalues_page_size=size)
             User.metadata.create_all(engine)
@@ -261,6 +264,10 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
         r = by_case.get(key, {}).get(n)
         return r["median_s"] if r else None
 
+    def phase(key: str, name: str) -> float | None:
+        r = by_case.get(key, {}).get(n)
+        return r.get("phases_s", {}).get(name) if r else None
+
     raw = median(BASELINE)
     sqlalchemy = median("sqlalchemy-default")
     for backend in ("cython", "python"):
@@ -276,9 +283,15 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
             speedup = sqlalchemy / batched
             out.append({"backend": backend, "target": ">= 10x faster than SQLAlchemy's default ORM flush",
                         "value": f"{speedup:.1f}x", "met": speedup >= 10})
+        flush_batched = phase(f"minialchemy-batched-{backend}", "flush")
+        flush_per_row = phase(f"minialchemy-per-row-{backend}", "flush")
+        if flush_batched and flush_per_row:
+            speedup = flush_per_row / flush_batched
+            out.append({"backend": backend, "target": "batched flush >= 1.5x faster than per-row flush (flush phase)",
+                        "value": f"{speedup:.2f}x", "met": speedup >= 1.5})
         if per_row:
             speedup = per_row / batched
-            out.append({"backend": backend, "target": "batched flush >= 1.5x faster than per-row flush",
+            out.append({"backend": backend, "target": "(same, whole run: construct + add_all + commit)",
                         "value": f"{speedup:.2f}x", "met": speedup >= 1.5})
     return out
 
@@ -299,10 +312,11 @@ def render(data: dict[str, Any]) -> str:
         f"Generated by `{data['command']}` on {env['date']}: Python {env['python']}, SQLite {env['sqlite']}, "
         f"{env['machine']}; minialchemy backend in the main process: **{env['backend']}** ({env['backend_reason']}).",
         "",
-        "Each cell is the median of several rounds on a fresh database (see `benchmarks/insert_report.py`). "
-        "ORM rows time constructing the N objects, `add_all` and `commit` (the flush); raw sqlite3 rows time "
-        "`BEGIN`, the INSERTs and `COMMIT`. Every measured run was checked: object *i* got key *i* + 1 and "
-        "that row holds its values.",
+        "Each cell is the median of several rounds into an empty table on a warm connection (see "
+        "`benchmarks/insert_report.py`). ORM rows time constructing the N objects, `add_all` and `commit` "
+        "(which flushes); raw sqlite3 rows time `BEGIN`, the INSERTs and `COMMIT`. Each case's first run "
+        "was checked: object *i* got key *i* + 1 and that row holds its values. The ratio baseline, raw "
+        f"batched RETURNING, sends {data['batch_rows']} rows per `INSERT ... VALUES ... RETURNING id` and sorts the keys.",
         "",
         "## Median time",
         "",
@@ -348,9 +362,9 @@ def render(data: dict[str, Any]) -> str:
                        [[f"{size:,}", *[format_seconds(cell[(f, size)]) if (f, size) in cell else "-" for f in forms]] for size in sizes_s]),
                 ""]
         for form in forms:
-            best = min((s for s in sweep if s["form"] == form), key=lambda s: s["median_s"])
-            out.append(f"- {form}: best {best['rows_per_statement']:,} rows per statement ({format_seconds(best['median_s'])}).")
-        out.append("")
+            out.append(f"- {form}: " + _plateau([s for s in sweep if s["form"] == form]))
+        out += ["", f"SQLite's bind-parameter limit here: {data['bind_limit']:,} (so up to {data['bind_limit'] // 2:,} "
+                "rows of 2 columns per statement; the largest size swept is that or all N rows).", ""]
     if data.get("sweep_flush"):
         sweep = data["sweep_flush"]
         best = min(sweep, key=lambda s: s["median_s"])
@@ -358,10 +372,18 @@ def render(data: dict[str, Any]) -> str:
                 _table(["insertmanyvalues_page_size", "flush median", "vs best"],
                        [[f"{s['rows_per_statement']:,}", format_seconds(s["median_s"]), f"{s['median_s'] / best['median_s']:.2f}"] for s in sweep]),
                 "",
-                f"The flush's default is `insertmanyvalues.INSERT_BATCH_ROWS` = {data['batch_rows']} rows per statement; "
-                f"the best measured here: {best['rows_per_statement']:,}.", ""]
+                f"{_plateau(sweep)} The flush's default, `insertmanyvalues.INSERT_BATCH_ROWS`, is "
+                f"{data['batch_rows']} rows per statement.", ""]
     out += ["![rows per second against N](" + data["chart"] + ")", ""]
     return "\n".join(out)
+
+
+def _plateau(sweep: list[dict[str, Any]], within: float = 0.05) -> str:
+    """Which rows-per-statement sizes are best, and which are within ``within`` of it."""
+    best = min(sweep, key=lambda s: s["median_s"])
+    near = [s["rows_per_statement"] for s in sweep if s["median_s"] <= best["median_s"] * (1 + within)]
+    return (f"best {best['rows_per_statement']:,} rows per statement ({format_seconds(best['median_s'])}); "
+            f"within {within:.0%} of it: {', '.join(f'{n:,}' for n in near)}.")
 
 
 def draw_chart(data: dict[str, Any], path: Path) -> bool:
@@ -430,9 +452,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         db = Database(directory if args.file else None)
-        limit = sqlite3.connect(":memory:")
-        max_rows = (limit.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(limit, "getlimit") else 32766) // 2
-        limit.close()
+        probe = sqlite3.connect(":memory:")
+        bind_limit = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(probe, "getlimit") else 32766
+        probe.close()
+        data["bind_limit"] = bind_limit
+        max_rows = bind_limit // 2  # the benchmark table writes 2 columns per row
         say(f"INSERT primary-key report, {database} database, N = {sizes}\n")
         cases = [*insert_cases.raw_cases(batch_rows), *insert_cases.minialchemy_cases()]
         if not args.no_sqlalchemy:
