@@ -76,9 +76,10 @@ __all__ = [
 #: Rows per batched INSERT statement (the default of ``create_engine(...,
 #: insertmanyvalues_page_size=...)``), capped by the bind-parameter limit.  Not the largest
 #: statement SQLite accepts: ``python benchmarks/report.py --insert`` sweeps the size from 10
-#: to the limit, and 100-1000 rows per statement are all within a few per cent of the best
-#: (about 10-15% faster than one huge statement of 16 383 rows); 500 is in the middle of that
-#: plateau.  The measured sweep is in ``benchmarks/results/insert_pk.md``.
+#: to the limit.  Measured (``benchmarks/results/insert_pk.md``): for this statement form,
+#: 200-1000 rows per statement are within 5% of the best, which was 500 (raw, 100 000 rows)
+#: and 1000 (whole flush, 20 000 objects, 500 within 1% of it); 10 rows per statement are
+#: 1.6x slower, and one statement for all 100 000 rows 1.1x slower.
 INSERT_BATCH_ROWS = 500
 
 #: Fewer new rows than this go one per statement.  A statement with RETURNING costs SQLite a
