@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-pure", action="store_true", help="skip the pure-Python child process")
     group.add_argument("--no-sqlalchemy", action="store_true", help="skip SQLAlchemy even when installed")
     group.add_argument("--out", type=Path, default=RESULTS, help="directory for the .md/.json/.png (default benchmarks/results)")
+    group.add_argument("--render-only", action="store_true",
+                       help="measure nothing: rewrite the .md and .png from the recorded .json")
     group.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # the pure-Python half
 
 
@@ -397,7 +399,7 @@ def draw_chart(data: dict[str, Any], path: Path) -> bool:
         return False
     by_case = _by_case(data["results"])
     styles = {"raw sqlite3": ":", "minialchemy": "-", "SQLAlchemy": "--"}
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+    fig, ax = plt.subplots(figsize=(12, 6), dpi=100)
     for case, per_n in by_case.items():
         ns = sorted(per_n)
         first = per_n[ns[0]]
@@ -409,7 +411,7 @@ def draw_chart(data: dict[str, Any], path: Path) -> bool:
     ax.set_ylabel("rows per second (median)")
     ax.set_title(f"INSERT with primary-key retrieval, {data['database']} SQLite database")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -444,6 +446,12 @@ def run(args: argparse.Namespace) -> int:
     database = "file" if args.file else "in-memory"
     suffix = "_file" if args.file else ""
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        data = json.loads((args.out / f"insert_pk{suffix}.json").read_text(encoding="utf-8"))
+        draw_chart(data, args.out / data["chart"])
+        (args.out / f"insert_pk{suffix}.md").write_text(render(data) + "\n", encoding="utf-8")
+        say(f"rewrote {args.out / f'insert_pk{suffix}.md'} and {data['chart']} from the .json\n")
+        return 0
     command = "python benchmarks/report.py --insert" + (" --file" if args.file else "")
     data: dict[str, Any] = {
         "database": database, "command": command, "sizes": sizes, "batch_rows": batch_rows,
