@@ -166,7 +166,7 @@ def test_a_python_side_default_is_computed_for_each_row(table_engine):
     engine.dispose()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(["a", "b", ""]), st.one_of(st.none(), st.text(max_size=5))), min_size=1, max_size=12),
     st.integers(1, 5),

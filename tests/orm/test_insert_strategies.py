@@ -74,11 +74,18 @@ def make_models():
 
         id: Mapped[int] = mapped_column(primary_key=True)
 
-    return SimpleNamespace(Base=Base, User=User, Tag=Tag, Line=Line, Ticket=Ticket)
+    class Seat(Base):
+        __tablename__ = "seat"
+
+        hall: Mapped[int] = mapped_column(primary_key=True)
+        code: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="(lower(hex(randomblob(4))))")
+        price: Mapped[Optional[int]]
+
+    return SimpleNamespace(Base=Base, User=User, Tag=Tag, Line=Line, Ticket=Ticket, Seat=Seat)
 
 
 MODELS = make_models()  # module-wide: hypothesis tests cannot take function-scoped fixtures
-User, Tag, Line, Ticket = MODELS.User, MODELS.Tag, MODELS.Line, MODELS.Ticket
+User, Tag, Line, Ticket, Seat = MODELS.User, MODELS.Tag, MODELS.Line, MODELS.Ticket, MODELS.Seat
 
 
 def new_engine(**kwargs):
@@ -480,6 +487,23 @@ def test_a_server_generated_key_without_returning_is_read_by_rowid(engine_for, s
     ]
 
 
+def test_a_composite_key_partly_filled_by_a_server_default_is_read_back_per_row(engine_for, statements):
+    engine = engine_for()
+    with Session(engine) as session:
+        seats = [Seat(hall=1, price=p) for p in range(12)] + [Seat(hall=2, code="vip", price=99)]
+        session.add_all(seats)
+        session.flush()
+        keys = [(s.hall, s.code) for s in seats]
+        session.commit()
+    assert len(set(keys)) == 13 and keys[-1] == (2, "vip")
+    rows = {(hall, code): price for hall, code, price in table_rows(engine, "SELECT hall, code, price FROM seat")}
+    assert rows == {key: seat_price for key, seat_price in zip(keys, [*range(12), 99])}
+    assert [r.sql for r in statements.inserts()] == [
+        "INSERT INTO seat (hall, code, price) VALUES (?, ?, ?)",  # the one whose key is complete
+        *["INSERT INTO seat (hall, price) VALUES (?, ?) RETURNING code"] * 12,
+    ]
+
+
 def test_a_composite_key_set_by_the_client_goes_in_one_executemany(engine_for, statements):
     engine = engine_for()
     with Session(engine) as session:
@@ -589,7 +613,7 @@ def flush_with(strategy, seeds, rows):
         engine.dispose()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(user_batches())
 def test_every_strategy_leaves_the_same_rows_and_each_id_points_at_its_own_row(batch):
     seeds, rows = batch
@@ -609,7 +633,7 @@ def test_every_strategy_leaves_the_same_rows_and_each_id_points_at_its_own_row(b
     assert all(key > other for key in generated for other in [*seeds, *(k for k, _, _ in rows if k)])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(user_batches(), st.integers(0, 2**32))
 def test_shuffled_returning_rows_change_nothing(batch, seed):
     seeds, rows = batch

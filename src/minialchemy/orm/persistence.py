@@ -175,9 +175,9 @@ def _process(values: list[Any], processors: list[Any] | None) -> tuple[Any, ...]
 def _runs_by_columns(plan: _InsertPlan, objects: Sequence[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
     """Consecutive runs of objects that write the same columns (one statement shape each).
     Runs, not groups: rows keep the order in which the objects were added."""
-    if not plan._optional[1:] and (not plan._optional or plan._optional[0] in plan.pk_keys):
-        # fast path: only the primary key may be left out, and within one call either every
-        # object left it out or none did (emit_insert splits them so)
+    if len(plan.pk_keys) == 1 and set(plan._optional) <= set(plan.pk_keys):
+        # fast path: only the (single-column) primary key may be left out, and within one call
+        # either every object left it out or none did (emit_insert splits them so)
         return [(plan.columns_for(objects[0].__dict__), list(objects))]
     columns_for = plan.columns_for
     return [(keys, list(run)) for keys, run in groupby(objects, key=lambda o: columns_for(o.__dict__))]
