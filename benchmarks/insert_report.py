@@ -5,7 +5,8 @@ minialchemy with the compiled twins in this process and the pure-Python twins in
 process with ``MINIALCHEMY_PURE_PYTHON=1``, SQLAlchemy when installed), sweeps the rows per
 batched statement from 10 to the bind-parameter limit, prints the tables while it goes, and
 writes ``benchmarks/results/insert_pk.md``, ``.json`` and ``.png`` (``insert_pk_file.*`` with
-``--file``, for a database file instead of memory).
+``--file``, for a database file instead of memory).  ``--render-only`` rewrites the .md
+and .png from the recorded .json without measuring; ``--help`` lists the other options.
 
 Timing: each (case, N) gets a fresh database and connection (or engine), one untimed warm-up
 round, checked for correctness by ``insert_cases.verify`` (object *i* got key *i* + 1, and
