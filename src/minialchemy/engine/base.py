@@ -25,6 +25,7 @@ import sys
 import threading
 from typing import Any, Mapping, Sequence
 
+from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.result import CursorResult, row_class
 from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, ResourceClosedError, _truncate_params
 
@@ -41,12 +42,23 @@ class Dialect:
 
     def __init__(self) -> None:
         self.sqlite_version_info: tuple[int, ...] = sqlite3.sqlite_version_info
-        #: ``INSERT ... RETURNING`` exists since SQLite 3.35
+        #: ``INSERT ... RETURNING`` exists since SQLite 3.35 (below it, the flush inserts
+        #: one row per statement; see ``minialchemy.engine.insertmanyvalues``)
         self.supports_returning = self.sqlite_version_info >= (3, 35)
-        #: the bind-parameter limit (SQLITE_LIMIT_VARIABLE_NUMBER), read at first connect
-        self.max_bind_params = 999 if self.sqlite_version_info < (3, 32) else 32766
+        #: the bind-parameter limit (SQLITE_LIMIT_VARIABLE_NUMBER): how many ``?`` one statement
+        #: may hold, which caps the rows of a batched INSERT.  Read from the first connection
+        #: (:meth:`initialize`); until then, SQLite's compiled-in default.
+        self.max_bind_params = self.default_max_bind_params(self.sqlite_version_info)
+
+    @staticmethod
+    def default_max_bind_params(version: tuple[int, ...]) -> int:
+        """SQLite's default SQLITE_MAX_VARIABLE_NUMBER: 999 before 3.32, 32766 since."""
+        return 999 if version < (3, 32) else 32766
 
     def initialize(self, raw: sqlite3.Connection) -> None:
+        """Read what this connection's SQLite allows.  ``Connection.getlimit`` exists since
+        Python 3.11; on 3.10 the version-based default stands (distributions that raise the
+        limit then get a smaller batch than they could, never a too-large one)."""
         limit = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
         if limit is not None and hasattr(raw, "getlimit"):
             self.max_bind_params = raw.getlimit(limit)
@@ -138,9 +150,19 @@ class Engine:
         self.database = _parse_url(url)
         self.connect_args = dict(connect_args or {})
         self.dialect = Dialect()
-        #: the flush may batch INSERTs of new objects (see ``minialchemy.orm.persistence``);
-        #: False forces one INSERT per row, like SQLAlchemy's ``use_insertmanyvalues=False``.
-        self.insertmanyvalues = insertmanyvalues
+        #: True: new rows whose key SQLite assigns may go many to a statement, keys read back
+        #: with RETURNING (the flush, and Core's ``execute(insert(t).returning(...), [...])``;
+        #: see ``minialchemy.engine.insertmanyvalues``).  False forces one INSERT per row, like
+        #: SQLAlchemy's ``use_insertmanyvalues=False``.
+        self.insertmanyvalues = bool(insertmanyvalues)
+        if insertmanyvalues_page_size is not None and (
+            not isinstance(insertmanyvalues_page_size, int) or insertmanyvalues_page_size < 1
+        ):
+            raise ArgumentError(
+                f"insertmanyvalues_page_size must be a positive number of rows, got {insertmanyvalues_page_size!r}"
+            )
+        #: rows per batched INSERT (None: ``insertmanyvalues.INSERT_BATCH_ROWS``, the best size
+        #: the benchmark found); always capped by the dialect's bind-parameter limit
         self.insertmanyvalues_page_size = insertmanyvalues_page_size
         self._initialized = False
         self.is_memory = self.database == ":memory:" or self.database.startswith("file::memory:")
@@ -352,9 +374,16 @@ class Connection:
         )
 
     def _execute_many_returning(self, compiled: Any, parameters: Sequence[Mapping[str, Any]], cause: str | None) -> CursorResult:
-        """INSERT ... RETURNING with several parameter sets: one row back per set, in parameter
-        order.  sqlite3's executemany() drops RETURNING rows, so each set is executed in turn
-        (the ORM's flush has a batched strategy, see ``minialchemy.orm.persistence``)."""
+        """``insert(t).returning(...)`` (or update/delete) with several parameter sets: one row
+        back per set, in parameter order.
+
+        sqlite3's executemany() drops RETURNING rows.  So an INSERT whose rows all take their key
+        from the table's rowid alias goes in batches of many rows per statement, the keys tied
+        to the parameter sets by :mod:`minialchemy.engine.insertmanyvalues` (the same rule as the
+        ORM's flush); anything else runs once per parameter set."""
+        batched = self._batched_returning_form(compiled, parameters)
+        if batched is not None:
+            return self._execute_batched_returning(compiled, parameters, cause, *batched)
         rows: list[tuple[Any, ...]] = []
         pks: list[tuple[Any, ...]] = []
         for parameter_set in parameters:
@@ -365,6 +394,83 @@ class Connection:
         keys = [key for key, _, _ in compiled.result_columns]
         processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
         return CursorResult(keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
+
+    def _batched_returning_form(self, compiled: Any, parameters: Sequence[Mapping[str, Any]]) -> tuple[Any, str] | None:
+        """``(rowid column, returning SQL)`` when the parameter sets may go in batched
+        statements, else None: the engine allows it, SQLite has RETURNING, the statement is an
+        INSERT of bound values only (no ``.values()`` expressions), into a table whose key is a
+        rowid alias that no parameter set gives a value."""
+        statement = compiled.statement
+        engine = self.engine
+        if (
+            len(parameters) < insertmanyvalues.MIN_BATCH_ROWS
+            or not engine.insertmanyvalues
+            or not engine.dialect.supports_returning
+            or statement.__visit_name__ != "insert"
+            or statement._values
+            or statement._multi_values
+            or not compiled.insert_columns
+            or len(compiled.binds) != len(compiled.insert_columns)
+        ):
+            return None
+        rowid = insertmanyvalues.rowid_alias(statement.table)
+        if rowid is None or any(p.get(rowid.key) is not None for p in parameters):
+            return None
+        from minialchemy.sql.compiler import quote
+
+        names = ", ".join(quote(c.name) for c in compiled.insert_columns)
+        marks = ", ".join("?" * len(compiled.insert_columns))
+        head = f"INSERT INTO {quote(statement.table.name)} ({names}) VALUES ({marks}) RETURNING "
+        if not compiled.string.startswith(head):  # not the simple shape this code understands
+            return None
+        return rowid, compiled.string[len(head):]
+
+    def _execute_batched_returning(
+        self, compiled: Any, parameters: Sequence[Mapping[str, Any]], cause: str | None, rowid: Any, returning: str
+    ) -> CursorResult:
+        """Run :meth:`_batched_returning_form`'s case: the key is returned as one more column,
+        each batch's rows are put in parameter order by it, then it is dropped."""
+        from minialchemy.sql.compiler import quote
+
+        table_name = compiled.statement.table.name
+        column_names = [c.name for c in compiled.insert_columns]
+        returning_with_key = f"{returning}, {quote(rowid.name)}"
+        size = insertmanyvalues.rows_per_statement(
+            self.engine.dialect, len(column_names), self.engine.insertmanyvalues_page_size
+        )
+        statements = -(-len(parameters) // size)
+        rows: list[tuple[Any, ...]] = []
+        pk_row = row_class([rowid.key])
+        pks: list[Any] = []
+        for number, start in enumerate(range(0, len(parameters), size), 1):
+            chunk = parameters[start:start + size]
+            n = len(chunk)
+            params: list[Any] = []
+            for parameter_set in chunk:
+                params += compiled.construct_params(parameter_set)
+            sql = insertmanyvalues.batched_insert_sql(table_name, column_names, n, returning_with_key)
+            why = f"{cause or 'executemany with RETURNING'}: batched RETURNING, statement {number} of {statements}, {n} rows (batch size {size})"
+            shown = insertmanyvalues.abbreviated_sql(sql, n) if log.isEnabledFor(logging.INFO) else None
+            cursor = self._execute_sql(sql, params, cause=why, log_text=shown)
+            returned = cursor.fetchall()
+            keys = insertmanyvalues.keys_in_parameter_order([row[-1] for row in returned], n)
+            if keys is None:
+                raise InvalidRequestError(
+                    f"Batched INSERT into table {table_name!r} returned keys that are not {n} "
+                    f"consecutive integers, so its RETURNING rows cannot be put in parameter order "
+                    f"(a trigger inserting into the same table? a rowid already at 2**63-1?).  The "
+                    f"rows are inserted in the current transaction: roll it back.  "
+                    f"create_engine(..., insertmanyvalues=False) runs one statement per parameter set."
+                )
+            first = keys.start
+            ordered: list[Any] = [None] * n
+            for row in returned:
+                ordered[row[-1] - first] = row[:-1]
+            rows.extend(ordered)
+            pks.extend(pk_row((key,)) for key in keys)
+        result_keys = [key for key, _, _ in compiled.result_columns]
+        processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
+        return CursorResult(result_keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
 
     def exec_driver_sql(self, sql: str, parameters: Any = None) -> CursorResult:
         """Run SQL text as sqlite3 takes it (``?`` or ``:name`` parameters), no compiling."""
@@ -487,8 +593,15 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     Accepted: ``sqlite://`` / ``sqlite:///:memory:`` / ``sqlite+pysqlite:///:memory:`` (one
     in-memory database per engine), ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``.
     Keyword arguments: ``echo``, ``connect_args`` (passed to ``sqlite3.connect``, e.g.
-    ``{"timeout": 1}``), ``insertmanyvalues`` (False: one INSERT per new object in a flush).
-    ``future=True`` is accepted and ignored (2.x behaviour is the only one).
+    ``{"timeout": 1}``), ``future=True`` (accepted and ignored: 2.x behaviour is the only one),
+    and for INSERTs of many rows (``docs/insert_strategies.md``):
+
+    - ``insertmanyvalues=True``: rows whose primary key SQLite assigns go many to a statement,
+      keys read back with ``RETURNING`` and matched to the rows by a checked rule.  ``False``
+      inserts one row per statement (key from ``cursor.lastrowid``), as SQLAlchemy does on
+      SQLite; SQLAlchemy's spelling ``use_insertmanyvalues`` is accepted too.
+    - ``insertmanyvalues_page_size``: rows per batched statement (default 500, the best the
+      benchmark found), never more than SQLite's bind-parameter limit allows.
     """
     kwargs.pop("future", None)
     if "use_insertmanyvalues" in kwargs:

@@ -187,7 +187,7 @@ def flush(session: Any, cause: str) -> None:
     instrumentation = _accel.instrumentation
     inserted: list[Any] = []
     updated: list[Any] = []
-    filled: list[tuple[Any, str]] = []
+    filled: list[Any] = []  # one persistence.FilledKeys per INSERT step: (object, key) pairs
     try:
         for step in steps:
             mapper = step.mapper
@@ -209,15 +209,16 @@ def flush(session: Any, cause: str) -> None:
                     updated.append(obj)
                 if new:
                     _apply_python_defaults(mapper, new)
-                    filled.extend(persistence.emit_insert_per_row(connection, mapper, new, cause))
+                    # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
+                    filled.append(persistence.emit_insert(connection, mapper, new, cause))
                     inserted.extend(new)
                 if changes:
                     persistence.emit_update(connection, mapper, changes, cause)
             elif step.objects:
                 persistence.emit_delete(connection, mapper, step.objects, cause)
     except BaseException:
-        for obj, key in filled:  # undo: these objects are pending again, without an id
-            obj.__dict__.pop(key, None)
+        for keys_filled in filled:  # undo: these objects are pending again, without an id
+            keys_filled.undo()
         raise
     _post_flush(session, inserted, updated)
 

@@ -1,0 +1,168 @@
+"""Batched ``INSERT ... RETURNING`` on SQLite ("insertmanyvalues"): the statement, how many
+rows go in one, and the rule that ties each key SQLite returns to the parameter row it belongs to.
+
+Two callers use it: the ORM's flush (:mod:`minialchemy.orm.persistence`, new objects of one
+table) and Core's ``conn.execute(insert(t).returning(t.c.id), [dict, ...])``
+(:meth:`minialchemy.engine.base.Connection.execute`).  ``docs/insert_strategies.md`` tells the
+story with measurements.
+
+The problem.  ``sqlite3``'s ``executemany()`` throws away the rows a RETURNING clause produces,
+so getting the new keys of many rows at once means one ``execute()`` of one statement carrying
+many rows.  And SQLite says of RETURNING: "The order in which rows are returned by RETURNING is
+arbitrary", may change between releases and executions, and "there is no way to cause the
+output rows to appear in a particular order" (sqlite.org/lang_returning.html).  SQLAlchemy 2.1
+concludes that on SQLite its ORM cannot tie generated keys to parameter rows, and inserts one
+row per statement.  We tie them by this argument, step by step:
+
+1. The statement is ::
+
+       INSERT INTO t (a, b)
+       SELECT column1, column2 FROM (VALUES (?, ?, 0), (?, ?, 1), ..., (?, ?, n-1))
+       ORDER BY column3
+       RETURNING id
+
+   The third value of each VALUES row is a *sentinel*: the row's position among the parameter
+   rows, written into the SQL as a literal.  A bare multi-row ``VALUES`` promises no row order
+   (it is a compound SELECT, and a SELECT without ORDER BY has none); ``ORDER BY`` is SQLite's
+   documented way to fix the order in which a SELECT returns its rows.
+2. ``INSERT ... SELECT`` inserts "a new entry ... for each row of data returned by executing
+   the SELECT statement", and accepts a SELECT "with ORDER BY" (sqlite.org/lang_insert.html):
+   the rows are inserted one after the other, in the order the SELECT returns them, i.e. in
+   parameter order.  (Very old SQLite documented that it *ignored* such an ORDER BY; the
+   test suite checks that this SQLite follows it: rows whose sentinels run backwards get
+   their keys backwards.)
+3. For a rowid table whose ``INTEGER PRIMARY KEY`` (the rowid alias) is given as NULL, "the
+   usual algorithm is to give the newly created row a ROWID that is one larger than the
+   largest ROWID in the table prior to the insert"; with AUTOINCREMENT, one larger than the
+   largest ever used (sqlite.org/autoinc.html).  Each row of our statement is the newest, so
+   row *i* gets ``k + i``: the keys are n consecutive integers, ascending in parameter order.
+4. RETURNING hands them back in any order.  We do not care: the *i*-th smallest key belongs
+   to parameter row *i*.
+
+What step 3 assumes is checked on every statement (:func:`keys_in_parameter_order`): the
+returned keys must be exactly n distinct consecutive integers.  That catches each way the rowid
+rule can fail: a trigger that inserts into the same table between our rows (a gap), a primary
+key that is not really a rowid alias (NULLs, or not integers), and a table whose largest rowid
+is already 2**63-1 (SQLite then picks rowids at random; n >= 2 random rowids are consecutive
+with a probability below n!/2**62, which is as close to never as software gets).  A failed
+check comes *after* the rows were inserted: the caller raises, and the rows go away with the
+transaction (the ORM's flush always runs in one, and a failed flush rolls it back).  Recovering
+in place would need a SAVEPOINT around every batch, a cost paid by every flush for an event
+that does not happen with tables the ORM created.
+
+Where the rule does not apply, callers insert one row per statement (key from
+``cursor.lastrowid``): SQLite older than 3.35 (no RETURNING), a primary key that is composite
+or not ``INTEGER`` (no rowid alias: ``BIGINT PRIMARY KEY`` is an ordinary column in SQLite),
+a table without columns to write, or a switch: ``create_engine(..., insertmanyvalues=False)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from minialchemy.sql.compiler import quote
+
+__all__ = [
+    "INSERT_BATCH_ROWS",
+    "MIN_BATCH_ROWS",
+    "MAX_ROWID",
+    "rowid_alias",
+    "rows_per_statement",
+    "batched_insert_sql",
+    "abbreviated_sql",
+    "keys_in_parameter_order",
+]
+
+#: Rows per batched INSERT statement (the default of ``create_engine(...,
+#: insertmanyvalues_page_size=...)``), capped by the bind-parameter limit.  Not the largest
+#: statement SQLite accepts: ``python benchmarks/report.py --insert`` sweeps the size from 10
+#: to the limit.  Measured (``benchmarks/results/insert_pk.md``): for this statement form,
+#: 200-1000 rows per statement are within 5% of the best, which was 500 (raw, 100 000 rows)
+#: and 1000 (whole flush, 20 000 objects, 500 within 1% of it); 10 rows per statement are
+#: 1.6x slower, and one statement for all 100 000 rows 1.1x slower.
+INSERT_BATCH_ROWS = 500
+
+#: Fewer new rows than this go one per statement.  A statement with RETURNING costs SQLite a
+#: few microseconds more than a plain INSERT (it buffers the rows it returns; our ORDER BY
+#: sorts), so for a handful of rows one INSERT per row is faster.  Measured on a warm
+#: connection, pure-Python flush of N new objects, per-row / batched: N=2 30 / 40 us,
+#: N=10 65 / 65 us, N=30 150 / 125 us.
+MIN_BATCH_ROWS = 10
+
+#: The largest rowid; once a table holds it, SQLite picks new rowids at random.
+MAX_ROWID = 2**63 - 1
+
+
+def rowid_alias(table: Any) -> Any:
+    """The column of ``table`` that aliases SQLite's rowid, or None.
+
+    That is the table's only primary-key column, declared exactly ``INTEGER`` (SQLite makes
+    ``INTEGER PRIMARY KEY`` an alias of the rowid, but not ``BIGINT PRIMARY KEY``), with no
+    Python-side default and ``autoincrement`` not False: a NULL written there gets the next rowid.
+    """
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        return None
+    column = columns[0]
+    if not column.is_autoincrement_pk or column.type.ddl().upper() != "INTEGER":
+        return None
+    return column
+
+
+def rows_per_statement(dialect: Any, params_per_row: int, page_size: int | None = None) -> int:
+    """How many rows one batched statement carries: ``page_size`` (default
+    :data:`INSERT_BATCH_ROWS`), but no more than the bind-parameter limit allows."""
+    wanted = page_size or INSERT_BATCH_ROWS
+    fits = dialect.max_bind_params // max(params_per_row, 1)
+    return max(1, min(wanted, fits))
+
+
+def batched_insert_sql(table_name: str, column_names: Sequence[str], n_rows: int, returning: str) -> str:
+    """``INSERT INTO t (a, b) SELECT column1, column2 FROM (VALUES (?, ?, 0), ...) ORDER BY
+    column3 RETURNING <returning>`` for ``n_rows`` rows (see the module docstring, step 1).
+
+    ``table_name`` and ``column_names`` are unquoted names; ``returning`` is SQL text.
+    SQLite names the columns of a VALUES clause ``column1``, ``column2``, ...
+    """
+    width = len(column_names)
+    if width == 0:
+        raise ValueError("a batched INSERT needs at least one column to write")
+    names = ", ".join(quote(name) for name in column_names)
+    picked = ", ".join(f"column{i}" for i in range(1, width + 1))
+    marks = ", ".join("?" * width)
+    rows = ", ".join(f"({marks}, {position})" for position in range(n_rows))
+    return (
+        f"INSERT INTO {quote(table_name)} ({names}) SELECT {picked} FROM (VALUES {rows}) "
+        f"ORDER BY column{width + 1} RETURNING {returning}"
+    )
+
+
+def abbreviated_sql(sql: str, n_rows: int) -> str:
+    """The batched statement as the echo log shows it: first two and last VALUES rows only."""
+    if n_rows <= 3:
+        return sql
+    head, sep, rest = sql.partition("(VALUES ")
+    values, sep2, tail = rest.partition(") ORDER BY ")
+    rows = values.split("), (")
+    shown = f"{rows[0]}), ({rows[1]}), ... {n_rows - 3} more rows ..., ({rows[-1]}"
+    return f"{head}{sep}{shown}{sep2}{tail}"
+
+
+def keys_in_parameter_order(keys: list[Any], n_rows: int) -> range | None:
+    """The keys of the ``n_rows`` parameter rows, in parameter order, from the keys RETURNING
+    gave back in any order; None when they are not n distinct consecutive integers (the check
+    of the module docstring: do not match them to rows then).  Sorts ``keys`` in place."""
+    if len(keys) != n_rows or n_rows == 0:
+        return None
+    try:
+        keys.sort()
+    except TypeError:  # NULL keys: the primary key is not a rowid alias
+        return None
+    first = keys[0]
+    if type(first) is not int:
+        return None
+    expected = range(first, first + n_rows)
+    # list == list compares in C; equal to a range of n integers means distinct and consecutive
+    if keys != list(expected):
+        return None
+    return expected
