@@ -284,6 +284,17 @@ cdef class IdentityMap:
                 live.append((key, obj))
         return live
 
+    cpdef list all_states(self):
+        """Return the ORM state of every live object that has one, in the map's order."""
+        from minialchemy._ext.instrumentation import STATE_KEY
+
+        cdef list states = []
+        for obj in self.values():
+            state = getattr(obj, "__dict__", {}).get(STATE_KEY)
+            if state is not None:
+                states.append(state)
+        return states
+
     cpdef add(self, object key, object obj):
         """Store *obj* under *key*, held weakly; ``ValueError`` if another live object is there."""
         entry = self._refs.get(key)

@@ -411,6 +411,15 @@ def test_loading_rows_gives_one_object_per_row_and_none_for_a_null_key(backend, 
     assert len(session.identity_map) == 2
 
 
+def test_the_identity_map_lists_the_states_of_its_objects(backend, session, User):
+    rows = [(1, "sandy", None), (2, "patrick", None)]
+    objects = backend.instrumentation.load_instances(User.__mapper__, session.identity_map, session.hash_key, rows)
+
+    states = session.identity_map.all_states()
+
+    assert states == [state_of(backend, obj) for obj in objects]
+
+
 def test_loaded_objects_are_held_weakly_by_the_identity_map(backend, session, User):
     load(backend, session, User)
     gc.collect()

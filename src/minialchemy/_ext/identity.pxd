@@ -25,6 +25,7 @@ cdef class IdentityMap:
     cpdef list keys(self)
     cpdef list values(self)
     cpdef list items(self)
+    cpdef list all_states(self)
     cpdef add(self, object key, object obj)
     cpdef replace(self, object key, object obj)
     cpdef discard(self, object key, object obj=*)

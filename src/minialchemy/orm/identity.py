@@ -247,6 +247,18 @@ class IdentityMap:
                 live.append((key, obj))
         return live
 
+    def all_states(self) -> list[object]:
+        """Return the ORM state of every live object that has one (``inspect(obj)``: what
+        ``obj.__dict__["_sa_instance_state"]`` holds), in the map's order."""
+        from minialchemy.orm.instrumentation import STATE_KEY  # (here: that module imports the ORM)
+
+        states = []
+        for obj in self.values():
+            state = getattr(obj, "__dict__", {}).get(STATE_KEY)
+            if state is not None:
+                states.append(state)
+        return states
+
     def add(self, key: Hashable, obj: object) -> None:
         """Store *obj* under *key*, held weakly.
 
