@@ -1,11 +1,13 @@
-"""Benchmark reports: ``python benchmarks/report.py --insert [--file]``.
+"""Benchmark reports: ``python benchmarks/report.py --insert [--file]`` and ``--micro``.
 
 Each report lives in a module of its own beside this script and is chosen by one flag:
 
 - ``--insert``: INSERT primary-key retrieval strategies (``insert_report.py``), writing
   ``benchmarks/results/insert_pk.md``, ``.json`` and ``.png``.
+- ``--micro``: the hot paths of the twins beside SQLAlchemy (``micro_report.py``), writing
+  ``benchmarks/results/micro.md`` and ``.json``.
 
-To add a report (say ``--micro``): write ``micro_report.py`` with ``add_arguments(parser)``
+To add a report (say ``--foo``): write ``foo_report.py`` with ``add_arguments(parser)``
 (its options, in an argument group) and ``run(args) -> int``, and add one line to ``REPORTS``.
 Several flags run several reports, in the order of ``REPORTS``.
 """
@@ -24,6 +26,7 @@ if str(HERE) not in sys.path:
 #: flag -> (module beside this script, what it reports)
 REPORTS: dict[str, tuple[str, str]] = {
     "insert": ("insert_report", "INSERT primary-key retrieval: per-row, batched RETURNING, client keys, peers"),
+    "micro": ("micro_report", "hot paths (issue 4): attribute get/set, construct, Session.get, IdentitySet, load, flush"),
 }
 
 
