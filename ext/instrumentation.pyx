@@ -48,6 +48,8 @@ __all__ = [
     "insert_params",
     "update_params",
     "delete_params",
+    "mark_inserted",
+    "expire_instances",
     "session_get",
 ]
 
@@ -631,6 +633,54 @@ cpdef dict update_params(InstanceState state, dict d):
 cpdef tuple delete_params(InstanceState state):
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
     return tuple(state.key[1])
+
+
+# -- state transitions in bulk ---------------------------------------------------------------
+
+
+cpdef mark_inserted(object mapper, object identity_map, object objects):
+    """After the INSERTs of a flush: identity key, committed values, identity map (see the
+    Python twin).  One C loop for the whole table's new objects."""
+    cdef type cls = mapper.class_
+    cdef tuple pk_keys = mapper._pk_attr_keys
+    cdef Py_ssize_t i, npk = len(pk_keys)
+    cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict d
+    cdef InstanceState state
+    cdef PyObject* value_ptr
+    cdef tuple pk, key
+    for obj in objects:
+        d = _instance_dict(obj)
+        state = _state_or_none(obj, d)
+        if state is None:
+            raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
+        pk = PyTuple_New(npk)
+        for i in range(npk):
+            value_ptr = PyDict_GetItem(d, pk_keys[i])
+            value = <object>value_ptr if value_ptr != NULL else None
+            Py_INCREF(value)
+            PyTuple_SET_ITEM(pk, i, value)
+        key = (cls, pk, None)
+        # as in load_instances: identity keys hold a class and key values, no cycle passes
+        # through them, so the garbage collector need not keep examining them
+        PyObject_GC_UnTrack(pk)
+        PyObject_GC_UnTrack(key)
+        state.key = key
+        _forget_committed(state)
+        state.modified = False
+        if compiled_map is not None:
+            compiled_map.add(key, obj)
+        else:
+            identity_map.add(key, obj)
+
+
+cpdef expire_instances(object objects):
+    """Expire every attribute of each object: ``InstanceState.expire`` called in C."""
+    cdef InstanceState state
+    for obj in objects:
+        state = _state_or_none(obj, _instance_dict(obj))
+        if state is not None:
+            state.expire()
 
 
 # -- Session.get ------------------------------------------------------------------------------

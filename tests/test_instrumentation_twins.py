@@ -30,6 +30,7 @@ class StandInMapper:
         self._column_attr_keys = tuple(column_keys)
         self._column_attr_keys_set = frozenset(column_keys)
         self._relationship_keys = tuple(relationship_keys)
+        self._pk_attr_keys = tuple(pk_keys)
         self._pk_positions = tuple(self._column_attr_keys.index(key) for key in pk_keys)
         self.attrs = {key: None for key in (*column_keys, *relationship_keys)}
         self.reloads = []
@@ -457,6 +458,37 @@ def test_delete_params_are_the_primary_key(backend, session, User):
     sandy = load(backend, session, User)
 
     assert backend.instrumentation.delete_params(state_of(backend, sandy)) == (1,)
+
+
+# --- state transitions in bulk -------------------------------------------------------
+
+
+def test_mark_inserted_makes_new_objects_persistent_in_the_identity_map(backend, session, User):
+    squidward, krabs = User(name="squidward"), User(name="ehkrabs")
+    for number, obj in enumerate((squidward, krabs), start=4):
+        state = state_of(backend, obj)
+        state.session_id = session.hash_key  # pending
+        obj.__dict__["id"] = number  # what the INSERT filled in
+    state_of(backend, krabs).committed_state["name"] = "old"
+
+    backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
+
+    for number, obj in enumerate((squidward, krabs), start=4):
+        state = state_of(backend, obj)
+        assert state.persistent and state.key == (User, (number,), None)
+        assert dict(state.committed_state) == {} and not state.modified
+        assert session.identity_map.get((User, (number,), None)) is obj
+
+
+def test_expire_instances_expires_every_object(backend, session, User):
+    sandy = load(backend, session, User)
+    patrick = load(backend, session, User, (3, "patrick", "Patrick Star"))
+
+    backend.instrumentation.expire_instances([sandy, patrick])
+
+    for obj in (sandy, patrick):
+        assert set(obj.__dict__) == {backend.instrumentation.STATE_KEY}
+        assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
 
 
 # --- Session.get -----------------------------------------------------------------------

@@ -56,6 +56,8 @@ __all__ = [
     "insert_params",
     "update_params",
     "delete_params",
+    "mark_inserted",
+    "expire_instances",
     "session_get",
 ]
 
@@ -470,6 +472,33 @@ def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
 def delete_params(state: InstanceState) -> tuple[Any, ...]:
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
     return tuple(state.key[1])
+
+
+# -- state transitions in bulk ---------------------------------------------------------------
+
+
+def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> None:
+    """After the INSERTs of a flush (pending -> persistent): each new object of ``mapper`` gets
+    its identity key ``(cls, (pk,), None)`` from its primary-key attributes (filled by the
+    INSERT), its values count as committed, and it enters the identity map."""
+    cls = mapper.class_
+    pk_keys = mapper._pk_attr_keys
+    for obj in objects:
+        d = obj.__dict__
+        state = d[STATE_KEY]
+        key = (cls, tuple([d.get(k) for k in pk_keys]), None)
+        state.key = key
+        state._commit_all()
+        identity_map.add(key, obj)
+
+
+def expire_instances(objects: Iterable[Any]) -> None:
+    """Expire every attribute of each object (``commit()`` and ``rollback()`` do this to all
+    the objects of the session)."""
+    for obj in objects:
+        state = obj.__dict__.get(STATE_KEY)
+        if state is not None:
+            state.expire()
 
 
 # -- Session.get -----------------------------------------------------------------------------

@@ -394,9 +394,7 @@ class Session:
 
     def expire_all(self) -> None:
         """Expire every persistent object of the session."""
-        for obj in self.identity_map.values():
-            state = obj.__dict__[_accel.instrumentation.STATE_KEY]
-            state.expire()
+        _accel.instrumentation.expire_instances(self.identity_map.values())
         self._modified.clear()
 
     def refresh(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:

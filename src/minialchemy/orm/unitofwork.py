@@ -185,7 +185,7 @@ def flush(session: Any, cause: str) -> None:
     _prepare_deletes_and_orphans(session)
     steps = plan_flush(session)
     instrumentation = _accel.instrumentation
-    inserted: list[Any] = []
+    inserted: list[tuple[Any, list[Any]]] = []  # (mapper, its new objects), in INSERT order
     updated: list[Any] = []
     filled: list[Any] = []  # one persistence.FilledKeys per INSERT step: (object, key) pairs
     try:
@@ -211,7 +211,7 @@ def flush(session: Any, cause: str) -> None:
                     _apply_python_defaults(mapper, new)
                     # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
                     filled.append(persistence.emit_insert(connection, mapper, new, cause))
-                    inserted.extend(new)
+                    inserted.append((mapper, new))
                 if changes:
                     persistence.emit_update(connection, mapper, changes, cause)
             elif step.objects:
@@ -223,17 +223,17 @@ def flush(session: Any, cause: str) -> None:
     _post_flush(session, inserted, updated)
 
 
-def _post_flush(session: Any, inserted: list[Any], updated: list[Any]) -> None:
+def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: list[Any]) -> None:
     """Phase 3: the state transitions of a successful flush."""
     identity_map = session.identity_map
-    for obj in inserted:
-        state = _state(obj)
-        mapper = state.mapper
-        state.key = (mapper.class_, mapper.primary_key_from_instance(obj), None)
-        identity_map.add(state.key, obj)
-        state._commit_all()
-        session._txn_inserted.add(obj)
-        _clear_removed(obj)
+    mark_inserted = _accel.instrumentation.mark_inserted
+    for mapper, objects in inserted:
+        # pending -> persistent: identity key from the new primary key, into the identity map
+        mark_inserted(mapper, identity_map, objects)
+        session._txn_inserted.update(objects)
+        if mapper._relationship_keys:
+            for obj in objects:
+                _clear_removed(obj)
     for obj in updated:
         _state(obj)._commit_all()
         _clear_removed(obj)
