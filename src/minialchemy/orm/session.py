@@ -268,14 +268,16 @@ class Session:
             self._save_or_update(obj)
 
     def _save_or_update(self, obj: Any) -> None:
-        state = _state_of(obj)
+        mapper = object_mapper(obj)  # a clear error for an unmapped object
+        state = _accel.instrumentation.instance_state(obj)
         if state.session_id == self.hash_key:
             if state.deleted_flag:
                 raise InvalidRequestError(
                     f"Instance {_instance_str(obj)} has been deleted in this transaction; "
                     f"it cannot be added again until commit() or rollback()"
                 )
-            self._cascade_save(obj)
+            if mapper._relationship_keys:
+                self._cascade_save(obj)
             return
         if state.session_id is not None and state.session is not None:
             raise InvalidRequestError(
@@ -301,7 +303,8 @@ class Session:
             state.session_id = self.hash_key
             if state.modified:
                 self._modified.add(obj)
-        self._cascade_save(obj)
+        if mapper._relationship_keys:
+            self._cascade_save(obj)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""

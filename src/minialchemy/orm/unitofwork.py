@@ -52,29 +52,41 @@ def _sort_key(mapper: Any) -> tuple[int, int]:
     return (id(mapper.local_table.metadata), tables.index(mapper.local_table))
 
 
+def _saved_objects_by_mapper(session: Any) -> dict[Any, list[Any]]:
+    """The new and modified objects not marked for deletion, grouped by mapper, in the order
+    they joined the session (one pass, so each step of a flush need not scan them all)."""
+    deleted = session._deleted
+    groups: dict[Any, list[Any]] = {}
+    for obj in [*session._new, *session._modified]:
+        if deleted and obj in deleted:
+            continue
+        mapper = type(obj).__mapper__
+        group = groups.get(mapper)
+        if group is None:
+            groups[mapper] = [obj]
+        else:
+            group.append(obj)
+    return groups
+
+
 def plan_flush(session: Any) -> list[FlushStep]:
     """The steps of the next flush, in execution order (parents saved first, children deleted
     first).  Reading the plan changes nothing."""
+    saved = _saved_objects_by_mapper(session)
+    deleted: dict[Any, list[Any]] = {}
+    for obj in session._deleted:
+        deleted.setdefault(type(obj).__mapper__, []).append(obj)
     mappers: dict[int, Any] = {}
-    for obj in [*session._new, *session._modified, *session._deleted]:
-        mapper = type(obj).__mapper__
+    for mapper in [*saved, *deleted]:
         mappers[id(mapper)] = mapper
         for key in mapper._relationship_keys:
             prop = mapper._props[key]
             prop._resolve()
             mappers.setdefault(id(prop.mapper), prop.mapper)
     ordered = sorted(mappers.values(), key=_sort_key)
-    steps = [FlushStep("save", m) for m in ordered]
-    steps.extend(FlushStep("delete", m) for m in reversed(ordered))
-    for step in steps:
-        if step.kind == "delete":
-            step.objects = [o for o in session._deleted if type(o).__mapper__ is step.mapper]
-        else:
-            step.objects = [
-                o for o in [*session._new, *session._modified]
-                if type(o).__mapper__ is step.mapper and not (o in session._deleted)
-            ]
-    return [s for s in steps if s.objects or s.kind == "save"]
+    steps = [FlushStep("save", m, saved.get(m, [])) for m in ordered]
+    steps.extend(FlushStep("delete", m, deleted[m]) for m in reversed(ordered) if m in deleted)
+    return steps
 
 
 def _prepare_deletes_and_orphans(session: Any) -> None:
@@ -133,38 +145,41 @@ def _set_if_different(obj: Any, key: str, value: Any) -> None:
 _MISSING = object()
 
 
-def _sync_foreign_keys(session: Any, mapper: Any) -> None:
-    """Copy parents' primary keys into the foreign keys of ``mapper``'s objects."""
+def _relationships(mapper: Any, direction: str) -> list[Any]:
+    props = [mapper._props[key] for key in mapper._relationship_keys]
+    for prop in props:
+        prop._resolve()
+    return [prop for prop in props if prop.direction == direction]
+
+
+def _sync_foreign_keys(session: Any, mapper: Any, saved: dict[Any, list[Any]]) -> None:
+    """Copy parents' primary keys into the foreign keys of ``mapper``'s objects (``saved``:
+    the flush's objects by mapper)."""
     # many-to-one: the object refers to its parent (address.user)
-    for obj in [*session._new, *session._modified]:
-        if type(obj).__mapper__ is not mapper:
-            continue
-        d = obj.__dict__
-        for key in mapper._relationship_keys:
-            prop = mapper._props[key]
-            prop._resolve()
-            if prop.direction != MANYTOONE or key not in d:
-                continue
-            parent = d[key]
-            for one, many in prop.fk_attr_keys():
-                _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
-    # one-to-many: a parent's collection lists the object (user.addresses.append(address))
-    for parent in [*session._new, *session._modified]:
-        parent_mapper = type(parent).__mapper__
-        pd = parent.__dict__
-        for key in parent_mapper._relationship_keys:
-            prop = parent_mapper._props[key]
-            prop._resolve()
-            if prop.direction != ONETOMANY or prop.mapper is not mapper:
-                continue
-            collection = pd.get(key)
-            if not collection:
-                continue
-            for child in collection:
-                if child in session._deleted:
+    many_to_one = _relationships(mapper, MANYTOONE)
+    if many_to_one:
+        for obj in saved.get(mapper, ()):
+            d = obj.__dict__
+            for prop in many_to_one:
+                if prop.key not in d:
                     continue
+                parent = d[prop.key]
                 for one, many in prop.fk_attr_keys():
-                    _set_if_different(child, many, pd.get(one))
+                    _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
+    # one-to-many: a parent's collection lists the object (user.addresses.append(address))
+    for parent_mapper, parents in saved.items():
+        one_to_many = [p for p in _relationships(parent_mapper, ONETOMANY) if p.mapper is mapper]
+        for parent in parents if one_to_many else ():
+            pd = parent.__dict__
+            for prop in one_to_many:
+                collection = pd.get(prop.key)
+                if not collection:
+                    continue
+                for child in collection:
+                    if child in session._deleted:
+                        continue
+                    for one, many in prop.fk_attr_keys():
+                        _set_if_different(child, many, pd.get(one))
 
 
 def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
@@ -192,11 +207,12 @@ def flush(session: Any, cause: str) -> None:
         for step in steps:
             mapper = step.mapper
             if step.kind == "save":
-                _sync_foreign_keys(session, mapper)
-                objects = [
-                    o for o in [*session._new, *session._modified]
-                    if type(o).__mapper__ is mapper and o not in session._deleted
-                ]
+                saved = _saved_objects_by_mapper(session)
+                modified_before = len(session._modified)
+                _sync_foreign_keys(session, mapper, saved)
+                if len(session._modified) != modified_before:
+                    saved = _saved_objects_by_mapper(session)  # a foreign key changed on a clean object
+                objects = saved.get(mapper, [])
                 new = [o for o in objects if _state(o).key is None]
                 changes = []
                 for obj in objects:
