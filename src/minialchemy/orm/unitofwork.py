@@ -69,10 +69,12 @@ def _saved_objects_by_mapper(session: Any) -> dict[Any, list[Any]]:
     return groups
 
 
-def plan_flush(session: Any) -> list[FlushStep]:
+def plan_flush(session: Any, saved: dict[Any, list[Any]] | None = None) -> list[FlushStep]:
     """The steps of the next flush, in execution order (parents saved first, children deleted
-    first).  Reading the plan changes nothing."""
-    saved = _saved_objects_by_mapper(session)
+    first).  Reading the plan changes nothing.  ``saved``: the objects to save by mapper, if
+    the caller has them already."""
+    if saved is None:
+        saved = _saved_objects_by_mapper(session)
     deleted: dict[Any, list[Any]] = {}
     for obj in session._deleted:
         deleted.setdefault(type(obj).__mapper__, []).append(obj)
@@ -198,8 +200,10 @@ def flush(session: Any, cause: str) -> None:
     connection = session._connection_for_bind()
     connection._autobegin()
     _prepare_deletes_and_orphans(session)
-    steps = plan_flush(session)
+    saved = _saved_objects_by_mapper(session)
+    steps = plan_flush(session, saved)
     instrumentation = _accel.instrumentation
+    modified_count = len(session._modified)
     inserted: list[tuple[Any, list[Any]]] = []  # (mapper, its new objects), in INSERT order
     updated: list[Any] = []
     filled: list[Any] = []  # one persistence.FilledKeys per INSERT step: (object, key) pairs
@@ -207,11 +211,13 @@ def flush(session: Any, cause: str) -> None:
         for step in steps:
             mapper = step.mapper
             if step.kind == "save":
-                saved = _saved_objects_by_mapper(session)
-                modified_before = len(session._modified)
                 _sync_foreign_keys(session, mapper, saved)
-                if len(session._modified) != modified_before:
-                    saved = _saved_objects_by_mapper(session)  # a foreign key changed on a clean object
+                # Until the post-flush step, the only change to what a flush saves is a clean
+                # object joining session._modified (a foreign key set by the sync above): an
+                # unchanged size means ``saved`` is still exact.
+                if len(session._modified) != modified_count:
+                    saved = _saved_objects_by_mapper(session)
+                    modified_count = len(session._modified)
                 objects = saved.get(mapper, [])
                 new = [o for o in objects if _state(o).key is None]
                 changes = []
