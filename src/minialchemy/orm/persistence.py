@@ -428,12 +428,16 @@ def emit_update(connection: Any, mapper: Mapper, changes: Sequence[tuple[Any, di
     sent as one ``executemany``.  A row count that does not match raises StaleDataError."""
     table = mapper.local_table
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    processors_for: dict[tuple[str, ...], list[Any]] = {}  # bind processors, once per column set
+    delete_params = _accel.instrumentation.delete_params
     for obj, changed in changes:
         keys = tuple(changed)
-        values = [changed[k] for k in keys]
-        pk = [obj.__dict__.get(k) for k in mapper._pk_attr_keys]
-        processors = _bind_processors(mapper, keys)
-        groups.setdefault(keys, []).append(_process(values, processors) + tuple(pk))
+        processors = processors_for.get(keys)
+        if processors is None:
+            processors = processors_for[keys] = _bind_processors(mapper, keys)
+        # the WHERE values: the primary key as the identity key holds it (delete_params)
+        pk = delete_params(obj.__dict__[_accel.instrumentation.STATE_KEY])
+        groups.setdefault(keys, []).append(_process(list(changed.values()), processors) + pk)
     where = " AND ".join(f"{quote(table.name)}.{quote(c.name)} = ?" for c in mapper.primary_key)
     for keys, rows in groups.items():
         sets = ", ".join(f"{quote(mapper._props[k].column.name)}=?" for k in keys)
@@ -454,7 +458,9 @@ def emit_delete(connection: Any, mapper: Mapper, objects: Sequence[Any], cause: 
     table = mapper.local_table
     where = " AND ".join(f"{quote(table.name)}.{quote(c.name)} = ?" for c in mapper.primary_key)
     sql = f"DELETE FROM {quote(table.name)} WHERE {where}"
-    rows = [tuple(obj.__dict__[_accel.instrumentation.STATE_KEY].key[1]) for obj in objects]
+    delete_params = _accel.instrumentation.delete_params
+    state_key = _accel.instrumentation.STATE_KEY
+    rows = [delete_params(obj.__dict__[state_key]) for obj in objects]
     if len(rows) == 1:
         cursor = connection._execute_sql(sql, rows[0], cause=cause)
     else:
