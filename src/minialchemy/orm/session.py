@@ -264,7 +264,19 @@ class Session:
 
     def add_all(self, objects: Sequence[Any]) -> None:
         """``add()`` each object."""
+        instance_state = _accel.instrumentation.instance_state
+        hash_key = self.hash_key
+        add_new = self._new.add
         for obj in objects:
+            # fast path, the common case of a bulk add: a transient object of a class without
+            # relationships (nothing to cascade) becomes pending; all else as add() does it
+            mapper = getattr(type(obj), "__mapper__", None)
+            if mapper is not None and not mapper._relationship_keys:
+                state = instance_state(obj)
+                if state.session_id is None and state.key is None:
+                    state.session_id = hash_key
+                    add_new(obj)
+                    continue
             self._save_or_update(obj)
 
     def _save_or_update(self, obj: Any) -> None:

@@ -218,12 +218,12 @@ def flush(session: Any, cause: str) -> None:
                 if len(session._modified) != modified_count:
                     saved = _saved_objects_by_mapper(session)
                     modified_count = len(session._modified)
-                objects = saved.get(mapper, [])
-                new = [o for o in objects if _state(o).key is None]
+                new = []
                 changes = []
-                for obj in objects:
+                for obj in saved.get(mapper, ()):
                     state = _state(obj)
                     if state.key is None:
+                        new.append(obj)
                         continue
                     changed = instrumentation.update_params(state, obj.__dict__)
                     if changed:
