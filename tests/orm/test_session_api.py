@@ -122,6 +122,28 @@ def test_scalars_returns_objects(session, User):
     assert [user.name for user in users] == ["spongebob", "sandy", "patrick"]
 
 
+def test_rows_of_an_entity_select_hold_the_object(session, User):
+    rows = session.execute(select(User).order_by(User.id)).all()
+    assert [len(row) for row in rows] == [1, 1, 1]
+    assert rows[1].User is rows[1][0] is session.get(User, 2)
+    assert tuple(rows[0]) == (session.get(User, 1),)
+
+
+def test_an_entity_select_can_be_taken_row_by_row_or_as_mappings(session, User):
+    result = session.execute(select(User).order_by(User.id))
+    first = result.fetchone()
+    assert first.User.name == "spongebob"
+    assert [row.User.name for row in result.fetchmany(1)] == ["sandy"]
+    assert [mapping["User"].name for mapping in result.mappings().all()] == ["patrick"]
+    assert result.all() == []  # consumed
+
+
+def test_unique_rows_of_an_entity_select(session, User, Address):
+    # sandy has two addresses: her row comes twice from the implicit join
+    result = session.execute(select(User).where(User.id == Address.user_id).order_by(User.id))
+    assert [row.User.name for row in result.unique().all()] == ["spongebob", "sandy"]
+
+
 def test_scalars_returns_the_same_objects_as_get(session, User):
     sandy = session.get(User, 2)
     assert session.scalars(select(User).where(User.id == 2)).one() is sandy

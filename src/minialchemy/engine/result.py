@@ -61,22 +61,36 @@ class RowMapping(dict):
 
 
 class _Consumable:
-    """Shared single-pass behaviour of the result classes."""
+    """Shared single-pass behaviour of the result classes.
+
+    ``_rows`` holds what the result was built from; ``_make_row`` (None: hand them out as they
+    are) turns one of those into what the caller receives, at the moment it is taken.  Built
+    lazily like this, a ``Row`` is only made for a row somebody asks for as a row:
+    ``session.scalars(select(User)).all()`` never makes one.
+    """
 
     _rows: list[Any]
     _index: int
+    _make_row: Callable[[Any], Any] | None = None
 
-    def _take_all(self) -> list[Any]:
+    def _take_raw(self) -> list[Any]:
+        """The remaining rows as stored (not made into rows), consuming them."""
         rows = self._rows[self._index :] if self._index else self._rows
         self._index = len(self._rows)
         return rows
+
+    def _take_all(self) -> list[Any]:
+        rows = self._take_raw()
+        make_row = self._make_row
+        return rows if make_row is None else list(map(make_row, rows))
 
     def _take_one(self) -> Any:
         if self._index >= len(self._rows):
             return _NO_ROW
         row = self._rows[self._index]
         self._index += 1
-        return row
+        make_row = self._make_row
+        return row if make_row is None else make_row(row)
 
     def __iter__(self) -> Iterator[Any]:
         while True:
@@ -122,7 +136,8 @@ class _Consumable:
     def fetchmany(self, size: int = 1) -> list[Any]:
         rows = self._rows[self._index : self._index + size]
         self._index += len(rows)
-        return rows
+        make_row = self._make_row
+        return rows if make_row is None else list(map(make_row, rows))
 
     def fetchall(self) -> list[Any]:
         return self.all()
@@ -134,18 +149,35 @@ _NO_ROW = object()
 class Result(_Consumable):
     """Rows of a statement; consumed once.
 
-    ``keys`` names the columns; ``rows`` are tuples (made :class:`Row` here) of values, or of ORM
-    objects for ``select(User)``.
+    ``keys`` names the columns; ``rows`` are tuples of values (or of ORM objects), each made a
+    :class:`Row` when it is taken.  With ``single_values=True`` and one key, ``rows`` holds the
+    values of the one column themselves (the ORM's ``select(User)``: one object per row), so
+    ``scalars()`` hands them out without building a tuple per row.
     """
 
-    def __init__(self, keys: Sequence[str], rows: list[tuple[Any, ...]], *, make_rows: bool = True) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        rows: list[Any],
+        *,
+        make_rows: bool = True,
+        single_values: bool = False,
+    ) -> None:
         self._keys = list(keys)
-        if make_rows and rows:
+        if single_values and len(self._keys) != 1:
+            raise ValueError(f"single_values needs exactly one column, not {self._keys!r}")
+        self._single_values = single_values
+        if make_rows:
             cls = row_class(self._keys)
-            rows = list(map(cls, rows))
+            self._make_row = (lambda value: cls((value,))) if single_values else cls
         self._rows = rows
         self._index = 0
         self._closed = False
+
+    def _take_raw_tuples(self) -> list[Any]:
+        """The remaining rows as tuples (not yet :class:`Row`), consuming them."""
+        rows = self._take_raw()
+        return [(value,) for value in rows] if self._single_values else rows
 
     @property
     def returns_rows(self) -> bool:
@@ -171,13 +203,14 @@ class Result(_Consumable):
 
     def scalars(self, index: int = 0) -> "ScalarResult":
         """The values of one column (the first by default): ``session.scalars(select(User))``."""
-        rows = self._take_all()
-        return ScalarResult([row[index] for row in rows])
+        if self._single_values and index in (0, -1):
+            return ScalarResult(list(self._take_raw()))
+        return ScalarResult([row[index] for row in self._take_raw_tuples()])
 
     def mappings(self) -> "MappingResult":
         """Rows as dictionaries of column key to value."""
         keys = self._keys
-        return MappingResult([RowMapping(zip(keys, row)) for row in self._take_all()])
+        return MappingResult([RowMapping(zip(keys, row)) for row in self._take_raw_tuples()])
 
     def tuples(self) -> "Result":
         return self
@@ -187,7 +220,8 @@ class Result(_Consumable):
         seen: set[Any] = set()
         kept = []
         for row in self._rows[self._index :]:
-            marker = tuple(id(v) if hasattr(v, "__dict__") else v for v in row)
+            values = (row,) if self._single_values else row
+            marker = tuple(id(v) if hasattr(v, "__dict__") else v for v in values)
             if marker not in seen:
                 seen.add(marker)
                 kept.append(row)

@@ -12,7 +12,7 @@ Where it sits: called by ``Session.execute`` / ``get`` / lazy loads / expired-at
 from __future__ import annotations
 
 import operator
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
@@ -57,19 +57,21 @@ def execute_select(session: Any, statement: Any, params: Any, cause: str | None)
     for name, mapper, width in layout:
         keys.append(name if name is not None else compiled.result_columns[position][0])
         position += width
+    if len(layout) == 1:
+        # the common case, select(User): one entity spanning the whole row, loaded in one call
+        # (a compiled loop when the Cython twin is active).  The Result keeps the objects
+        # themselves; a 1-tuple Row is made only for a row taken as a row, never by scalars().
+        objects = _accel.instrumentation.load_instances(layout[0][1], session.identity_map, session.hash_key, rows)
+        return Result(keys, objects, single_values=True)
     return Result(keys, _instances(session, layout, rows))
 
 
-def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> Iterable[tuple[Any, ...]]:
-    instrumentation = _accel.instrumentation
-    load_instance = instrumentation.load_instance
+def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows selecting several things (``select(User, Address)``, ``select(User, User.id)``):
+    a tuple per row, each entity's columns made an object through the identity map."""
+    load_instance = _accel.instrumentation.load_instance
     identity_map = session.identity_map
     session_id = session.hash_key
-    if len(layout) == 1:
-        # the common case, select(User): one entity spanning the whole row, loaded in one call
-        # (a compiled loop when the Cython twin is active)
-        objects = instrumentation.load_instances(layout[0][1], identity_map, session_id, rows)
-        return zip(objects)  # 1-tuples, made one at a time as Result turns them into Rows
     out = []
     for row in rows:
         values: list[Any] = []
