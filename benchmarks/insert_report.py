@@ -483,13 +483,15 @@ def run(args: argparse.Namespace) -> int:
     data["seconds"] = time.perf_counter() - started
     data["targets"] = targets(data)
     chart = args.out / data["chart"]
-    if not draw_chart(data, chart):
-        say("matplotlib is not installed: no chart\n")
+    charted = draw_chart(data, chart)
+    if not charted:
+        say("matplotlib is not installed: no chart (pip install \".[bench]\")\n")
     markdown = render(data)
     (args.out / f"insert_pk{suffix}.md").write_text(markdown + "\n", encoding="utf-8")
     (args.out / f"insert_pk{suffix}.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     say("\n" + markdown + "\n")
-    say(f"\nwrote {args.out / f'insert_pk{suffix}.md'}, .json, .png in {data['seconds']:.0f} s\n")
+    written = ".json, .png" if charted else ".json (no .png)"
+    say(f"\nwrote {args.out / f'insert_pk{suffix}.md'}, {written} in {data['seconds']:.0f} s\n")
     return 0
 
 
