@@ -27,12 +27,16 @@ their ns/op is per row.
 import itertools
 import os
 import sqlite3
+import sys
 import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 
-from minialchemy import _accel
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tutorial_model import user_model  # noqa: E402  (a sibling module, found through the line above)
+
+from minialchemy import _accel  # noqa: E402
 
 #: operations per call of a per-operation measure
 LOOP = 10_000
@@ -65,40 +69,6 @@ class PlainUser:
         self.fullname = fullname
 
 
-def minialchemy_models() -> Any:
-    from minialchemy import String
-    from minialchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-    class Base(DeclarativeBase):
-        pass
-
-    class User(Base):
-        __tablename__ = "user_account"
-
-        id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str] = mapped_column(String(30))
-        fullname: Mapped[Optional[str]]
-
-    return Base, User
-
-
-def sqlalchemy_models() -> Any:
-    from sqlalchemy import String
-    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-    class Base(DeclarativeBase):
-        pass
-
-    class User(Base):
-        __tablename__ = "user_account"
-
-        id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str] = mapped_column(String(30))
-        fullname: Mapped[Optional[str]]
-
-    return Base, User
-
-
 class Orm:
     """One ORM's entry points: ``create_engine``, ``Session``, ``select``, the mapped ``User``."""
 
@@ -108,12 +78,12 @@ class Orm:
             from minialchemy import create_engine, select
             from minialchemy.orm import Session
 
-            self.Base, self.User = minialchemy_models()
+            self.Base, self.User = user_model("minialchemy")
         else:
             from sqlalchemy import create_engine, select
             from sqlalchemy.orm import Session
 
-            self.Base, self.User = sqlalchemy_models()
+            self.Base, self.User = user_model("sqlalchemy")
         self.create_engine, self.Session, self.select = create_engine, Session, select
 
 

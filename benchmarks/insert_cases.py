@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from tutorial_model import user_model  # a sibling module (benchmarks/ is on sys.path)
+
 __all__ = [
     "CREATE_TABLE",
     "Case",
@@ -230,22 +232,7 @@ def minialchemy_model() -> Any:
     """The mapped ``User`` class and its metadata (mapped once per process)."""
     global _MINIALCHEMY_MODEL
     if _MINIALCHEMY_MODEL is None:
-        from typing import Optional
-
-        from minialchemy import String
-        from minialchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-        class Base(DeclarativeBase):
-            pass
-
-        class User(Base):
-            __tablename__ = "user_account"
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            name: Mapped[str] = mapped_column(String(30))
-            fullname: Mapped[Optional[str]]
-
-        _MINIALCHEMY_MODEL = User
+        _MINIALCHEMY_MODEL = user_model("minialchemy")[1]
     return _MINIALCHEMY_MODEL
 
 
@@ -315,24 +302,10 @@ _SQLALCHEMY_MODEL: Any = None
 
 
 def sqlalchemy_model() -> Any:
+    """SQLAlchemy's ``User``, the same declaration (mapped once per process)."""
     global _SQLALCHEMY_MODEL
     if _SQLALCHEMY_MODEL is None:
-        from typing import Optional
-
-        from sqlalchemy import String
-        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-        class Base(DeclarativeBase):
-            pass
-
-        class User(Base):
-            __tablename__ = "user_account"
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            name: Mapped[str] = mapped_column(String(30))
-            fullname: Mapped[Optional[str]]
-
-        _SQLALCHEMY_MODEL = User
+        _SQLALCHEMY_MODEL = user_model("sqlalchemy")[1]
     return _SQLALCHEMY_MODEL
 
 
