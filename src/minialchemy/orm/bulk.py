@@ -241,8 +241,6 @@ def _synchronize_delete(session: Any, matched: list[Any]) -> None:
         state = obj.__dict__[state_key]
         if state.deleted_flag:
             continue
-        session.identity_map.discard(state.key, obj)
-        session._deleted.discard(obj)
+        session._deleted.discard(obj)  # its row is gone already: nothing left for a flush
         session._modified.discard(obj)
-        state.deleted_flag = True
-        session._txn_deleted.add(obj)
+        session._mark_deleted(obj, state)

@@ -499,6 +499,13 @@ class Session:
         finally:
             self._no_autoflush_depth -= 1
 
+    def _mark_deleted(self, obj: Any, state: Any) -> None:
+        """persistent -> deleted: its row's DELETE was sent (by a flush, or by an ORM-enabled
+        ``delete()``).  It leaves the identity map; ``rollback()`` brings it back."""
+        state.deleted_flag = True
+        self.identity_map.discard(state.key, obj)
+        self._txn_deleted.add(obj)
+
     def _register_modified(self, state: Any) -> None:
         """Called by the instrumentation when a persistent object's attribute is set."""
         obj = state.obj()

@@ -260,10 +260,7 @@ def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: li
         _state(obj)._commit_all()
         _clear_removed(obj)
     for obj in session._deleted:
-        state = _state(obj)
-        state.deleted_flag = True
-        identity_map.discard(state.key, obj)
-        session._txn_deleted.add(obj)
+        session._mark_deleted(obj, _state(obj))
     session._new.clear()
     session._modified.clear()
     session._deleted.clear()
