@@ -318,6 +318,31 @@ class Session:
         if mapper._relationship_keys:
             self._cascade_save(obj)
 
+    def _check_cascade_target(self, obj: Any) -> None:
+        """Raise what the save-update cascade of ``obj`` into this session would raise, before a
+        relationship change is applied (so a refused assignment is not half-applied)."""
+        state = _accel.instrumentation.instance_state(obj)
+        if state.deleted_flag or (state.session_id == self.hash_key and _is_in(self._deleted, obj)):
+            raise InvalidRequestError(
+                f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
+                f"of the session (use make_transient(obj) to turn it into a new object first)"
+            )
+        if state.session_id is None or state.session_id == self.hash_key:
+            if state.session_id is None and state.key is not None:
+                existing = self.identity_map.get(state.key)
+                if existing is not None and existing is not obj:
+                    raise InvalidRequestError(
+                        f"Can't attach instance {_instance_str(obj)}; another instance with key "
+                        f"{state.key!r} is already present in this session"
+                    )
+            return
+        if state.session is not None:
+            raise InvalidRequestError(
+                f"Object {_instance_str(obj)} is already attached to session "
+                f"'{state.session_id}' (this is '{self.hash_key}'); expunge it from the other "
+                f"session (or close that session) first"
+            )
+
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""
         mapper = type(obj).__mapper__
