@@ -221,19 +221,21 @@ class RelationshipProperty:
         d[self.key] = value
         _touch(state)
         if self.back_populates:
+            # the other side's collection changes (when loaded); either way its owner counts
+            # as changed (session.dirty), as in SQLAlchemy
             if old is not None and old is not value:
                 old_collection = old.__dict__.get(self.back_populates)
                 if isinstance(old_collection, InstrumentedList) and _contains(old_collection, obj):
                     list.remove(old_collection, obj)
                     old_collection._removed.append(obj)
-                    _touch(instrumentation.instance_state(old))
-            if value is not None:
+                _touch(instrumentation.instance_state(old))
+            if value is not None and value is not old:
                 collection = value.__dict__.get(self.back_populates)
                 if collection is None and instrumentation.instance_state(value).key is None:
                     collection = getattr(value, self.back_populates)
                 if isinstance(collection, InstrumentedList) and not _contains(collection, obj):
                     list.append(collection, obj)
-                    _touch(instrumentation.instance_state(value))
+                _touch(instrumentation.instance_state(value))
         if value is not None:
             _cascade_add(state, value, self)
 

@@ -440,7 +440,7 @@ class Session:
     def expire(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Forget loaded attribute values (all, or the named ones); they reload on access."""
         state = _state_of(obj)
-        if state.session_id != self.hash_key or state.deleted_flag:
+        if state.session_id != self.hash_key or state.key is None or state.deleted_flag:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
         if attribute_names is not None:
             mapper = state.mapper

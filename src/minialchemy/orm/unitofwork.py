@@ -155,6 +155,22 @@ def _relationships(mapper: Any, direction: str) -> list[Any]:
     return [prop for prop in props if prop.direction == direction]
 
 
+def _parent_value(parent: Any, key: str) -> Any:
+    """The referenced value of a parent, even when the parent is expired (after a commit): a
+    primary-key attribute comes from its identity key, without a SELECT."""
+    d = parent.__dict__
+    if key in d:
+        return d[key]
+    state = _state(parent)
+    if state.key is None:
+        return None
+    mapper = state.mapper
+    for index, column in enumerate(mapper.primary_key):
+        if mapper._col_to_attr[column] == key:
+            return state.key[1][index]
+    return getattr(parent, key)
+
+
 def _direct_foreign_key_writes(session: Any) -> set[tuple[int, str]]:
     """``(id(object), attribute)`` of foreign-key attributes the user set on persistent objects
     since the last flush (taken before this flush writes any itself)."""
@@ -173,9 +189,12 @@ def _direct_foreign_key_writes(session: Any) -> set[tuple[int, str]]:
 def _may_sync(session: Any, child: Any, parent: Any, prop: Any, direct_writes: set[tuple[int, str]]) -> bool:
     """Whether the flush copies ``parent``'s key into ``child``'s foreign key (as SQLAlchemy):
     not when the foreign key was set directly since the last flush (``a.user_id = None`` wins
-    over a loaded, unchanged ``a.user``), nor from a parent outside this session or deleted."""
+    over a loaded, unchanged ``a.user``), nor from a parent outside this session or deleted, nor
+    into a child outside this session."""
     if direct_writes and any((id(child), many) in direct_writes for _, many in prop.fk_attr_keys()):
         return False
+    if _state(child).session_id != session.hash_key:
+        return False  # a child outside the session is not written, so not changed either
     if parent is None:
         return True
     parent_state = _state(parent)
@@ -199,7 +218,7 @@ def _sync_foreign_keys(
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
                 for one, many in prop.fk_attr_keys():
-                    _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
+                    _set_if_different(obj, many, None if parent is None else _parent_value(parent, one))
     # one-to-many: a parent's collection lists the object (user.addresses.append(address))
     for parent_mapper, parents in saved.items():
         one_to_many = [p for p in _relationships(parent_mapper, ONETOMANY) if p.mapper is mapper]
@@ -213,7 +232,7 @@ def _sync_foreign_keys(
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
-                        _set_if_different(child, many, pd.get(one))
+                        _set_if_different(child, many, _parent_value(parent, one))
 
 
 def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
