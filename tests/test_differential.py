@@ -37,6 +37,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import traceback
 import warnings
 from types import SimpleNamespace
 from typing import Any, Callable, List, Optional
@@ -123,6 +124,7 @@ class Side:
             connection.execute(library.root.insert(library.Address.__table__), SEED_ADDRESSES)
         self.session = library.orm.Session(self.engine)
         self.objects: list[Any] = []
+        self.last_error = ""
 
     # what a value looks like once objects are replaced by their position among the held ones
     def describe(self, value: Any) -> Any:
@@ -187,6 +189,7 @@ def outcome(side: Side, operation: Callable[[Side], Any]) -> Any:
             warnings.simplefilter("ignore")
             return ("ok", side.describe(operation(side)))
     except Exception as error:  # noqa: BLE001 - the class is what is compared
+        side.last_error = "".join(traceback.format_exception(error)[-4:])
         return ("raised", type(error).__name__)
 
 
@@ -213,7 +216,9 @@ class DifferentialMachine(RuleBasedStateMachine):
         mini, sa = outcome(self.mini, operation), outcome(self.sa, operation)
         if step:
             self.log.append(f"{label} -> {sa}")
-        assert mini == sa, f"{label}: minialchemy {mini} != SQLAlchemy {sa}{self.program()}"
+        if mini != sa:
+            errors = "".join(f"\n{side.lib.name} raised:\n{side.last_error}" for side, result in ((self.mini, mini), (self.sa, sa)) if result[0] == "raised")
+            raise AssertionError(f"{label}: minialchemy {mini} != SQLAlchemy {sa}{self.program()}{errors}")
         return mini
 
     def program(self) -> str:

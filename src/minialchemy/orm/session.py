@@ -301,6 +301,7 @@ class Session:
                     f"Instance {_instance_str(obj)} has been deleted in this transaction; "
                     f"it cannot be added again until commit() or rollback()"
                 )
+            self._deleted.discard(obj)  # add() takes back a session.delete() not yet flushed
             if mapper._relationship_keys:
                 self._cascade_save(obj)
             return
