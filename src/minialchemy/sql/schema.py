@@ -78,12 +78,24 @@ class ColumnCollection:
 
 
 class ForeignKey:
-    """``ForeignKey("user_account.id")``: this column refers to that table's column."""
+    """``ForeignKey("user_account.id")``: this column refers to that table's column.
 
-    def __init__(self, target: "str | Column", ondelete: str | None = None) -> None:
+    ``ondelete`` / ``onupdate`` are written into the DDL as ``ON DELETE CASCADE`` and so on;
+    they must be SQL keywords (``"CASCADE"``, ``"SET NULL"``): ``CREATE TABLE`` refuses
+    anything else with :class:`~minialchemy.exc.CompileError`.
+    """
+
+    def __init__(
+        self, target: "str | Column", ondelete: str | None = None, onupdate: str | None = None
+    ) -> None:
         self._target = target
         self.ondelete = ondelete
+        self.onupdate = onupdate
         self.parent: Column | None = None
+
+    def copy(self) -> "ForeignKey":
+        """An unattached copy with the same target and options."""
+        return ForeignKey(self._target, ondelete=self.ondelete, onupdate=self.onupdate)
 
     @property
     def target_fullname(self) -> str:
@@ -221,7 +233,7 @@ class Column(ColumnElement):
         new = Column(
             self.name,
             *([self._type] if self._type is not None else []),
-            *[ForeignKey(fk._target, ondelete=fk.ondelete) for fk in self.foreign_keys],
+            *[fk.copy() for fk in self.foreign_keys],
             key=self.key,
             primary_key=self.primary_key,
             nullable=self.nullable,
