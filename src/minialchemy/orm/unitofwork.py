@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minialchemy import _accel
+from minialchemy.exc import StatementError
 from minialchemy.orm import persistence
 from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
 
@@ -192,7 +193,14 @@ def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
         d = obj.__dict__
         for prop in defaulted:
             if prop.key not in d:
-                d[prop.key] = prop.column.default_value()
+                try:
+                    d[prop.key] = prop.column.default_value()
+                except Exception as error:  # as a Core INSERT reports it: StatementError
+                    raise StatementError.from_exception(
+                        error,
+                        persistence.single_row_insert_sql(mapper, d),
+                        {k: d.get(k) for k in mapper._column_attr_keys if k in d},
+                    ) from error
 
 
 def flush(session: Any, cause: str) -> None:

@@ -13,14 +13,14 @@ flush uses :func:`quote` and the same compiler for its statements.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from minialchemy.exc import CompileError, StatementError
 from minialchemy.sql import elements as el
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, Table
 
-__all__ = ["Compiled", "compile_element", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table"]
+__all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table"]
 
 # SQLite's keywords (sqlite.org/lang_keywords.html): a name equal to one of them is quoted.
 RESERVED_WORDS = frozenset(
@@ -116,28 +116,55 @@ class Compiled:
 
         Each bind takes, in order: the execution parameter of its name, else its own value (a
         column default is called once per row here); a ``bindparam()`` with neither raises
-        :class:`StatementError` naming it.
+        :class:`StatementError` naming it.  The values then pass their type's bind processor
+        (:func:`process_parameters`); a value the type refuses, or a default that raises,
+        raises :class:`StatementError` with the original exception as ``.orig``.
         """
         if self._processors is None:
-            self._processors = [bind.type.bind_processor() for _, bind in self.binds]
+            found = [bind.type.bind_processor() for _, bind in self.binds]
+            self._processors = found if any(p is not None for p in found) else []
         out = []
-        for (name, bind), processor in zip(self.binds, self._processors):
+        for name, bind in self.binds:
             if params is not None and name in params:
-                value = params[name]
+                out.append(params[name])
             elif bind.callable is not None:
-                value = bind.callable()
+                try:
+                    out.append(bind.callable())
+                except Exception as error:
+                    raise StatementError.from_exception(error, self.string, _shown(params)) from error
             elif bind.required:
                 raise StatementError(
                     f"A value is required for bind parameter {name!r}",
                     self.string,
-                    dict(params) if params else None,
+                    _shown(params),
                 )
             else:
-                value = bind.value
-            if processor is not None:
-                value = processor(value)
-            out.append(value)
+                out.append(bind.value)
+        if self._processors:
+            return process_parameters(self._processors, out, self.string, params)
         return tuple(out)
+
+
+def _shown(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(params) if params else None
+
+
+def process_parameters(
+    processors: Sequence[Any], values: Sequence[Any], statement: str, params: Any = None
+) -> tuple[Any, ...]:
+    """One row of parameters through the bind processors of its columns' types (None: the value
+    goes as it is).  The single place where values are converted and checked on their way to
+    the database, for Core statements and for the ORM's flush alike.
+
+    A value its type refuses (``Boolean`` given ``'false'``, ``Float`` given ``'abc'``) raises
+    :class:`StatementError` with the statement, the parameters (``params``, else ``values``)
+    and the TypeError or ValueError as ``.orig``; nothing has been sent yet.
+    """
+    try:
+        return tuple([v if p is None else p(v) for p, v in zip(processors, values)])
+    except Exception as error:
+        shown = _shown(params) if isinstance(params, Mapping) else (params if params is not None else tuple(values))
+        raise StatementError.from_exception(error, statement, shown) from error
 
 
 def compile_element(element: Any, dialect: str = "default", column_keys: Iterable[str] | None = None) -> Compiled:

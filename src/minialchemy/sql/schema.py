@@ -133,6 +133,20 @@ class ForeignKey:
         return f"ForeignKey({self.target_fullname!r})"
 
 
+def _takes_an_argument(function: Any) -> bool:
+    """True when ``function`` needs one positional argument (a default written as
+    ``lambda context: ...``); decided from its signature, never by calling it."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: call it with nothing
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in parameters
+    )
+
+
 class Column(ColumnElement):
     """A table column; also a SQL expression (``column == value``).
 
@@ -199,13 +213,15 @@ class Column(ColumnElement):
         return self.default is not None
 
     def default_value(self) -> Any:
-        """The Python-side default for an INSERT that gives no value (callables are called)."""
+        """The Python-side default for an INSERT that gives no value (callables are called:
+        with no argument, or with ``None`` in place of SQLAlchemy's execution context when
+        they take one).  What a callable raises propagates; the statement wraps it in
+        :class:`~minialchemy.exc.StatementError`."""
         default = self.default
         if callable(default):
-            try:
-                return default()
-            except TypeError:
+            if _takes_an_argument(default):
                 return default(None)
+            return default()
         return default
 
     @property
