@@ -36,7 +36,10 @@ def _layout(statement: Any) -> list[tuple[str, Any, int]]:
     """For each selected item: (result key, mapper or None, number of columns it spans)."""
     layout = []
     for item in statement._raw_columns:
-        mapper = item.__dict__.get("__mapper__") if isinstance(item, type) else None
+        if isinstance(item, type):
+            mapper = item.__dict__.get("__mapper__")
+        else:
+            mapper = getattr(item, "_aliased_mapper", None)  # aliased(User)
         if mapper is not None:
             layout.append((item.__name__, mapper, len(mapper._column_attr_keys)))
         elif hasattr(item, "columns") and not hasattr(item, "type"):
