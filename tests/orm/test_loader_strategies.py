@@ -24,6 +24,14 @@ from minialchemy.orm import strategies
 from .conftest import make_models
 
 
+#: the seed data, user by user in id order
+EMAILS_BY_USER = [
+    ("spongebob", ["spongebob@sqlalchemy.org"]),
+    ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
+    ("patrick", []),
+]
+
+
 def emails(user):
     return [address.email_address for address in user.addresses]
 
@@ -36,11 +44,7 @@ def test_selectinload_loads_every_collection_with_one_more_select(session, User,
     assert len(sql_log.queries) == 2
     assert "WHERE address.user_id IN (?, ?, ?)" in sql_log.queries[1]
     sql_log.clear()
-    assert [(u.name, sorted(emails(u))) for u in users] == [
-        ("spongebob", ["spongebob@sqlalchemy.org"]),
-        ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
-        ("patrick", []),
-    ]
+    assert [(u.name, sorted(emails(u))) for u in users] == EMAILS_BY_USER
     assert sql_log.queries == []
 
 
@@ -125,11 +129,7 @@ def test_joinedload_loads_collections_in_the_same_select(session, User, sql_log)
         "ORDER BY user_account.id"
     ]
     sql_log.clear()
-    assert [(u.name, sorted(emails(u))) for u in users] == [
-        ("spongebob", ["spongebob@sqlalchemy.org"]),
-        ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
-        ("patrick", []),
-    ]
+    assert [(u.name, sorted(emails(u))) for u in users] == EMAILS_BY_USER
     assert sql_log.queries == []
 
 
