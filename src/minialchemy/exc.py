@@ -15,12 +15,15 @@ from typing import Any
 __all__ = [
     "SQLAlchemyError",
     "ArgumentError",
+    "NoForeignKeysError",
+    "AmbiguousForeignKeysError",
     "CompileError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
     "PendingRollbackError",
     "ResourceClosedError",
+    "NoSuchColumnError",
     "NoSuchTableError",
     "NoReferencedTableError",
     "StatementError",
@@ -45,6 +48,14 @@ class ArgumentError(SQLAlchemyError):
     primary key)."""
 
 
+class NoForeignKeysError(ArgumentError):
+    """A join without an ON clause found no foreign key between its two sides."""
+
+
+class AmbiguousForeignKeysError(ArgumentError):
+    """A join without an ON clause found several foreign keys between its two sides."""
+
+
 class CompileError(SQLAlchemyError):
     """A statement could not be rendered as SQL."""
 
@@ -67,6 +78,10 @@ class PendingRollbackError(InvalidRequestError):
 
 class ResourceClosedError(InvalidRequestError):
     """The connection, session or result was already closed."""
+
+
+class NoSuchColumnError(InvalidRequestError, KeyError):
+    """A result was asked for a column it does not have (``result.columns("nope")``)."""
 
 
 class NoSuchTableError(InvalidRequestError):
