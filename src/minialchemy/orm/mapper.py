@@ -47,6 +47,9 @@ class QueryableAttribute(ColumnOperators):
     def _operate(self, op: Any, other: Any) -> ColumnElement:
         return self._column._operate(op, other)
 
+    def _reverse_operate(self, op: Any, other: Any) -> ColumnElement:
+        return self._column._reverse_operate(op, other)
+
     def __hash__(self) -> int:
         return id(self)
 
