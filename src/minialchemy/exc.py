@@ -15,12 +15,15 @@ from typing import Any
 __all__ = [
     "SQLAlchemyError",
     "ArgumentError",
+    "NoForeignKeysError",
+    "AmbiguousForeignKeysError",
     "CompileError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
     "PendingRollbackError",
     "ResourceClosedError",
+    "NoSuchColumnError",
     "NoSuchTableError",
     "NoReferencedTableError",
     "StatementError",
@@ -33,6 +36,7 @@ __all__ = [
     "InternalError",
     "ProgrammingError",
     "NotSupportedError",
+    "NPlusOneWarning",
 ]
 
 
@@ -43,6 +47,14 @@ class SQLAlchemyError(Exception):
 class ArgumentError(SQLAlchemyError):
     """A construct was given arguments it cannot work with (for example a mapped class without a
     primary key)."""
+
+
+class NoForeignKeysError(ArgumentError):
+    """A join without an ON clause found no foreign key between its two sides."""
+
+
+class AmbiguousForeignKeysError(ArgumentError):
+    """A join without an ON clause found several foreign keys between its two sides."""
 
 
 class CompileError(SQLAlchemyError):
@@ -67,6 +79,10 @@ class PendingRollbackError(InvalidRequestError):
 
 class ResourceClosedError(InvalidRequestError):
     """The connection, session or result was already closed."""
+
+
+class NoSuchColumnError(InvalidRequestError, KeyError):
+    """A result was asked for a column it does not have (``result.columns("nope")``)."""
 
 
 class NoSuchTableError(InvalidRequestError):
@@ -173,6 +189,11 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """Wraps ``sqlite3.NotSupportedError``."""
+
+
+class NPlusOneWarning(UserWarning):
+    """One session lazy loaded the same relationship for many different objects, one SELECT
+    each (the N+1 problem); the message names the loader option that would use one SELECT."""
 
 
 _DBAPI_WRAPPERS: dict[str, type[DBAPIError]] = {

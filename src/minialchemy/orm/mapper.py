@@ -47,6 +47,9 @@ class QueryableAttribute(ColumnOperators):
     def _operate(self, op: Any, other: Any) -> ColumnElement:
         return self._column._operate(op, other)
 
+    def _reverse_operate(self, op: Any, other: Any) -> ColumnElement:
+        return self._column._reverse_operate(op, other)
+
     def __hash__(self) -> int:
         return id(self)
 
@@ -235,6 +238,7 @@ class Mapper:
     # -- identity ------------------------------------------------------------------------------
 
     def identity_key_from_primary_key(self, pk: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The identity-map key of the row with primary key ``pk``: ``(User, (4,), None)``."""
         return (self.class_, tuple(pk), None)
 
     def primary_key_from_instance(self, obj: Any) -> tuple[Any, ...]:
@@ -332,20 +336,11 @@ class AttributeState:
         return self.state.dict.get(self.key, _accel.instrumentation.NO_VALUE)
 
     @property
-    def history(self) -> tuple[list[Any], list[Any], list[Any]]:
-        """``(added, unchanged, deleted)`` as SQLAlchemy's History."""
-        d = self.state.dict
-        if self.key not in d:
-            return ([], [], [])
-        current = d[self.key]
-        committed = self.state.committed_state
-        if self.key in committed:
-            old = committed[self.key]
-            if old is _accel.instrumentation.NO_VALUE:
-                return ([current], [], [])
-            if old != current:
-                return ([current], [], [old])
-        return ([], [current], [])
+    def history(self) -> Any:
+        """``History(added, unchanged, deleted)`` of this attribute (:mod:`minialchemy.orm.attributes`)."""
+        from minialchemy.orm.attributes import attribute_history
+
+        return attribute_history(self.state, self.key)
 
 
 class AttributeStates:

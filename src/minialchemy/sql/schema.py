@@ -11,7 +11,6 @@ writes ``CREATE TABLE`` and DML from them.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable, Iterator
 
 from minialchemy.exc import ArgumentError, NoReferencedTableError
@@ -19,8 +18,6 @@ from minialchemy.sql import types as sqltypes
 from minialchemy.sql.elements import ColumnElement
 
 __all__ = ["MetaData", "Table", "Column", "ForeignKey", "ColumnCollection", "PrimaryKeyConstraint"]
-
-log = logging.getLogger("minialchemy.engine")
 
 
 class ColumnCollection:
@@ -244,23 +241,6 @@ class Column(ColumnElement):
             raise ArgumentError(f"A Column added to table {table.name!r} needs a name")
         self.table = table
 
-    def copy(self) -> "Column":
-        """An unattached copy (used when one declaration serves several tables)."""
-        new = Column(
-            self.name,
-            *([self._type] if self._type is not None else []),
-            *[fk.copy() for fk in self.foreign_keys],
-            key=self.key,
-            primary_key=self.primary_key,
-            nullable=self.nullable,
-            unique=self.unique,
-            index=self.index,
-            default=self.default,
-            server_default=self.server_default,
-            autoincrement=self.autoincrement,
-        )
-        return new
-
     def __repr__(self) -> str:
         parts = [repr(self.name), repr(self.type)]
         if self.table is not None:
@@ -379,6 +359,30 @@ class Table:
         from minialchemy.sql.selectable import select
 
         return select(self)
+
+    def alias(self, name: str | None = None) -> Any:
+        """This table under another name (``AS name``), to read it twice in one SELECT."""
+        from minialchemy.sql.selectable import Alias
+
+        return Alias(self, name)
+
+    def join(self, right: Any, onclause: Any = None, isouter: bool = False, full: bool = False) -> Any:
+        """``self JOIN right ON onclause`` (from the foreign key when omitted)."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=isouter, full=full)
+
+    def outerjoin(self, right: Any, onclause: Any = None, full: bool = False) -> Any:
+        """``self LEFT OUTER JOIN right ON onclause``."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=True, full=full)
+
+    def corresponding_column(self, column: Any) -> Any:
+        """This table's column standing for ``column`` (itself, or the column an alias proxies)."""
+        from minialchemy.sql.selectable import corresponding_column
+
+        return corresponding_column(self, column)
 
     def __repr__(self) -> str:
         cols = ", ".join(repr(c) for c in self.columns)
