@@ -236,6 +236,8 @@ class RelationshipProperty:
                 new.append(item)
             return
         old = d.get(self.key)
+        if self.key not in d and state.key is not None and self.back_populates:
+            old = _held_reference(state, self.key)  # its collection loses obj, loaded or not
         if value is not None and value is not old:
             _check_cascade_target(state, value, self)  # a refused assignment changes nothing
         _record_committed_reference(state, self.key)
@@ -286,6 +288,22 @@ def _record_committed_reference(state: Any, key: str) -> None:
         if key not in committed:
             d = state.dict
             committed[key] = d[key] if key in d else _reference_in_identity_map(state, key)
+
+
+def _held_reference(state: Any, key: str, load: bool = True) -> Any:
+    """The object a many-to-one that is not loaded refers to, when the session holds it
+    (found by the foreign key in the identity map; with ``load``, an expired foreign key is
+    loaded first, as a direct assignment does in SQLAlchemy); else None."""
+    if state.session_id is None:
+        return None
+    obj = state.obj()
+    prop = state.mapper._props[key]
+    prop._resolve()
+    for _, many in prop.fk_attr_keys() if load else ():
+        if many not in obj.__dict__:
+            getattr(obj, many)  # an expired foreign key is loaded first, as SQLAlchemy does
+    found = _reference_in_identity_map(state, key)
+    return None if found is _accel.instrumentation.NO_VALUE else found
 
 
 def _reference_in_identity_map(state: Any, key: str) -> Any:
@@ -414,19 +432,22 @@ class InstrumentedList(list):
         prop = self._prop
         self._removed = [r for r in self._removed if r is not item]
         item_state = instrumentation.instance_state(item)
+        owner_state = instrumentation.instance_state(owner)
+        _cascade_add(owner_state, item, prop)  # first: a re-attached item's old parent is then found
         if prop.back_populates:
             previous = item.__dict__.get(prop.back_populates)
+            if previous is None and item_state.key is not None and prop.back_populates not in item.__dict__:
+                previous = _held_reference(item_state, prop.back_populates, load=False)  # no SQL on a backref
             if previous is not None and previous is not owner:
                 other = previous.__dict__.get(prop.key)
                 if isinstance(other, InstrumentedList) and _contains(other, item):
                     other._before_change()
                     list.remove(other, item)
+                _touch(instrumentation.instance_state(previous))  # it lost a member (session.dirty)
             _record_committed_reference(item_state, prop.back_populates)
             item.__dict__[prop.back_populates] = owner
         _touch(item_state)
-        owner_state = instrumentation.instance_state(owner)
         _touch(owner_state)
-        _cascade_add(owner_state, item, prop)
 
     def _removed_item(self, item: Any) -> None:
         owner = self._owner()

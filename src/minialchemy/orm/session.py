@@ -240,6 +240,8 @@ class Session:
         state_key = _accel.instrumentation.STATE_KEY
         for obj in [*self._txn_inserted, *self._new]:
             state = obj.__dict__[state_key]
+            if state.session_id not in (None, self.hash_key):
+                continue  # expunged, then added to another session: that one owns it now
             if state.key is not None:
                 self.identity_map.discard(state.key, obj)
             state.key = None
@@ -332,30 +334,46 @@ class Session:
         if mapper._relationship_keys:
             self._cascade_save(obj)
 
-    def _check_cascade_target(self, obj: Any) -> None:
+    def _check_cascade_target(self, obj: Any, _seen: set[int] | None = None) -> None:
         """Raise what the save-update cascade of ``obj`` into this session would raise, before a
-        relationship change is applied (so a refused assignment is not half-applied)."""
+        relationship change is applied (so a refused assignment is not half-applied): checks
+        ``obj`` and, through loaded relationships, what would come into the session with it."""
         state = _accel.instrumentation.instance_state(obj)
-        if state.deleted_flag or (state.session_id == self.hash_key and _is_in(self._deleted, obj)):
+        marked = _seen is None and state.session_id == self.hash_key and _is_in(self._deleted, obj)
+        if state.deleted_flag or marked:
             raise InvalidRequestError(
                 f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
                 f"of the session (use make_transient(obj) to turn it into a new object first)"
             )
-        if state.session_id is None or state.session_id == self.hash_key:
-            if state.session_id is None and state.key is not None:
-                existing = self.identity_map.get(state.key)
-                if existing is not None and existing is not obj:
-                    raise InvalidRequestError(
-                        f"Can't attach instance {_instance_str(obj)}; another instance with key "
-                        f"{state.key!r} is already present in this session"
-                    )
-            return
-        if state.session is not None:
+        if state.session_id == self.hash_key:
+            return  # already here: the cascade stops
+        if state.session_id is not None and state.session is not None:
             raise InvalidRequestError(
                 f"Object {_instance_str(obj)} is already attached to session "
                 f"'{state.session_id}' (this is '{self.hash_key}'); expunge it from the other "
                 f"session (or close that session) first"
             )
+        if state.key is not None:
+            existing = self.identity_map.get(state.key)
+            if existing is not None and existing is not obj:
+                raise InvalidRequestError(
+                    f"Can't attach instance {_instance_str(obj)}; another instance with key "
+                    f"{state.key!r} is already present in this session"
+                )
+        seen = set() if _seen is None else _seen
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        mapper = type(obj).__mapper__
+        d = obj.__dict__
+        for key in mapper._relationship_keys:
+            prop = mapper._props[key]
+            if "save-update" not in prop.cascade or key not in d:
+                continue
+            value = d[key]
+            for related in (value if prop.uselist else [value]):
+                if related is not None:
+                    self._check_cascade_target(related, seen)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""
@@ -431,7 +449,10 @@ class Session:
         state = _state_of(obj)
         if state.session_id != self.hash_key:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not present in this Session")
+        inserted_in_this_transaction = _is_in(self._txn_inserted, obj)
         self._forget(obj, state)
+        if inserted_in_this_transaction:
+            self._txn_inserted.add(obj)  # rollback() still makes it transient, as SQLAlchemy
 
     def _forget(self, obj: Any, state: Any) -> None:
         if state.key is not None:
@@ -689,11 +710,13 @@ class Session:
             strategies.raise_not_available(prop, strategy)
         if strategy == "noload":
             return [] if prop.uselist else None
-        self._autoflush(f"lazy load of {state.mapper.class_.__name__}.{prop.key}")
 
         def before_sql() -> str:
             if strategy == "raise_on_sql":
                 strategies.raise_not_available(prop, strategy)
+            # only a load that needs a SELECT autoflushes (a many-to-one found in the identity
+            # map does not, as in SQLAlchemy)
+            self._autoflush(f"lazy load of {state.mapper.class_.__name__}.{prop.key}")
             return self.lazy_loads.count(prop, state.key)
 
         return loading.load_relationship(self, state, prop, before_sql)

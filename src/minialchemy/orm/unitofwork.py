@@ -21,6 +21,7 @@ Where it sits: called by ``Session._flush``; writes through :mod:`minialchemy.or
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ from minialchemy.orm import persistence
 from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
 
 __all__ = ["flush", "plan_flush", "FlushStep"]
+
+log = logging.getLogger("minialchemy.orm")
 
 
 @dataclass
@@ -104,8 +107,8 @@ def _prepare_deletes_and_orphans(session: Any) -> None:
                 continue
             children = getattr(obj, key)  # loads the collection if needed (no autoflush: flushing)
             for child in list(children):
-                if child in session._deleted:
-                    continue
+                if child in session._deleted or _state(child).session_id != session.hash_key:
+                    continue  # (a child outside the session is none of this flush's business)
                 if "delete" in prop.cascade:
                     session.delete(child)
                     continue
@@ -282,6 +285,8 @@ def flush(session: Any, cause: str) -> None:
                 for obj in saved.get(mapper, ()):
                     state = _state(obj)
                     if state.key is None:
+                        if state.expired_attributes:
+                            _refuse_expired_pending(obj)
                         new.append(obj)
                         continue
                     changed = instrumentation.update_params(state, obj.__dict__)
@@ -309,6 +314,7 @@ def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: li
     identity_map = session.identity_map
     mark_inserted = _accel.instrumentation.mark_inserted
     for mapper, objects in inserted:
+        _evict_stale_holders(session, mapper, objects)
         # pending -> persistent: identity key from the new primary key, into the identity map
         mark_inserted(mapper, identity_map, objects)
         session._txn_inserted.update(objects)
@@ -323,6 +329,40 @@ def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: li
     session._new.clear()
     session._modified.clear()
     session._deleted.clear()
+
+
+def _refuse_expired_pending(obj: Any) -> None:
+    """A pending object whose values were expired (``expire_all()``, then ``rollback()`` of
+    its INSERT, then added again) has nothing to INSERT: refused, as SQLAlchemy does."""
+    from minialchemy.exc import InvalidRequestError
+    from minialchemy.orm.mapper import _instance_str
+
+    raise InvalidRequestError(
+        f"Instance {_instance_str(obj)} cannot be refreshed - it is not persistent and does not "
+        f"have a full primary key: its attributes were expired before a rollback() made it "
+        f"transient again; set them again (or make a new object) before adding it"
+    )
+
+
+def _evict_stale_holders(session: Any, mapper: Any, objects: list[Any]) -> None:
+    """A new row can take the primary key of an object the session still holds for a row that
+    is gone (removed by an ORM DELETE that did not synchronize, or a re-added object whose
+    INSERT was rolled back).  As in SQLAlchemy the new object takes the identity map's slot,
+    with a warning; the old object stays in the session outside the identity map."""
+    identity_map = session.identity_map
+    if not len(identity_map):
+        return
+    cls, pk_keys = mapper.class_, mapper._pk_attr_keys
+    for obj in objects:
+        d = obj.__dict__
+        key = (cls, tuple([d.get(k) for k in pk_keys]), None)
+        old = identity_map.get(key)
+        if old is not None and old is not obj:
+            log.warning(
+                "Identity map already held %r for the key of newly inserted %r; the new object "
+                "replaces it there (the old one's row was gone)", old, obj,
+            )
+            identity_map.discard(key, old)
 
 
 def _clear_removed(obj: Any) -> None:
