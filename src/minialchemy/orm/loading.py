@@ -114,8 +114,10 @@ def load_row_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], keys: l
 
 def load_relationship(session: Any, state: Any, prop: Any, cause: str) -> Any:
     """The lazy load: a many-to-one from the identity map when possible (no SQL), otherwise
-    a SELECT; a one-to-many collection by SELECT on the foreign key."""
-    from minialchemy.orm.relationships import MANYTOONE
+    a SELECT; a one-to-many collection by SELECT on the foreign key; a many-to-many by SELECT
+    of the target joined to the association table (``FROM tag, post_tag WHERE ? =
+    post_tag.post_id AND tag.id = post_tag.tag_id``)."""
+    from minialchemy.orm.relationships import MANYTOMANY, MANYTOONE
 
     prop._resolve()
     obj = state.obj()
@@ -133,13 +135,21 @@ def load_relationship(session: Any, state: Any, prop: Any, cause: str) -> Any:
         statement = select(target.class_).where(*criteria)
         return execute_select(session, statement, None, cause=cause).scalars().first()
     criteria = []
-    for one, many in prop.fk_attr_keys():
-        column = target._props[many].column
-        # the parent's key on the left, as SQLAlchemy's lazy loader writes it: ? = address.user_id
-        value = BindParameter("param", getattr(obj, one), type_=column.type, unique=True)
-        criteria.append(BinaryExpression(value, column, operator.eq))
+    if prop.direction == MANYTOMANY:
+        parent = prop.parent
+        for parent_column, association_column in prop.secondary_pairs:
+            value = getattr(obj, parent._col_to_attr[parent_column])
+            criteria.append(_parent_value_equals(value, association_column))
+        criteria.extend(target_column == association_column for target_column, association_column in prop.secondary_target_pairs)
+    else:
+        for one, many in prop.fk_attr_keys():
+            criteria.append(_parent_value_equals(getattr(obj, one), target._props[many].column))
     statement = select(target.class_).where(*criteria)
-    if prop.order_by is not None:
-        order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else [prop.order_by]
-        statement = statement.order_by(*order)
+    if prop.order_by_clauses:
+        statement = statement.order_by(*prop.order_by_clauses)
     return execute_select(session, statement, None, cause=cause).scalars().all()
+
+
+def _parent_value_equals(value: Any, column: Any) -> Any:
+    """The parent's key on the left, as SQLAlchemy's lazy loader writes it: ``? = address.user_id``."""
+    return BinaryExpression(BindParameter("param", value, type_=column.type, unique=True), column, operator.eq)
