@@ -72,6 +72,7 @@ def lib(request, tmp_path):
         orm=importlib.import_module(f"{request.param}.orm"),
         exc=importlib.import_module(f"{request.param}.exc"),
         engine=engine,
+        path=path,
         rows=rows,
         statements=statements,
     )
@@ -755,3 +756,239 @@ def test_remote_side_naming_neither_key_column_of_a_tree_raises(lib):
 
     with pytest.raises(lib.exc.ArgumentError, match="Node.parent"):
         Base.registry.configure()
+
+
+# --- more of the same patterns ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("remote_side", ["[id]", "'Node.id'", "lambda"])
+def test_remote_side_may_be_given_as_a_column_a_string_or_a_callable(lib, remote_side):
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+
+    class Node(Base):
+        __tablename__ = "node"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        parent_id: orm.Mapped[Optional[int]] = orm.mapped_column(sa.ForeignKey("node.id"))
+        name: orm.Mapped[str]
+        if remote_side == "[id]":
+            parent = orm.relationship("Node", remote_side=[id])
+        elif remote_side == "'Node.id'":
+            parent = orm.relationship("Node", remote_side="Node.id")
+        else:
+            parent = orm.relationship("Node", remote_side=lambda: [Node.id])
+
+    Base.metadata.create_all(lib.engine)
+    with _session(lib) as session:
+        session.add(Node(name="leaf", parent=Node(name="root")))
+        session.commit()
+    assert _tree_rows(lib) == {"root": None, "leaf": "root"}
+
+
+def test_a_wide_tree_in_one_flush_links_every_row(lib):
+    Node = tree_model(lib)
+    root = Node(name="root")
+    for i in range(30):
+        child = Node(name=f"c{i}", parent=root)
+        for j in range(3):
+            Node(name=f"c{i}.{j}", parent=child)
+    with _session(lib) as session:
+        session.add(root)
+        session.commit()
+    rows = _tree_rows(lib)
+    assert len(rows) == 1 + 30 + 90
+    assert all(rows[f"c{i}"] == "root" for i in range(30))
+    assert all(rows[f"c{i}.{j}"] == f"c{i}" for i in range(30) for j in range(3))
+
+
+def test_a_chain_added_last_link_first_is_inserted_first_link_first(lib):
+    Node = tree_model(lib)
+    nodes = [Node(name="n0")]
+    for i in range(1, 12):
+        nodes.append(Node(name=f"n{i}", parent=nodes[-1]))
+    with _session(lib) as session:
+        session.add_all(reversed(nodes))
+        session.commit()
+    assert _tree_rows(lib) == {"n0": None, **{f"n{i}": f"n{i - 1}" for i in range(1, 12)}}
+
+
+def test_assigning_a_new_many_to_many_collection_replaces_the_association_rows(lib):
+    Post, Tag = many_to_many_model(lib)
+    with _session(lib) as session:
+        session.add(Post(title="orm", tags=[Tag(name="python"), Tag(name="sql")]))
+        session.commit()
+    with _session(lib) as session:
+        post = session.scalars(lib.sa.select(Post)).one()
+        sql = session.scalars(lib.sa.select(Tag).filter_by(name="sql")).one()
+        post.tags = [sql, Tag(name="sqlite")]  # the collection was not loaded
+        session.commit()
+    assert _links(lib) == [("orm", "sql"), ("orm", "sqlite")]
+
+
+def test_removing_and_appending_back_writes_nothing(lib):
+    Post, Tag = many_to_many_model(lib)
+    with _session(lib) as session:
+        session.add(Post(title="orm", tags=[Tag(name="python")]))
+        session.commit()
+        post = session.scalars(lib.sa.select(Post)).one()
+        tag = post.tags[0]
+        post.tags.remove(tag)
+        post.tags.append(tag)
+        lib.statements.clear()
+        session.commit()
+        assert not [sql for sql in lib.statements if "post_tag" in sql]
+    assert _links(lib) == [("orm", "python")]
+
+
+def test_an_association_row_gone_behind_the_orms_back_raises_stale_data_error(lib):
+    Post, Tag = many_to_many_model(lib)
+    with lib.orm.Session(lib.engine, expire_on_commit=False) as session:
+        tag = Tag(name="python")
+        post = Post(title="orm", tags=[tag])
+        session.add(post)
+        session.commit()
+        with closing(sqlite3.connect(lib.path)) as other:  # someone else, between transactions
+            other.execute("DELETE FROM post_tag")
+            other.commit()
+        post.tags.remove(tag)
+        with pytest.raises(lib.orm.exc.StaleDataError):
+            session.flush()
+
+
+def test_moving_a_one_to_one_child_to_another_parent_keeps_it_despite_delete_orphan(lib):
+    Person, Passport = one_to_one_model(lib, cascade="all, delete-orphan")
+    with _session(lib) as session:
+        session.add_all([Person(name="sandy", passport=Passport(number="P1")), Person(name="patrick")])
+        session.commit()
+        passport = session.scalars(lib.sa.select(Passport)).one()
+        patrick = session.scalars(lib.sa.select(Person).filter_by(name="patrick")).one()
+        passport.person = patrick
+        session.commit()
+    assert lib.rows("SELECT passport.number, person.name FROM passport JOIN person ON person.id = passport.person_id") == [("P1", "patrick")]
+
+
+def test_deleting_a_one_to_one_parent_nulls_its_childs_foreign_key(lib):
+    Person, Passport = one_to_one_model(lib)
+    with _session(lib) as session:
+        session.add(Person(name="sandy", passport=Passport(number="P1")))
+        session.commit()
+        session.delete(session.scalars(lib.sa.select(Person)).one())
+        session.commit()
+    assert lib.rows("SELECT number, person_id FROM passport") == [("P1", None)]
+
+
+# --- the wording of configuration errors (minialchemy's own) -------------------------------------
+
+
+def _minialchemy_only(lib):
+    if lib.name != "minialchemy":
+        pytest.skip("checks minialchemy's own wording")
+
+
+def test_back_populates_typo_error_names_class_attribute_and_fix(lib):
+    _minialchemy_only(lib)
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+
+    class User(Base):
+        __tablename__ = "user_account"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        addresses: orm.Mapped[List["Address"]] = orm.relationship(back_populates="usr")
+
+    class Address(Base):
+        __tablename__ = "address"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        user_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+        user: orm.Mapped[User] = orm.relationship(back_populates="addresses")
+
+    with pytest.raises(lib.exc.InvalidRequestError) as error:
+        Base.registry.configure()
+    message = str(error.value)
+    assert "User.addresses" in message and "back_populates='usr'" in message
+    assert "did you mean 'user'?" in message
+    # still refused at the next use, until fixed
+    with pytest.raises(lib.exc.InvalidRequestError):
+        Address(user=User())
+
+
+def test_unknown_secondary_error_lists_the_known_tables(lib):
+    _minialchemy_only(lib)
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+    sa.Table("post_tag", Base.metadata, sa.Column("post_id", sa.ForeignKey("post.id")), sa.Column("tag_id", sa.ForeignKey("tag.id")))
+
+    class Post(Base):
+        __tablename__ = "post"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        tags: orm.Mapped[List["Tag"]] = orm.relationship(secondary="post_tags")
+
+    class Tag(Base):
+        __tablename__ = "tag"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+
+    with pytest.raises(lib.exc.InvalidRequestError) as error:
+        Base.registry.configure()
+    message = str(error.value)
+    assert "Post.tags" in message and "secondary='post_tags'" in message
+    assert "post_tag" in message and "Table(" in message
+
+
+def test_remote_side_errors_say_which_column_to_name(lib):
+    _minialchemy_only(lib)
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+
+    class Node(Base):
+        __tablename__ = "node"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        parent_id: orm.Mapped[Optional[int]] = orm.mapped_column(sa.ForeignKey("node.id"))
+        name: orm.Mapped[str] = orm.mapped_column()
+        parent: orm.Mapped[Optional["Node"]] = orm.relationship(remote_side=[name])
+
+    with pytest.raises(lib.exc.ArgumentError) as error:
+        Base.registry.configure()
+    assert "remote_side=[Node.id]" in str(error.value)
+    assert "remote_side=[Node.parent_id]" in str(error.value)
+
+
+def test_remote_side_between_two_tables_error_says_to_remove_it(lib):
+    _minialchemy_only(lib)
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+
+    class User(Base):
+        __tablename__ = "user_account"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+
+    class Address(Base):
+        __tablename__ = "address"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        user_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+        user: orm.Mapped[User] = orm.relationship(remote_side=[id])
+
+    with pytest.raises(lib.exc.ArgumentError) as error:
+        Base.registry.configure()
+    assert "Remove remote_side from Address.user" in str(error.value)
+
+
+def test_cycle_error_names_the_objects(lib):
+    _minialchemy_only(lib)
+    Node = tree_model(lib)
+    a = Node(name="a")
+    b = Node(name="b", parent=a)
+    a.parent = b
+    with _session(lib) as session:
+        session.add(a)
+        with pytest.raises(lib.exc.CircularDependencyError) as error:
+            session.flush()
+        assert {id(o) for o in error.value.cycles} == {id(a), id(b)}
+        assert "<Node at 0x" in str(error.value)
+        assert a in session.new and a.id is None  # nothing was written

@@ -8,7 +8,7 @@ instrumentation) are twins chosen by :mod:`minialchemy._accel`.
 from minialchemy.orm import exc
 from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapped_column, registry
 from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
-from minialchemy.orm.relationships import relationship
+from minialchemy.orm.relationships import configure_mappers, relationship
 from minialchemy.orm.session import Session, SessionTransaction, make_transient, object_session, sessionmaker
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Session",
     "SessionTransaction",
     "class_mapper",
+    "configure_mappers",
     "exc",
     "make_transient",
     "mapped_column",
