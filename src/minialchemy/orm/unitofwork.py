@@ -259,6 +259,8 @@ def insert_levels(mapper: Any, new: list[Any], saved: list[Any]) -> list[list[An
     props = _self_referential(mapper)
     if not props or len(new) < 2:
         return [new]
+    # (``saved``: every object the flush saves of this mapper, new or not: a persistent
+    # parent's collection may list new children)
     return _levels(new, _parent_edges(props, saved, new), f"new {mapper.class_.__name__} objects")
 
 
@@ -469,11 +471,15 @@ def flush(session: Any, cause: str) -> None:
             if len(session._modified) != modified_count:
                 saved = _saved_objects_by_mapper(session)
                 modified_count = len(session._modified)
-            new = [obj for obj in saved.get(mapper, ()) if _state(obj).key is None]
+            new = []
+            persistent = []
+            for obj in saved.get(mapper, ()):
+                (new if _state(obj).key is None else persistent).append(obj)
             if new:
                 _apply_python_defaults(mapper, new)
                 # a table that refers to itself (a tree): parents' rows before children's
-                levels = insert_levels(mapper, new, saved.get(mapper, []))
+                self_referential = bool(_self_referential(mapper))
+                levels = insert_levels(mapper, new, saved.get(mapper, [])) if self_referential else [new]
                 for number, level in enumerate(levels):
                     if number:
                         # the parents of this level have their primary keys now
@@ -484,17 +490,17 @@ def flush(session: Any, cause: str) -> None:
                     # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
                     filled.append(persistence.emit_insert(connection, mapper, level, cause))
                 inserted.append((mapper, new))
-                if len(levels) > 1 or (len(new) == 1 and _self_referential(mapper)):
+                if self_referential:
                     # existing rows moved under a new parent get its key now
                     _sync_foreign_keys(session, mapper, saved)
                     if len(session._modified) != modified_count:
                         saved = _saved_objects_by_mapper(session)
                         modified_count = len(session._modified)
+                        # (the objects just inserted get their identity key only after the flush)
+                        persistent = [obj for obj in saved.get(mapper, ()) if _state(obj).key is not None]
             changes = []
-            for obj in saved.get(mapper, ()):
+            for obj in persistent:
                 state = _state(obj)
-                if state.key is None:
-                    continue
                 changed = instrumentation.update_params(state, obj.__dict__)
                 if changed:
                     changes.append((obj, changed))
