@@ -45,7 +45,7 @@ from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
 from minialchemy.orm.exc import FlushError, StaleDataError
 from minialchemy.orm.mapper import Mapper
-from minialchemy.sql.compiler import quote
+from minialchemy.sql.compiler import process_parameters, quote
 
 __all__ = [
     "FilledKeys",
@@ -57,6 +57,7 @@ __all__ = [
     "emit_update",
     "emit_delete",
     "insert_columns_for",
+    "single_row_insert_sql",
 ]
 
 log = logging.getLogger("minialchemy.orm")
@@ -72,6 +73,12 @@ def insert_columns_for(mapper: Mapper, d: dict[str, Any]) -> tuple[str, ...]:
     primary key with no value (SQLite then assigns the rowid) and a server-default column
     with no value (the database fills it)."""
     return _plan_for(mapper).columns_for(d)
+
+
+def single_row_insert_sql(mapper: Mapper, d: dict[str, Any]) -> str:
+    """The one-row ``INSERT`` of the object whose ``__dict__`` is ``d`` (for error messages)."""
+    plan = _plan_for(mapper)
+    return plan.single_row_sql(plan.columns_for(d))
 
 
 class _InsertPlan:
@@ -166,9 +173,11 @@ def _bind_processors(mapper: Mapper, keys: Sequence[str]) -> list[Any]:
     return [mapper._props[k].column.type.bind_processor() for k in keys]
 
 
-def _process(values: list[Any], processors: list[Any] | None) -> tuple[Any, ...]:
-    if processors is not None and any(p is not None for p in processors):
-        return tuple(p(v) if p is not None else v for p, v in zip(processors, values))
+def _process(values: list[Any], processors: list[Any] | None, sql: str) -> tuple[Any, ...]:
+    """The row of ``sql`` as sent: through the column types' bind processors when any column
+    has one (a refused value raises StatementError), else as it is."""
+    if processors is not None:
+        return process_parameters(processors, values, sql)
     return tuple(values)
 
 
@@ -284,8 +293,8 @@ def emit_insert_client_keys(connection: Any, mapper: Mapper, objects: Sequence[A
     insert_params = _accel.instrumentation.insert_params
     for keys, run in _runs_by_columns(plan, objects):
         processors = plan.processors(keys)
-        rows = [_process(insert_params(o.__dict__, keys), processors) for o in run]
         sql = plan.single_row_sql(keys)
+        rows = [_process(insert_params(o.__dict__, keys), processors, sql) for o in run]
         why = _with_strategy(cause, CLIENT_KEYS)  # the log adds "executemany of N rows"
         if len(rows) == 1:
             connection._execute_sql(sql, rows[0], cause=why)
@@ -327,11 +336,11 @@ def emit_insert_batched(
             chunk = run[start:start + size]
             n = len(chunk)
             dicts = [obj.__dict__ for obj in chunk]
+            sql = plan.batched_sql(keys, n)
             rows = map(insert_params, dicts, repeat(keys, n))
             if processors is not None:
-                rows = (_process(row, processors) for row in rows)
+                rows = (_process(row, processors, sql) for row in rows)
             params = list(chain.from_iterable(rows))  # one flat list: ?, ?, ... row after row
-            sql = plan.batched_sql(keys, n)
             if echoing:  # the cause and the short SQL are only for the log
                 why = _with_strategy(cause, f"{BATCHED}, statement {number} of {statements}, {n} rows (batch size {size})")
                 cursor = connection._execute_sql(sql, params, cause=why, log_text=insertmanyvalues.abbreviated_sql(sql, n))
@@ -376,7 +385,7 @@ def emit_insert_per_row(
     for obj in objects:
         d = obj.__dict__
         keys = columns_for(d)
-        params = _process(insert_params(d, keys), plan.processors(keys))
+        params = _process(insert_params(d, keys), plan.processors(keys), plan.single_row_sql(keys))
         generated = [k for k in server_keys if d.get(k) is None] if server_keys else None
         if generated:
             _insert_one_reading_server_keys(connection, plan, obj, keys, params, generated, cause, filled)
@@ -427,21 +436,27 @@ def emit_update(connection: Any, mapper: Mapper, changes: Sequence[tuple[Any, di
     """UPDATE the changed columns of each object; objects with the same changed columns are
     sent as one ``executemany``.  A row count that does not match raises StaleDataError."""
     table = mapper.local_table
+    where = " AND ".join(f"{quote(table.name)}.{quote(c.name)} = ?" for c in mapper.primary_key)
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    processors_for: dict[tuple[str, ...], list[Any]] = {}  # bind processors, once per column set
+    # per column set, once: the statement and the bind processors of its SET values
+    shapes: dict[tuple[str, ...], tuple[str, list[Any] | None]] = {}
     delete_params = _accel.instrumentation.delete_params
     for obj, changed in changes:
         keys = tuple(changed)
-        processors = processors_for.get(keys)
-        if processors is None:
-            processors = processors_for[keys] = _bind_processors(mapper, keys)
+        shape = shapes.get(keys)
+        if shape is None:
+            sets = ", ".join(f"{quote(mapper._props[k].column.name)}=?" for k in keys)
+            processors = _bind_processors(mapper, keys)
+            shape = shapes[keys] = (
+                f"UPDATE {quote(table.name)} SET {sets} WHERE {where}",
+                processors if any(p is not None for p in processors) else None,
+            )
+        sql, processors = shape
         # the WHERE values: the primary key as the identity key holds it (delete_params)
         pk = delete_params(obj.__dict__[_accel.instrumentation.STATE_KEY])
-        groups.setdefault(keys, []).append(_process(list(changed.values()), processors) + pk)
-    where = " AND ".join(f"{quote(table.name)}.{quote(c.name)} = ?" for c in mapper.primary_key)
+        groups.setdefault(keys, []).append(_process(list(changed.values()), processors, sql) + pk)
     for keys, rows in groups.items():
-        sets = ", ".join(f"{quote(mapper._props[k].column.name)}=?" for k in keys)
-        sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {where}"
+        sql = shapes[keys][0]
         if len(rows) == 1:
             cursor = connection._execute_sql(sql, rows[0], cause=cause)
         else:

@@ -13,14 +13,14 @@ flush uses :func:`quote` and the same compiler for its statements.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from minialchemy.exc import CompileError, StatementError
 from minialchemy.sql import elements as el
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, Table
 
-__all__ = ["Compiled", "compile_element", "quote", "ddl_create_table"]
+__all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table"]
 
 # SQLite's keywords (sqlite.org/lang_keywords.html): a name equal to one of them is quoted.
 RESERVED_WORDS = frozenset(
@@ -45,6 +45,36 @@ def quote(name: str) -> str:
     if _LEGAL_NAME.match(name) and name not in RESERVED_WORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+# a function name is written as given (``lower``, ``MyFunc``) when it is made of letters,
+# digits, ``_`` and ``$`` and does not start with a digit or ``$``; anything else is quoted
+_LEGAL_FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def quote_function_name(name: str) -> str:
+    """A function name is an identifier: ``func.lower`` renders ``lower(...)``, while
+    ``getattr(func, "(SELECT secret FROM t) --")`` renders a quoted (and harmless) name,
+    never SQL.  Case is kept, as SQL function names are case-insensitive."""
+    if _LEGAL_FUNCTION_NAME.match(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ON DELETE / ON UPDATE take one or more SQL keywords ("CASCADE", "SET NULL"): keywords are
+# never quoted, so a phrase holding anything else (quotes, parentheses, ";") is refused
+_SQL_KEYWORD_PHRASE = re.compile(r"^\w+(?:\s+\w+)*$")
+
+
+def validate_sql_phrase(phrase: str, what: str) -> str:
+    """Return ``phrase`` when it is a plain keyword sequence; raise :class:`CompileError` naming
+    ``what`` (``"ForeignKey('user_account.id', ondelete=...)"``) otherwise."""
+    if not isinstance(phrase, str) or not _SQL_KEYWORD_PHRASE.match(phrase):
+        raise CompileError(
+            f"Unexpected SQL phrase {phrase!r} for {what}: expected SQL keywords only, such as "
+            f"CASCADE, SET NULL, SET DEFAULT, RESTRICT or NO ACTION"
+        )
+    return phrase
 
 
 #: characters a ``:name`` placeholder cannot hold, and what ``str()`` shows instead (the
@@ -86,28 +116,55 @@ class Compiled:
 
         Each bind takes, in order: the execution parameter of its name, else its own value (a
         column default is called once per row here); a ``bindparam()`` with neither raises
-        :class:`StatementError` naming it.
+        :class:`StatementError` naming it.  The values then pass their type's bind processor
+        (:func:`process_parameters`); a value the type refuses, or a default that raises,
+        raises :class:`StatementError` with the original exception as ``.orig``.
         """
         if self._processors is None:
-            self._processors = [bind.type.bind_processor() for _, bind in self.binds]
+            found = [bind.type.bind_processor() for _, bind in self.binds]
+            self._processors = found if any(p is not None for p in found) else []
         out = []
-        for (name, bind), processor in zip(self.binds, self._processors):
+        for name, bind in self.binds:
             if params is not None and name in params:
-                value = params[name]
+                out.append(params[name])
             elif bind.callable is not None:
-                value = bind.callable()
+                try:
+                    out.append(bind.callable())
+                except Exception as error:
+                    raise StatementError.from_exception(error, self.string, _shown(params)) from error
             elif bind.required:
                 raise StatementError(
                     f"A value is required for bind parameter {name!r}",
                     self.string,
-                    dict(params) if params else None,
+                    _shown(params),
                 )
             else:
-                value = bind.value
-            if processor is not None:
-                value = processor(value)
-            out.append(value)
+                out.append(bind.value)
+        if self._processors:
+            return process_parameters(self._processors, out, self.string, params)
         return tuple(out)
+
+
+def _shown(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(params) if params else None
+
+
+def process_parameters(
+    processors: Sequence[Any], values: Sequence[Any], statement: str, params: Any = None
+) -> tuple[Any, ...]:
+    """One row of parameters through the bind processors of its columns' types (None: the value
+    goes as it is).  The single place where values are converted and checked on their way to
+    the database, for Core statements and for the ORM's flush alike.
+
+    A value its type refuses (``Boolean`` given ``'false'``, ``Float`` given ``'abc'``) raises
+    :class:`StatementError` with the statement, the parameters (``params``, else ``values``)
+    and the TypeError or ValueError as ``.orig``; nothing has been sent yet.
+    """
+    try:
+        return tuple([v if p is None else p(v) for p, v in zip(processors, values)])
+    except Exception as error:
+        shown = _shown(params) if isinstance(params, Mapping) else (params if params is not None else tuple(values))
+        raise StatementError.from_exception(error, statement, shown) from error
 
 
 def compile_element(element: Any, dialect: str = "default", column_keys: Iterable[str] | None = None) -> Compiled:
@@ -182,7 +239,7 @@ class _SQLCompiler:
     def visit_function(self, fn: el.Function, **kw: Any) -> str:
         if fn.name.lower() == "count" and not fn.args:
             return "count(*)"
-        return f"{fn.name}(" + ", ".join(self.process(a, **kw) for a in fn.args) + ")"
+        return f"{quote_function_name(fn.name)}(" + ", ".join(self.process(a, **kw) for a in fn.args) + ")"
 
     def visit_textclause(self, clause: el.TextClause, **kw: Any) -> str:
         def replace(match: "re.Match[str]") -> str:
@@ -263,7 +320,7 @@ class _SQLCompiler:
         elif isinstance(column, el.Function):
             key = column.name
             name = self._anon_label(column.name)
-            sql = f"{self.process(column)} AS {name}"
+            sql = f"{self.process(column)} AS {quote(name)}"
             seen[name] = 1
             self.compiled.result_columns.append((key, column.type, column))
             return sql
@@ -465,8 +522,10 @@ def ddl_create_table(table: Table) -> str:
         if not column.nullable:
             line += " NOT NULL"
         if column.server_default is not None:
+            # a string is a literal value (server_default="(unknown)" stores '(unknown)');
+            # SQL is given as text("(lower(hex(randomblob(8))))")
             default = column.server_default
-            line += " DEFAULT " + (default if isinstance(default, str) and default.startswith("(") else _sql_literal(default))
+            line += " DEFAULT " + (default.text if isinstance(default, el.TextClause) else _sql_literal(default))
         lines.append(line)
     pk = list(table.primary_key.columns)
     if pk:
@@ -483,8 +542,10 @@ def ddl_create_table(table: Table) -> str:
                 f"FOREIGN KEY({quote(column.name)}) REFERENCES "
                 f"{quote(target.table.name)} ({quote(target.name)})"
             )
-            if fk.ondelete:
-                line += f" ON DELETE {fk.ondelete}"
+            if fk.ondelete is not None:
+                line += " ON DELETE " + validate_sql_phrase(fk.ondelete, f"{fk!r} ondelete")
+            if fk.onupdate is not None:
+                line += " ON UPDATE " + validate_sql_phrase(fk.onupdate, f"{fk!r} onupdate")
             lines.append(line)
     return f"CREATE TABLE {quote(table.name)} (\n\t" + ", \n\t".join(lines) + "\n)"
 
