@@ -15,6 +15,8 @@ from typing import Any
 __all__ = [
     "SQLAlchemyError",
     "ArgumentError",
+    "NoForeignKeysError",
+    "AmbiguousForeignKeysError",
     "CompileError",
     "CircularDependencyError",
     "InvalidRequestError",
@@ -22,6 +24,7 @@ __all__ = [
     "MultipleResultsFound",
     "PendingRollbackError",
     "ResourceClosedError",
+    "NoSuchColumnError",
     "NoSuchTableError",
     "NoReferencedTableError",
     "StatementError",
@@ -44,6 +47,14 @@ class SQLAlchemyError(Exception):
 class ArgumentError(SQLAlchemyError):
     """A construct was given arguments it cannot work with (for example a mapped class without a
     primary key)."""
+
+
+class NoForeignKeysError(ArgumentError):
+    """A join without an ON clause found no foreign key between its two sides."""
+
+
+class AmbiguousForeignKeysError(ArgumentError):
+    """A join without an ON clause found several foreign keys between its two sides."""
 
 
 class CompileError(SQLAlchemyError):
@@ -79,6 +90,10 @@ class PendingRollbackError(InvalidRequestError):
 
 class ResourceClosedError(InvalidRequestError):
     """The connection, session or result was already closed."""
+
+
+class NoSuchColumnError(InvalidRequestError, KeyError):
+    """A result was asked for a column it does not have (``result.columns("nope")``)."""
 
 
 class NoSuchTableError(InvalidRequestError):

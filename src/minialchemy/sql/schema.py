@@ -380,6 +380,30 @@ class Table:
 
         return select(self)
 
+    def alias(self, name: str | None = None) -> Any:
+        """This table under another name (``AS name``), to read it twice in one SELECT."""
+        from minialchemy.sql.selectable import Alias
+
+        return Alias(self, name)
+
+    def join(self, right: Any, onclause: Any = None, isouter: bool = False, full: bool = False) -> Any:
+        """``self JOIN right ON onclause`` (from the foreign key when omitted)."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=isouter, full=full)
+
+    def outerjoin(self, right: Any, onclause: Any = None, full: bool = False) -> Any:
+        """``self LEFT OUTER JOIN right ON onclause``."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=True, full=full)
+
+    def corresponding_column(self, column: Any) -> Any:
+        """This table's column standing for ``column`` (itself, or the column an alias proxies)."""
+        from minialchemy.sql.selectable import corresponding_column
+
+        return corresponding_column(self, column)
+
     def __repr__(self) -> str:
         cols = ", ".join(repr(c) for c in self.columns)
         return f"Table({self.name!r}, MetaData(), {cols})"
