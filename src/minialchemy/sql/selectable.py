@@ -805,6 +805,8 @@ class Select(_SelectBase):
     def _final_froms(self) -> list[Any]:
         """The FROM list as rendered: the implicit FROMs (columns, WHERE) and the explicit ones
         (select_from, joins), without those a join already contains."""
+        if not self._from and not self._setup_joins:
+            return self._implicit_froms()  # nothing explicit, so nothing hides anything
         explicit = self._join_froms()
         froms: list[Any] = []
         for candidate in [*explicit, *self._implicit_froms()]:
