@@ -686,12 +686,6 @@ class Select(_SelectBase):
         new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
         return new
 
-    def options(self, *options: Any) -> "Select":
-        """ORM loader options: ``select(User).options(selectinload(User.addresses))``."""
-        new = self._generate()
-        new._with_options = (*self._with_options, *options)
-        return new
-
     @property
     def whereclause(self) -> ColumnElement | None:
         """All WHERE criteria joined by AND, or None."""
