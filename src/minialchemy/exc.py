@@ -22,6 +22,7 @@ __all__ = [
     "PendingRollbackError",
     "ResourceClosedError",
     "NoSuchTableError",
+    "InsertManyValuesError",
     "NoReferencedTableError",
     "StatementError",
     "DBAPIError",
@@ -71,6 +72,12 @@ class ResourceClosedError(InvalidRequestError):
 
 class NoSuchTableError(InvalidRequestError):
     """A table named in the metadata does not exist."""
+
+
+class InsertManyValuesError(InvalidRequestError):
+    """A batched ``INSERT ... RETURNING`` got back keys it cannot tie to its parameter rows
+    (see :mod:`minialchemy.engine.insertmanyvalues`); raised alike for the ORM's flush and for
+    Core's ``execute(insert(t).returning(...), [...])``."""
 
 
 class NoReferencedTableError(InvalidRequestError):

@@ -163,14 +163,14 @@ def execute_dml(session: Any, statement: Any, params: Any, options: dict[str, An
     cause = f"ORM-enabled {statement.__visit_name__.upper()} of {mapper.class_.__name__}"
     if strategy == "fetch":
         returning = statement.returning(*mapper.primary_key)
-        result = connection._execute_statement(returning, params, cause=cause)
+        result = connection.execute(returning, params, execution_options={"cause": cause})
         keys = [tuple(row) for row in result.all()]
         result.rowcount = len(keys)
         matched = [obj for obj in (session.identity_map.get((mapper.class_, key, None)) for key in keys) if obj is not None]
         if is_update:
             value_setters = _value_evaluators(mapper, statement, fallback_expire=True)
     else:
-        result = connection._execute_statement(statement, params, cause=cause)
+        result = connection.execute(statement, params, execution_options={"cause": cause})
         matched = _evaluate_matches(session, mapper, matcher) if matcher is not None else []
     if is_update:
         _synchronize_update(session, matched, value_setters)
