@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.result import CursorResult, row_class
 from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, ResourceClosedError, _truncate_params
+from minialchemy.inspection import Inspector, _inspects
 from minialchemy.sql.compiler import compile_element
 
 if TYPE_CHECKING:
@@ -629,6 +630,12 @@ def _enable_echo() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s INFO %(name)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+
+
+@_inspects(Engine, Connection)
+def _inspect_bind(bind: Engine | Connection) -> Inspector:
+    """``inspect(engine)`` / ``inspect(connection)``: an :class:`Inspector` of the database."""
+    return Inspector(bind)
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:

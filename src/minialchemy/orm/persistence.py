@@ -17,8 +17,10 @@ strategy                    SQL                                               us
 ==========================  ================================================  =====================================
 client-assigned keys        ``INSERT ... VALUES (?, ?)``, one ``executemany``  every primary-key attribute is set
 batched RETURNING           ``INSERT ... SELECT ... FROM (VALUES ...)         a rowid-alias key (single ``INTEGER``),
-                            ORDER BY ... RETURNING id``, 500 rows a            2+ rows, SQLite >= 3.35, and the
-                            statement                                          engine's ``insertmanyvalues`` is on
+                            ORDER BY ... RETURNING id``, 500 rows a            ``MIN_BATCH_ROWS`` (10) rows or more,
+                            statement                                          SQLite >= 3.35, the engine's
+                                                                               ``insertmanyvalues`` on, and no rowid
+                                                                               of the table at 2**63-1
 per-row                     ``INSERT ... VALUES (?, ?)`` each, key from        everything else (always correct)
                             ``cursor.lastrowid``
 ==========================  ================================================  =====================================

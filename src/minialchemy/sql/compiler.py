@@ -6,8 +6,11 @@ Every Python value becomes a bound parameter: the compiler writes ``?`` (for sql
 parameters into the tuple sqlite3 wants.  Identifiers that are SQL keywords or not plain
 lower-case names (``"order"``, ``"first name"``) are quoted everywhere.
 
-Where it sits: called by the engine (``Connection.execute``) and by ``str(statement)``; the ORM's
-flush uses :func:`quote` and the same compiler for its statements.
+Where it sits: called by the engine (``Connection.execute``) and by ``str(statement)``.  The
+ORM's flush builds Core ``insert()`` / ``update()`` / ``delete()`` statements and compiles them
+here once per mapper and column set; this module is the only place SQL text is written.  The
+batched ``INSERT ... RETURNING`` form (:meth:`Compiled.insertmanyvalues_sql`) is rendered here
+too, from the single-row INSERT, for :mod:`minialchemy.engine.insertmanyvalues`.
 """
 
 from __future__ import annotations
@@ -286,9 +289,9 @@ class _SQLCompiler:
         rendered: list[str] = []
         seen: dict[str, int] = {}
         for item in select._raw_columns:
-            if isinstance(item, Table) or hasattr(item, "__table__"):
-                from minialchemy.sql.selectable import table_of
+            from minialchemy.sql.selectable import _is_entity, table_of
 
+            if _is_entity(item):
                 columns: list[Any] = list(table_of(item).columns)
             else:
                 columns = [item]
@@ -493,8 +496,10 @@ def _tables_in(element: Any, found: list[Table]) -> None:
         if element not in found:
             found.append(element)
         return
-    if hasattr(element, "__table__") and isinstance(element, type):
-        table = element.__table__
+    if isinstance(element, type):  # an entity (a mapped class)
+        from minialchemy.sql.selectable import table_of
+
+        table = table_of(element)
         if table not in found:
             found.append(table)
         return

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.inspection import inspect
 from minialchemy.sql.elements import (
     ClauseElement,
     ColumnElement,
@@ -22,7 +23,7 @@ from minialchemy.sql.elements import (
 )
 from minialchemy.sql.schema import Table
 
-__all__ = ["Select", "select", "Executable", "table_of"]
+__all__ = ["Select", "select", "Executable", "table_of", "entity_table"]
 
 
 class Executable(ClauseElement):
@@ -50,17 +51,33 @@ class Executable(ClauseElement):
 
 
 def table_of(obj: Any) -> Table:
-    """The table a FROM/DML target stands for: a Table, or a mapped class (its ``__table__``)."""
+    """The table a FROM/DML target stands for: a Table, or a mapped class (see
+    :func:`entity_table`)."""
     if isinstance(obj, Table):
         return obj
-    table = getattr(obj, "__table__", None)
-    if isinstance(table, Table):
+    table = entity_table(obj)
+    if table is not None:
         return table
     raise ArgumentError(f"{obj!r} is not a Table or a mapped class")
 
 
+def entity_table(obj: Any) -> Table | None:
+    """The table of an entity such as a mapped class, or None.
+
+    The SQL layer knows nothing of mappers: it inspects ``obj`` (:func:`minialchemy.inspection.inspect`,
+    where the ORM registered mapped classes) and asks the answer for its clause element."""
+    if not isinstance(obj, type):
+        return None
+    found = inspect(obj, raiseerr=False)
+    clause = getattr(found, "__clause_element__", None)
+    if clause is None:
+        return None
+    table = clause()
+    return table if isinstance(table, Table) else None
+
+
 def _is_entity(obj: Any) -> bool:
-    return isinstance(obj, Table) or (isinstance(obj, type) and isinstance(getattr(obj, "__table__", None), Table))
+    return isinstance(obj, Table) or entity_table(obj) is not None
 
 
 class Select(Executable):
