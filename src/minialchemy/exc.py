@@ -15,12 +15,15 @@ from typing import Any
 __all__ = [
     "SQLAlchemyError",
     "ArgumentError",
+    "NoForeignKeysError",
+    "AmbiguousForeignKeysError",
     "CompileError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
     "PendingRollbackError",
     "ResourceClosedError",
+    "NoSuchColumnError",
     "NoSuchTableError",
     "InsertManyValuesError",
     "NoReferencedTableError",
@@ -46,6 +49,14 @@ class ArgumentError(SQLAlchemyError):
     primary key)."""
 
 
+class NoForeignKeysError(ArgumentError):
+    """A join without an ON clause found no foreign key between its two sides."""
+
+
+class AmbiguousForeignKeysError(ArgumentError):
+    """A join without an ON clause found several foreign keys between its two sides."""
+
+
 class CompileError(SQLAlchemyError):
     """A statement could not be rendered as SQL."""
 
@@ -68,6 +79,10 @@ class PendingRollbackError(InvalidRequestError):
 
 class ResourceClosedError(InvalidRequestError):
     """The connection, session or result was already closed."""
+
+
+class NoSuchColumnError(InvalidRequestError, KeyError):
+    """A result was asked for a column it does not have (``result.columns("nope")``)."""
 
 
 class NoSuchTableError(InvalidRequestError):
@@ -114,6 +129,17 @@ class StatementError(SQLAlchemyError):
     def __reduce__(self):
         return (type(self), (self.message, self.statement, self.params, self.orig))
 
+    @classmethod
+    def from_exception(cls, orig: BaseException, statement: str | None, params: Any) -> "StatementError":
+        """Wrap an exception raised while preparing a statement's parameters (a value its column
+        type refuses, a failing column default): the original is ``.orig`` and the message
+        starts with its class, ``(builtins.TypeError) Not a boolean value: 'false'``."""
+        return cls(_exception_label(orig), statement, params, orig)
+
+
+def _exception_label(orig: BaseException) -> str:
+    return f"({type(orig).__module__}.{type(orig).__name__}) {orig}"
+
 
 def _truncate_params(params: Any, limit: int = 300) -> str:
     """Show parameters, shortening long values so a 1 MB string does not flood a traceback."""
@@ -136,8 +162,7 @@ class DBAPIError(StatementError):
             if candidate is not None:
                 wrapper = candidate
                 break
-        message = f"({type(orig).__module__}.{type(orig).__name__}) {orig}"
-        return wrapper(message, statement, params, orig)
+        return wrapper(_exception_label(orig), statement, params, orig)
 
 
 class InterfaceError(DBAPIError):

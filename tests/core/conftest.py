@@ -92,3 +92,10 @@ def tutorial_engine(engine, metadata, user_table, address_table):
             ],
         )
     return engine
+
+
+@pytest.fixture
+def conn(tutorial_engine):
+    """A connection to the tutorial's database."""
+    with tutorial_engine.connect() as connection:
+        yield connection

@@ -6,12 +6,6 @@ from minialchemy import delete, exc, insert, select, update
 
 
 @pytest.fixture
-def conn(tutorial_engine):
-    with tutorial_engine.connect() as connection:
-        yield connection
-
-
-@pytest.fixture
 def users_by_id(user_table):
     return select(user_table).order_by(user_table.c.id)
 
@@ -213,3 +207,62 @@ def test_result_is_exhausted_after_all(conn, users_by_id):
     result = conn.execute(users_by_id)
     assert len(result.all()) == 3
     assert result.all() == []
+
+
+# -- reshaping a result: partitions, columns, tuples, mappings, yield_per, unique --------------------
+
+
+def test_partitions_hands_out_rows_in_lists_of_the_given_size(conn, users_by_id):
+    batches = list(conn.execute(users_by_id).partitions(2))
+    assert [len(batch) for batch in batches] == [2, 1]
+    assert [row.name for batch in batches for row in batch] == ["spongebob", "sandy", "patrick"]
+
+
+def test_yield_per_sets_the_partition_size(conn, users_by_id):
+    batches = list(conn.execute(users_by_id).yield_per(2).partitions())
+    assert [[row.id for row in batch] for batch in batches] == [[1, 2], [3]]
+
+
+def test_partitions_of_scalars_and_of_mappings(conn, users_by_id):
+    assert list(conn.execute(users_by_id).scalars().partitions(2)) == [[1, 2], [3]]
+    batches = list(conn.execute(users_by_id).mappings().partitions(2))
+    assert [m["name"] for m in batches[1]] == ["patrick"]
+
+
+def test_columns_picks_and_reorders_columns(conn, user_table, users_by_id):
+    assert conn.execute(users_by_id).columns("name", "id").all() == [
+        ("spongebob", 1),
+        ("sandy", 2),
+        ("patrick", 3),
+    ]
+    rows = conn.execute(users_by_id).columns(user_table.c.fullname).all()
+    assert rows[0] == ("Spongebob Squarepants",)
+    assert conn.execute(users_by_id).columns(1).scalars().all() == ["spongebob", "sandy", "patrick"]
+
+
+def test_columns_with_an_unknown_key_raises(conn, users_by_id):
+    with pytest.raises(exc.NoSuchColumnError, match="nope"):
+        conn.execute(users_by_id).columns("nope")
+
+
+def test_tuples_gives_plain_unpackable_rows(conn, users_by_id):
+    rows = conn.execute(users_by_id).tuples().all()
+    ids = [user_id for user_id, _, _ in rows]
+    assert ids == [1, 2, 3]
+
+
+def test_mappings_all_returns_dictionaries(conn, users_by_id):
+    mappings = conn.execute(users_by_id).mappings().all()
+    assert mappings[1] == {"id": 2, "name": "sandy", "fullname": "Sandy Cheeks"}
+    assert mappings[1]["fullname"] == "Sandy Cheeks"
+
+
+def test_scalars_unique_drops_repeated_values(conn, address_table):
+    stmt = select(address_table.c.user_id).order_by(address_table.c.id)
+    assert conn.execute(stmt).scalars().unique().all() == [1, 2]
+
+
+def test_unique_on_rows_and_on_mappings(conn, address_table):
+    stmt = select(address_table.c.user_id).order_by(address_table.c.id)
+    assert conn.execute(stmt).unique().all() == [(1,), (2,)]
+    assert conn.execute(stmt).mappings().unique().all() == [{"user_id": 1}, {"user_id": 2}]

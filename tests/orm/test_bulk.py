@@ -139,3 +139,64 @@ def test_orm_delete_is_undone_by_rollback(session, User):
     session.rollback()
     assert patrick in session
     assert patrick.fullname == "Patrick Star"
+
+
+# --- ORM bulk UPDATE by primary key: update(User) with a list of parameter dicts -------------
+
+
+def all_users(session, User):
+    return [tuple(row) for row in session.execute(select(User.id, User.name, User.fullname).order_by(User.id))]
+
+
+def test_bulk_update_by_primary_key_changes_only_the_named_rows(session, User, sql_log):
+    session.execute(update(User), [{"id": 2, "name": "sandy2"}])
+    assert sql_log.matching("UPDATE") == ["UPDATE user_account SET name=? WHERE user_account.id = ?"]
+    assert all_users(session, User) == [
+        (1, "spongebob", "Spongebob Squarepants"),
+        (2, "sandy2", "Sandy Cheeks"),
+        (3, "patrick", "Patrick Star"),
+    ]
+
+
+def test_bulk_update_by_primary_key_groups_dicts_naming_different_columns(session, User, sql_log):
+    session.execute(
+        update(User),
+        [{"id": 1, "name": "sb"}, {"id": 3, "fullname": "Patrick S."}, {"id": 2, "name": "sd"}],
+    )
+    assert sorted(sql_log.matching("UPDATE")) == [
+        "UPDATE user_account SET fullname=? WHERE user_account.id = ?",
+        "UPDATE user_account SET name=? WHERE user_account.id = ?",
+    ]
+    assert all_users(session, User) == [
+        (1, "sb", "Spongebob Squarepants"),
+        (2, "sd", "Sandy Cheeks"),
+        (3, "patrick", "Patrick S."),
+    ]
+
+
+def test_bulk_update_by_primary_key_refuses_a_dict_without_the_key_before_writing(session, User, sql_log):
+    with pytest.raises(InvalidRequestError, match="primary key"):
+        session.execute(update(User), [{"id": 2, "name": "first"}, {"name": "everybody"}])
+    assert sql_log.matching("UPDATE") == []
+    assert [name for _, name, _ in all_users(session, User)] == ["spongebob", "sandy", "patrick"]
+
+
+def test_bulk_update_by_primary_key_synchronizes_objects_in_the_session(session, User):
+    sandy = session.get(User, 2)
+    session.execute(update(User), [{"id": 2, "fullname": "Sandy Squirrel"}])
+    assert sandy.fullname == "Sandy Squirrel"
+    assert sandy not in session.dirty
+
+
+def test_bulk_update_by_primary_key_refuses_fetch_synchronization(session, User):
+    with pytest.raises(InvalidRequestError, match="fetch"):
+        session.execute(
+            update(User), [{"id": 2, "name": "x"}], execution_options={"synchronize_session": "fetch"}
+        )
+
+
+def test_bulk_update_by_primary_key_of_a_missing_row_raises_stale_data(session, User):
+    from minialchemy.orm.exc import StaleDataError
+
+    with pytest.raises(StaleDataError):
+        session.execute(update(User), [{"id": 99, "name": "nobody"}])

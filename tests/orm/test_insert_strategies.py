@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minialchemy import String, create_engine, insert, select
+from minialchemy import String, create_engine, insert, select, text
 from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.base import Connection
 from minialchemy.exc import InsertManyValuesError, PendingRollbackError
@@ -58,7 +58,7 @@ def make_models():
     class Tag(Base):
         __tablename__ = "tag"
 
-        code: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="(lower(hex(randomblob(8))))")
+        code: Mapped[str] = mapped_column(String(16), primary_key=True, server_default=text("(lower(hex(randomblob(8))))"))
         label: Mapped[str]
 
     class Line(Base):
@@ -77,7 +77,7 @@ def make_models():
         __tablename__ = "seat"
 
         hall: Mapped[int] = mapped_column(primary_key=True)
-        code: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="(lower(hex(randomblob(4))))")
+        code: Mapped[str] = mapped_column(String(16), primary_key=True, server_default=text("(lower(hex(randomblob(4))))"))
         price: Mapped[Optional[int]]
 
     return SimpleNamespace(Base=Base, User=User, Tag=Tag, Line=Line, Ticket=Ticket, Seat=Seat)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
-from minialchemy.exc import MultipleResultsFound, NoResultFound, ResourceClosedError
+from minialchemy.exc import MultipleResultsFound, NoResultFound, NoSuchColumnError, ResourceClosedError
 
 __all__ = ["Row", "RowMapping", "Result", "CursorResult", "ScalarResult", "MappingResult"]
 
@@ -72,6 +72,8 @@ class _Consumable:
     _rows: list[Any]
     _index: int
     _make_row: Callable[[Any], Any] | None = None
+    #: rows per partition when ``partitions()`` is given no size (set by ``yield_per``)
+    _yield_per: int | None = None
 
     def _take_raw(self) -> list[Any]:
         """The remaining rows as stored (not made into rows), consuming them."""
@@ -142,6 +144,42 @@ class _Consumable:
     def fetchall(self) -> list[Any]:
         return self.all()
 
+    def partitions(self, size: int | None = None) -> Iterator[list[Any]]:
+        """The remaining rows in lists of ``size`` (the last may be shorter); without a size,
+        the ``yield_per()`` size, else ``fetchmany()``'s default of one row, as sqlite3's
+        cursor has it.  Process a large result a batch at a time."""
+        if size is None:
+            size = self._yield_per or 1
+        if size < 1:
+            raise ValueError(f"partitions() needs a size of at least 1, not {size}")
+        while True:
+            batch = self.fetchmany(size)
+            if not batch:
+                return
+            yield batch
+
+    def yield_per(self, num: int) -> Any:
+        """Hand rows out in batches of ``num`` from ``partitions()`` (this result, for chaining)."""
+        if num < 1:
+            raise ValueError(f"yield_per() needs a batch size of at least 1, not {num}")
+        self._yield_per = num
+        return self
+
+    def _unique_markers(self, values: Any) -> Any:
+        """What makes a row a duplicate: ORM objects by identity, anything else by value."""
+        return tuple(id(v) if hasattr(v, "__dict__") else v for v in values)
+
+    def _keep_unique(self, as_values: Callable[[Any], Any]) -> None:
+        seen: set[Any] = set()
+        kept = []
+        for row in self._rows[self._index :]:
+            marker = self._unique_markers(as_values(row))
+            if marker not in seen:
+                seen.add(marker)
+                kept.append(row)
+        self._rows = kept
+        self._index = 0
+
 
 _NO_ROW = object()
 
@@ -210,29 +248,53 @@ class Result(_Consumable):
     def scalars(self, index: int = 0) -> "ScalarResult":
         """The values of one column (the first by default): ``session.scalars(select(User))``."""
         if self._single_values and index in (0, -1):
-            return ScalarResult(list(self._take_raw()))
-        return ScalarResult([row[index] for row in self._take_raw_tuples()])
+            result = ScalarResult(list(self._take_raw()))
+        else:
+            result = ScalarResult([row[index] for row in self._take_raw_tuples()])
+        result._yield_per = self._yield_per
+        return result
 
     def mappings(self) -> "MappingResult":
         """Rows as dictionaries of column key to value."""
         keys = self._keys
-        return MappingResult([RowMapping(zip(keys, row)) for row in self._take_raw_tuples()])
+        result = MappingResult([RowMapping(zip(keys, row)) for row in self._take_raw_tuples()])
+        result._yield_per = self._yield_per
+        return result
 
     def tuples(self) -> "Result":
+        """The rows as they are (a Row already is a tuple); kept for SQLAlchemy's spelling."""
         return self
+
+    @property
+    def t(self) -> "Result":
+        """The same as :meth:`tuples`."""
+        return self
+
+    def columns(self, *columns: Any) -> "Result":
+        """A result of only some columns, in the order given: by key (``"name"``), by position
+        (``0``), or by the column expression selected (``user_table.c.name``)."""
+        positions = [self._column_position(column) for column in columns]
+        rows = [tuple([row[i] for i in positions]) for row in self._take_raw_tuples()]
+        result = Result([self._keys[i] for i in positions], rows)
+        result._yield_per = self._yield_per
+        return result
+
+    def _column_position(self, column: Any) -> int:
+        if isinstance(column, int):
+            if -len(self._keys) <= column < len(self._keys):
+                return column % len(self._keys)
+        else:
+            key = column if isinstance(column, str) else getattr(column, "key", None)
+            if key in self._keys:
+                return self._keys.index(key)
+        raise NoSuchColumnError(
+            f"Could not locate column in row for column {column!r}; the result's columns are "
+            f"{', '.join(self._keys) or '(none)'}"
+        )
 
     def unique(self) -> "Result":
         """Drop duplicate rows (by identity of ORM objects, by value otherwise)."""
-        seen: set[Any] = set()
-        kept = []
-        for row in self._rows[self._index :]:
-            values = (row,) if self._single_values else row
-            marker = tuple(id(v) if hasattr(v, "__dict__") else v for v in values)
-            if marker not in seen:
-                seen.add(marker)
-                kept.append(row)
-        self._rows = kept
-        self._index = 0
+        self._keep_unique((lambda value: (value,)) if self._single_values else (lambda row: row))
         return self
 
     def close(self) -> None:
@@ -319,15 +381,8 @@ class ScalarResult(_Consumable):
         self._index = 0
 
     def unique(self) -> "ScalarResult":
-        seen: set[Any] = set()
-        kept = []
-        for value in self._rows[self._index :]:
-            marker = id(value) if hasattr(value, "__dict__") else value
-            if marker not in seen:
-                seen.add(marker)
-                kept.append(value)
-        self._rows = kept
-        self._index = 0
+        """Drop duplicate values (ORM objects by identity)."""
+        self._keep_unique(lambda value: (value,))
         return self
 
     def __repr__(self) -> str:
@@ -340,3 +395,16 @@ class MappingResult(_Consumable):
     def __init__(self, rows: list[RowMapping]) -> None:
         self._rows = rows
         self._index = 0
+
+    def unique(self) -> "MappingResult":
+        """Drop duplicate rows (compared by their values)."""
+        self._keep_unique(lambda mapping: tuple(mapping.values()))
+        return self
+
+    def columns(self, *keys: str) -> "MappingResult":
+        """Mappings holding only the given keys."""
+        rows = self._take_all()
+        for key in keys:
+            if rows and key not in rows[0]:
+                raise NoSuchColumnError(f"Could not locate column in row for column {key!r}")
+        return MappingResult([RowMapping((key, row[key]) for key in keys) for row in rows])

@@ -13,6 +13,13 @@ UPDATE to the database.  Objects already in the session may hold the rows it cha
 - ``"auto"`` (the default): ``"evaluate"`` when it can, else ``"fetch"``.
 - ``False``: synchronize nothing; objects stay stale until expired.
 
+**Bulk UPDATE by primary key**: ``session.execute(update(User), [{"id": 2, "name": "x"}, ...])``
+(no ``values()``, a list of parameter dicts) updates each row named by its primary key:
+``UPDATE user_account SET name=? WHERE user_account.id = ?``, one executemany per set of
+column names (dicts may name different columns).  A dict without the primary key is refused
+before anything is written; a key matching no row raises StaleDataError.  Objects of those rows
+in the identity map get the new values (unless ``synchronize_session=False``; "fetch" is refused).
+
 New values are written as *committed* values: a synchronized object is not dirty afterwards.
 A deleted object leaves the identity map but is remembered by the session's transaction, so
 ``rollback()`` brings it back.
@@ -27,8 +34,8 @@ import operator
 from typing import Any, Callable
 
 from minialchemy import _accel
-from minialchemy.exc import ArgumentError
-from minialchemy.orm.exc import UnevaluatableError
+from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.orm.exc import StaleDataError, UnevaluatableError
 from minialchemy.sql import elements
 from minialchemy.sql.schema import Column
 
@@ -143,6 +150,8 @@ def execute_dml(session: Any, statement: Any, params: Any, options: dict[str, An
     mapper = statement.entity.__mapper__
     is_update = statement.__visit_name__ == "update"
     strategy = _resolve_strategy(options)
+    if is_update and _is_parameter_list(params):
+        return _bulk_update_by_primary_key(session, mapper, statement, params, strategy)
     matcher: Evaluator | None = None
     value_setters: dict[str, Evaluator] = {}
     if strategy in ("auto", "evaluate"):
@@ -177,6 +186,73 @@ def execute_dml(session: Any, statement: Any, params: Any, options: dict[str, An
     else:
         _synchronize_delete(session, matched)
     return result
+
+
+def _is_parameter_list(params: Any) -> bool:
+    return isinstance(params, (list, tuple)) and bool(params) and all(isinstance(p, dict) for p in params)
+
+
+def _bulk_update_by_primary_key(
+    session: Any, mapper: Any, statement: Any, params: list[dict[str, Any]], strategy: Any
+) -> Any:
+    """``update(User)`` with a list of dicts: UPDATE each row named by its primary key."""
+    from minialchemy.engine.result import CursorResult
+    from minialchemy.sql.dml import update as core_update
+
+    if strategy == "fetch":
+        raise InvalidRequestError(
+            "The 'fetch' synchronization strategy is not available for ORM bulk UPDATE by "
+            "primary key (a list of parameter dicts); use 'auto', 'evaluate' or False"
+        )
+    if statement.whereclause is not None and strategy is not False:
+        raise InvalidRequestError(
+            "ORM bulk UPDATE by primary key with additional WHERE criteria cannot synchronize "
+            "the session's objects; pass execution_options={'synchronize_session': False}"
+        )
+    table = mapper.local_table
+    pk_columns = list(mapper.primary_key)
+    # every dict is checked and translated before anything is written
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_key: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for index, given in enumerate(params):
+        row = {statement._column_for_key(key).key: value for key, value in given.items()}
+        missing = [c for c in pk_columns if c.key not in row]
+        if missing:
+            raise InvalidRequestError(
+                f"No primary key value supplied for column(s) "
+                f"{', '.join(f'{table.name}.{c.name}' for c in missing)} in parameter dict "
+                f"#{index} {given!r}; ORM bulk UPDATE by primary key needs every dict to name the "
+                f"primary key of the row to update"
+            )
+        pk = tuple(row[c.key] for c in pk_columns)
+        values = {key: value for key, value in row.items() if key not in {c.key for c in pk_columns}}
+        by_key.append((pk, values))
+        if values:
+            bound = dict(values)
+            bound.update({f"_pk_{c.key}": row[c.key] for c in pk_columns})
+            groups.setdefault(tuple(values), []).append(bound)
+    connection = session._connection_for_bind()
+    cause = f"ORM bulk UPDATE by primary key of {mapper.class_.__name__}"
+    criteria = [c == elements.bindparam(f"_pk_{c.key}", type_=c.type) for c in pk_columns]
+    if statement.whereclause is not None:
+        criteria.append(statement.whereclause)
+    matched_rows = 0
+    for rows in groups.values():
+        result = connection.execute(core_update(table).where(*criteria), rows, execution_options={"cause": cause})
+        if result.rowcount != len(rows):
+            raise StaleDataError(
+                f"UPDATE statement on table {table.name!r} expected to update {len(rows)} row(s); "
+                f"{result.rowcount} were matched (a primary key in the parameter dicts names no row)"
+            )
+        matched_rows += result.rowcount
+    if strategy is not False:
+        col_to_attr = mapper._col_to_attr
+        for pk, values in by_key:
+            obj = session.identity_map.get((mapper.class_, pk, None))
+            if obj is not None and values:
+                setters = {col_to_attr[table.c[key]]: (lambda d, v=value: v) for key, value in values.items()}
+                _synchronize_update(session, [obj], setters)
+    return CursorResult([], [], rowcount=matched_rows, returns_rows=False)
 
 
 def _value_evaluators(mapper: Any, statement: Any, fallback_expire: bool = False) -> dict[str, Evaluator]:

@@ -75,7 +75,7 @@ class MappedColumn:
         args: list[Any] = [self.name or key]
         if type_ is not None:
             args.append(type_)
-        args.extend(ForeignKey(fk._target, ondelete=fk.ondelete) for fk in self.foreign_keys)
+        args.extend(fk.copy() for fk in self.foreign_keys)
         # mapped_column("select"): the column is named (and keyed, in table.c) "select"; the
         # mapper still maps it to the attribute ``key``
         return Column(*args, key=key if self.name is None else self.name, **kwargs)

@@ -51,7 +51,7 @@ from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
 from minialchemy.orm.exc import StaleDataError
 from minialchemy.orm.mapper import Mapper
-from minialchemy.sql.compiler import Compiled, compile_element
+from minialchemy.sql.compiler import Compiled, compile_element, process_parameters
 from minialchemy.sql.dml import delete, insert, update
 from minialchemy.sql.elements import and_, bindparam
 from minialchemy.sql.schema import Column
@@ -75,6 +75,7 @@ __all__ = [
     "PER_ROW",
     "BATCHED",
     "CLIENT_KEYS",
+    "single_row_insert_sql",
 ]
 
 log = logging.getLogger("minialchemy.orm")
@@ -212,10 +213,19 @@ def statements_for(mapper: Mapper) -> MapperStatements:
     return found
 
 
-def _process(values: Sequence[Any], processors: list[Any] | None) -> tuple[Any, ...]:
+def _process(values: Sequence[Any], compiled: Compiled, processors: list[Any] | None) -> tuple[Any, ...]:
+    """One row of ``compiled``'s parameters as sent: through the column types' bind processors
+    when any column has one (a refused value raises StatementError naming the statement), else
+    as it is."""
     if processors is not None:
-        return tuple([p(v) if p is not None else v for p, v in zip(processors, values)])
+        return process_parameters(processors, values, compiled.string)
     return tuple(values)
+
+
+def single_row_insert_sql(mapper: Mapper, d: dict[str, Any]) -> str:
+    """The one-row ``INSERT`` of the object whose ``__dict__`` is ``d`` (for error messages)."""
+    plan = statements_for(mapper)
+    return plan.insert(plan.columns_for(d))[0].string
 
 
 def _runs_by_columns(plan: MapperStatements, objects: Sequence[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
@@ -337,7 +347,7 @@ def emit_insert_client_keys(connection: Connection, mapper: Mapper, objects: Seq
     for keys, run in _runs_by_columns(plan, objects):
         compiled, ordered = plan.insert(keys)
         processors = compiled.bind_processors()
-        rows = [_process(insert_params(o.__dict__, ordered), processors) for o in run]
+        rows = [_process(insert_params(o.__dict__, ordered), compiled, processors) for o in run]
         if len(rows) == 1:
             connection.execute_compiled(compiled, rows[0], execution_options=options)
         else:
@@ -376,7 +386,7 @@ def emit_insert_batched(
         dicts = [obj.__dict__ for obj in run]
         rows = map(insert_params, dicts, repeat(ordered, len(dicts)))
         if processors is not None:
-            rows = (_process(row, processors) for row in rows)
+            rows = (_process(row, compiled, processors) for row in rows)
         start = 0
         for returned in connection.execute_insertmanyvalues(
             compiled, rows, rows_total=len(dicts), execution_options=options
@@ -417,7 +427,7 @@ def emit_insert_per_row(
             _insert_one_reading_server_keys(connection, plan, obj, keys, tuple(generated), cause, filled)
             continue
         compiled, ordered = plan.insert(keys)
-        params = _process(insert_params(d, ordered), compiled.bind_processors())
+        params = _process(insert_params(d, ordered), compiled, compiled.bind_processors())
         result = connection.execute_compiled(compiled, params, execution_options=options)
         for key in autoinc:
             if d.get(key) is None:
@@ -442,13 +452,13 @@ def _insert_one_reading_server_keys(
     insert_params = _accel.instrumentation.insert_params
     if connection.dialect.supports_returning:
         compiled, ordered = plan.insert(keys, returning=generated)
-        params = _process(insert_params(d, ordered), compiled.bind_processors())
+        params = _process(insert_params(d, ordered), compiled, compiled.bind_processors())
         result = connection.execute_compiled(
             compiled, params, execution_options=_options(_with_strategy(cause, f"{PER_ROW}, key from RETURNING"))
         )
     else:
         compiled, ordered = plan.insert(keys)
-        params = _process(insert_params(d, ordered), compiled.bind_processors())
+        params = _process(insert_params(d, ordered), compiled, compiled.bind_processors())
         inserted = connection.execute_compiled(
             compiled, params, execution_options=_options(_with_strategy(cause, f"{PER_ROW}, key by rowid"))
         )
@@ -476,7 +486,7 @@ def emit_update(connection: Connection, mapper: Mapper, changes: Sequence[tuple[
         values = [changed[k] for k in ordered]
         # the WHERE values: the primary key as the identity key holds it (delete_params)
         row = (*values, *delete_params(obj.__dict__[state_key]))
-        groups.setdefault(keys, []).append(_process(row, compiled.bind_processors()))
+        groups.setdefault(keys, []).append(_process(row, compiled, compiled.bind_processors()))
     options = _options(cause)
     for keys, rows in groups.items():
         compiled, _ = plan.update(keys)
@@ -498,7 +508,7 @@ def emit_delete(connection: Connection, mapper: Mapper, objects: Sequence[Any], 
     processors = compiled.bind_processors()
     delete_params = _accel.instrumentation.delete_params
     state_key = _accel.instrumentation.STATE_KEY
-    rows = [_process(delete_params(obj.__dict__[state_key]), processors) for obj in objects]
+    rows = [_process(delete_params(obj.__dict__[state_key]), compiled, processors) for obj in objects]
     options = _options(cause)
     if len(rows) == 1:
         result = connection.execute_compiled(compiled, rows[0], execution_options=options)

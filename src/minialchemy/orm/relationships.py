@@ -7,7 +7,9 @@
   setting ``address.user`` appends to ``user.addresses`` when that collection is loaded, in
   memory, before any flush.
 - **Cascades** (``relationship(cascade="all, delete-orphan")``): ``save-update`` adds related
-  objects to the session along with their parent; ``delete`` deletes children with their parent;
+  objects to the session along with their parent (from the parent's side only: setting
+  ``address.user = u`` on a new address does not add it to ``u``'s session); a target the
+  session cannot take (another session's, a deleted one) is refused before anything changes; ``delete`` deletes children with their parent;
   ``delete-orphan`` deletes a child removed from its parent's collection.  Without ``delete``,
   deleting a parent sets its children's foreign key to NULL.
 
@@ -202,6 +204,8 @@ class RelationshipProperty:
         state = instrumentation.instance_state(obj)
         d = obj.__dict__
         if self.uselist:
+            for item in value or ():
+                _check_cascade_target(state, item, self)
             old = d.get(self.key)
             new = InstrumentedList(obj, self)
             d[self.key] = new
@@ -212,6 +216,8 @@ class RelationshipProperty:
                 new.append(item)
             return
         old = d.get(self.key)
+        if value is not None and value is not old:
+            _check_cascade_target(state, value, self)  # a refused assignment changes nothing
         d[self.key] = value
         _touch(state)
         if self.back_populates:
@@ -256,23 +262,26 @@ def _touch(state: Any) -> None:
                 session._register_modified(state)
 
 
-def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> None:
-    """save-update cascade: a child joins its parent's session (or the parent the child's,
-    through back_populates)."""
-    instrumentation = _accel.instrumentation
-    child_state = instrumentation.instance_state(child)
-    parent_session = parent_state.session
-    if parent_session is not None:
-        if "save-update" in prop.cascade and child_state.session_id is None and not child_state.deleted_flag:
-            parent_session._save_or_update(child)
+def _check_cascade_target(owner_state: Any, target: Any, prop: RelationshipProperty) -> None:
+    """Before a relationship change of an object in a session: refuse, with nothing changed
+    yet, a target the save-update cascade could not bring into that session (an object of
+    another session, a deleted one, a second object for a row the session holds)."""
+    if "save-update" not in prop.cascade or owner_state.session_id is None:
         return
-    child_session = child_state.session
-    if child_session is not None and prop.back_populates:
-        back = prop.mapper.attrs[prop.back_populates] if prop.back_populates in prop.mapper.attrs else None
-        if back is not None and "save-update" in back.cascade:
-            parent = parent_state.obj()
-            if parent is not None:
-                child_session._save_or_update(parent)
+    session = owner_state.session
+    if session is not None:
+        session._check_cascade_target(target)
+
+
+def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> None:
+    """save-update cascade: a child joins its parent's session.  Only in that direction: as in
+    SQLAlchemy 2.x, ``Address(user=u)`` (the change made on the child's side, reaching ``u``
+    through back_populates) does not put the new address in ``u``'s session."""
+    parent_session = parent_state.session
+    if parent_session is not None and "save-update" in prop.cascade:
+        child_state = _accel.instrumentation.instance_state(child)
+        if child_state.session_id is None and not child_state.deleted_flag:
+            parent_session._save_or_update(child)
 
 
 class RelationshipAttribute:
@@ -357,11 +366,22 @@ class InstrumentedList(list):
 
     # list API --------------------------------------------------------------------------------
 
+    def _check_new_items(self, items: Iterable[Any]) -> None:
+        """Refuse items the owner's session cannot take before the list changes."""
+        owner = self._owner()
+        if owner is not None:
+            owner_state = _accel.instrumentation.instance_state(owner)
+            for item in items:
+                _check_cascade_target(owner_state, item, self._prop)
+
     def append(self, item: Any) -> None:
+        self._check_new_items((item,))
         super().append(item)
         self._added_item(item)
 
     def extend(self, items: Iterable[Any]) -> None:
+        items = list(items)
+        self._check_new_items(items)
         for item in items:
             self.append(item)
 
@@ -370,6 +390,7 @@ class InstrumentedList(list):
         return self
 
     def insert(self, index: Any, item: Any) -> None:
+        self._check_new_items((item,))
         super().insert(index, item)
         self._added_item(item)
 
@@ -394,6 +415,9 @@ class InstrumentedList(list):
             self._removed_item(item)
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            value = list(value)
+        self._check_new_items(value if isinstance(index, slice) else (value,))
         old = self[index]
         super().__setitem__(index, value)
         for item in old if isinstance(index, slice) else [old]:

@@ -142,10 +142,17 @@ class Session:
     def __iter__(self) -> Iterator[Any]:
         return iter([*self.identity_map.values(), *self._new])
 
-    def is_modified(self, obj: Any) -> bool:
-        """True if a flush would UPDATE something of ``obj`` (a net change of a column)."""
+    def is_modified(self, obj: Any, include_collections: bool = True) -> bool:
+        """True if ``obj`` has changes a flush would write: for a new object, any attribute
+        set; for a persistent one, a net change of a column, or (``include_collections``) of a
+        relationship (a collection gained or lost an object, a many-to-one points elsewhere)."""
         state = _state_of(obj)
-        return bool(_accel.instrumentation.update_params(state, obj.__dict__))
+        d = obj.__dict__
+        if state.key is None:
+            return any(key in d for key in state.mapper.attrs.keys())
+        if _accel.instrumentation.update_params(state, d):
+            return True
+        return include_collections and state.modified and _relationships_changed(state.mapper, d)
 
     def in_transaction(self) -> bool:
         """True while a database transaction is open for this session."""
@@ -224,6 +231,12 @@ class Session:
         self._release_connection(commit=False)
         self._explicit_begin = False
         self._pending_rollback = None
+        self._restore_objects_after_rollback()
+
+    def _restore_objects_after_rollback(self) -> None:
+        """The objects' side of a ROLLBACK (also done at once when a flush fails, as
+        SQLAlchemy does): objects added in the transaction become transient, deleted ones
+        persistent again, every object expired."""
         state_key = _accel.instrumentation.STATE_KEY
         for obj in [*self._txn_inserted, *self._new]:
             state = obj.__dict__[state_key]
@@ -318,6 +331,31 @@ class Session:
         if mapper._relationship_keys:
             self._cascade_save(obj)
 
+    def _check_cascade_target(self, obj: Any) -> None:
+        """Raise what the save-update cascade of ``obj`` into this session would raise, before a
+        relationship change is applied (so a refused assignment is not half-applied)."""
+        state = _accel.instrumentation.instance_state(obj)
+        if state.deleted_flag or (state.session_id == self.hash_key and _is_in(self._deleted, obj)):
+            raise InvalidRequestError(
+                f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
+                f"of the session (use make_transient(obj) to turn it into a new object first)"
+            )
+        if state.session_id is None or state.session_id == self.hash_key:
+            if state.session_id is None and state.key is not None:
+                existing = self.identity_map.get(state.key)
+                if existing is not None and existing is not obj:
+                    raise InvalidRequestError(
+                        f"Can't attach instance {_instance_str(obj)}; another instance with key "
+                        f"{state.key!r} is already present in this session"
+                    )
+            return
+        if state.session is not None:
+            raise InvalidRequestError(
+                f"Object {_instance_str(obj)} is already attached to session "
+                f"'{state.session_id}' (this is '{self.hash_key}'); expunge it from the other "
+                f"session (or close that session) first"
+            )
+
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""
         mapper = type(obj).__mapper__
@@ -343,6 +381,12 @@ class Session:
                 f"Instance {_instance_str(obj)} is not persisted (it was never flushed); "
                 f"use session.expunge(obj) to remove a pending object"
             )
+        if state.deleted_flag and state.session_id is None:
+            # deleted and committed: taken back as a deleted object, as SQLAlchemy does; its
+            # DELETE finds no row, which is only worth a warning
+            state.session_id = self.hash_key
+            self._deleted.add(obj)
+            return
         if state.session_id != self.hash_key:
             self._save_or_update(obj)
         if _is_in(self._deleted, obj):
@@ -396,7 +440,7 @@ class Session:
     def expire(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Forget loaded attribute values (all, or the named ones); they reload on access."""
         state = _state_of(obj)
-        if state.session_id != self.hash_key:
+        if state.session_id != self.hash_key or state.deleted_flag:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
         if attribute_names is not None:
             mapper = state.mapper
@@ -415,11 +459,20 @@ class Session:
     def refresh(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Reload ``obj``'s attributes from the database now, discarding unflushed changes."""
         state = _state_of(obj)
-        if state.key is None or state.session_id != self.hash_key:
+        if state.key is None or state.session_id != self.hash_key or state.deleted_flag:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
+        if _is_in(self._deleted, obj):
+            raise InvalidRequestError(
+                f"Could not refresh instance {_instance_str(obj)}: it is marked for deletion "
+                f"(session.delete()); rollback() or expunge it to use its row again"
+            )
         self._check_pending_rollback()
-        # no autoflush: refresh() replaces the object's unflushed changes with the row's values
+        # the object's own unflushed changes are discarded first; other objects' changes are
+        # then autoflushed, so the SELECT sees the transaction as the session means it
         state.expire(attribute_names)
+        if attribute_names is None:
+            self._modified.discard(obj)
+        self._autoflush(f"refresh of {_instance_str(obj)}")
         keys = list(attribute_names) if attribute_names is not None else list(state.mapper._column_attr_keys)
         try:
             self._load_attributes(state, keys, cause=f"refresh of {_instance_str(obj)}")
@@ -463,7 +516,10 @@ class Session:
     # -- flushing ----------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Send pending changes (INSERT / UPDATE / DELETE) to the database, in the transaction."""
+        """Send pending changes (INSERT / UPDATE / DELETE) to the database, in the transaction.
+        With nothing to send it does nothing (even after a failed flush, as SQLAlchemy)."""
+        if not self._has_changes():
+            return
         self._check_pending_rollback()
         self._flush("flush")
 
@@ -481,6 +537,7 @@ class Session:
         except BaseException as error:
             self._pending_rollback = error
             self._release_connection(commit=False)
+            self._restore_objects_after_rollback()  # at once, as SQLAlchemy; rollback() still required
             raise
         finally:
             self._flushing = False
@@ -509,7 +566,7 @@ class Session:
     def _register_modified(self, state: Any) -> None:
         """Called by the instrumentation when a persistent object's attribute is set."""
         obj = state.obj()
-        if obj is not None:
+        if obj is not None and not state.deleted_flag:  # a deleted row has nothing left to UPDATE
             self._modified.add(obj)
 
     # -- queries -------------------------------------------------------------------------------------
@@ -540,8 +597,8 @@ class Session:
 
             self._autoflush(f"ORM-enabled {visit.upper()}")
             return bulk.execute_dml(self, statement, params, options)
-        if visit in ("insert", "update", "delete"):
-            self._autoflush(visit.upper())
+        if visit in ("insert", "update", "delete", "textclause"):
+            self._autoflush("textual SQL" if visit == "textclause" else visit.upper())
         return self._connection_for_bind().execute(statement, params, execution_options=options)
 
     def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -589,6 +646,34 @@ class Session:
 
 def _is_in(identity_set: Any, obj: Any) -> bool:
     return obj in identity_set
+
+
+def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
+    """Whether a loaded relationship of a persistent object differs from its foreign keys: a
+    collection lost an object or holds one not pointing at its owner, a many-to-one points
+    elsewhere than its foreign key."""
+    state_key = _accel.instrumentation.STATE_KEY
+    for key in mapper._relationship_keys:
+        if key not in d:
+            continue
+        prop = mapper._props[key]
+        pairs = prop.fk_attr_keys()
+        value = d[key]
+        if prop.uselist:
+            if getattr(value, "_removed", None):
+                return True
+            for item in value:
+                item_state = item.__dict__.get(state_key)
+                if item_state is None or item_state.key is None:
+                    return True
+                if any(item.__dict__.get(many) != d.get(one) for one, many in pairs):
+                    return True
+        elif prop.direction == "MANYTOONE":
+            for one, many in pairs:
+                target = None if value is None else value.__dict__.get(one)
+                if value is not None and target is None or d.get(many) != target:
+                    return True
+    return False
 
 
 class sessionmaker:  # noqa: N801 - SQLAlchemy's name

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minialchemy import _accel
+from minialchemy.exc import StatementError
 from minialchemy.orm import persistence
 from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
 
@@ -154,7 +155,36 @@ def _relationships(mapper: Any, direction: str) -> list[Any]:
     return [prop for prop in props if prop.direction == direction]
 
 
-def _sync_foreign_keys(session: Any, mapper: Any, saved: dict[Any, list[Any]]) -> None:
+def _direct_foreign_key_writes(session: Any) -> set[tuple[int, str]]:
+    """``(id(object), attribute)`` of foreign-key attributes the user set on persistent objects
+    since the last flush (taken before this flush writes any itself)."""
+    writes = set()
+    for obj in session._modified:
+        committed = _state(obj).committed_state
+        if committed:
+            mapper = type(obj).__mapper__
+            for column in mapper.local_table.columns:
+                key = mapper._col_to_attr.get(column)
+                if column.foreign_keys and key in committed:
+                    writes.add((id(obj), key))
+    return writes
+
+
+def _may_sync(session: Any, child: Any, parent: Any, prop: Any, direct_writes: set[tuple[int, str]]) -> bool:
+    """Whether the flush copies ``parent``'s key into ``child``'s foreign key (as SQLAlchemy):
+    not when the foreign key was set directly since the last flush (``a.user_id = None`` wins
+    over a loaded, unchanged ``a.user``), nor from a parent outside this session or deleted."""
+    if direct_writes and any((id(child), many) in direct_writes for _, many in prop.fk_attr_keys()):
+        return False
+    if parent is None:
+        return True
+    parent_state = _state(parent)
+    return parent_state.session_id == session.hash_key and not parent_state.deleted_flag and parent not in session._deleted
+
+
+def _sync_foreign_keys(
+    session: Any, mapper: Any, saved: dict[Any, list[Any]], direct_writes: set[tuple[int, str]] = frozenset()  # type: ignore[assignment]
+) -> None:
     """Copy parents' primary keys into the foreign keys of ``mapper``'s objects (``saved``:
     the flush's objects by mapper)."""
     # many-to-one: the object refers to its parent (address.user)
@@ -166,6 +196,8 @@ def _sync_foreign_keys(session: Any, mapper: Any, saved: dict[Any, list[Any]]) -
                 if prop.key not in d:
                     continue
                 parent = d[prop.key]
+                if not _may_sync(session, obj, parent, prop, direct_writes):
+                    continue
                 for one, many in prop.fk_attr_keys():
                     _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
     # one-to-many: a parent's collection lists the object (user.addresses.append(address))
@@ -178,7 +210,7 @@ def _sync_foreign_keys(session: Any, mapper: Any, saved: dict[Any, list[Any]]) -
                 if not collection:
                     continue
                 for child in collection:
-                    if child in session._deleted:
+                    if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
                         _set_if_different(child, many, pd.get(one))
@@ -192,12 +224,20 @@ def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
         d = obj.__dict__
         for prop in defaulted:
             if prop.key not in d:
-                d[prop.key] = prop.column.default_value()
+                try:
+                    d[prop.key] = prop.column.default_value()
+                except Exception as error:  # as a Core INSERT reports it: StatementError
+                    raise StatementError.from_exception(
+                        error,
+                        persistence.single_row_insert_sql(mapper, d),
+                        {k: d.get(k) for k in mapper._column_attr_keys if k in d},
+                    ) from error
 
 
 def flush(session: Any, cause: str) -> None:
     """Run one flush of ``session`` (see the module docstring)."""
     connection = session._connection_for_bind()
+    direct_writes = _direct_foreign_key_writes(session)
     _prepare_deletes_and_orphans(session)
     saved = _saved_objects_by_mapper(session)
     steps = plan_flush(session, saved)
@@ -210,7 +250,7 @@ def flush(session: Any, cause: str) -> None:
         for step in steps:
             mapper = step.mapper
             if step.kind == "save":
-                _sync_foreign_keys(session, mapper, saved)
+                _sync_foreign_keys(session, mapper, saved, direct_writes)
                 # Until the post-flush step, the only change to what a flush saves is a clean
                 # object joining session._modified (a foreign key set by the sync above): an
                 # unchanged size means ``saved`` is still exact.

@@ -16,14 +16,15 @@ too, from the single-row INSERT, for :mod:`minialchemy.engine.insertmanyvalues`.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from minialchemy.exc import CompileError, StatementError
+from minialchemy.exc import CompileError, InvalidRequestError, StatementError
 from minialchemy.sql import elements as el
+from minialchemy.sql import selectable as sel
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, Table
 
-__all__ = ["Compiled", "compile_element", "quote", "ddl_create_table", "ddl_drop_table"]
+__all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table", "ddl_drop_table"]
 
 # SQLite's keywords (sqlite.org/lang_keywords.html): a name equal to one of them is quoted.
 RESERVED_WORDS = frozenset(
@@ -48,6 +49,36 @@ def quote(name: str) -> str:
     if _LEGAL_NAME.match(name) and name not in RESERVED_WORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+# a function name is written as given (``lower``, ``MyFunc``) when it is made of letters,
+# digits, ``_`` and ``$`` and does not start with a digit or ``$``; anything else is quoted
+_LEGAL_FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def quote_function_name(name: str) -> str:
+    """A function name is an identifier: ``func.lower`` renders ``lower(...)``, while
+    ``getattr(func, "(SELECT secret FROM t) --")`` renders a quoted (and harmless) name,
+    never SQL.  Case is kept, as SQL function names are case-insensitive."""
+    if _LEGAL_FUNCTION_NAME.match(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ON DELETE / ON UPDATE take one or more SQL keywords ("CASCADE", "SET NULL"): keywords are
+# never quoted, so a phrase holding anything else (quotes, parentheses, ";") is refused
+_SQL_KEYWORD_PHRASE = re.compile(r"^\w+(?:\s+\w+)*$")
+
+
+def validate_sql_phrase(phrase: str, what: str) -> str:
+    """Return ``phrase`` when it is a plain keyword sequence; raise :class:`CompileError` naming
+    ``what`` (``"ForeignKey('user_account.id', ondelete=...)"``) otherwise."""
+    if not isinstance(phrase, str) or not _SQL_KEYWORD_PHRASE.match(phrase):
+        raise CompileError(
+            f"Unexpected SQL phrase {phrase!r} for {what}: expected SQL keywords only, such as "
+            f"CASCADE, SET NULL, SET DEFAULT, RESTRICT or NO ACTION"
+        )
+    return phrase
 
 
 #: characters a ``:name`` placeholder cannot hold, and what ``str()`` shows instead (the
@@ -93,27 +124,32 @@ class Compiled:
 
         Each bind takes, in order: the execution parameter of its name, else its own value (a
         column default is called once per row here); a ``bindparam()`` with neither raises
-        :class:`StatementError` naming it.
+        :class:`StatementError` naming it.  The values then pass their type's bind processor
+        (:func:`process_parameters`); a value the type refuses, or a default that raises,
+        raises :class:`StatementError` with the original exception as ``.orig``.
         """
         if self._processors is None:
-            self._processors = [bind.type.bind_processor() for _, bind in self.binds]
+            found = [bind.type.bind_processor() for _, bind in self.binds]
+            self._processors = found if any(p is not None for p in found) else []
         out = []
-        for (name, bind), processor in zip(self.binds, self._processors):
+        for name, bind in self.binds:
             if params is not None and name in params:
-                value = params[name]
+                out.append(params[name])
             elif bind.callable is not None:
-                value = bind.callable()
+                try:
+                    out.append(bind.callable())
+                except Exception as error:
+                    raise StatementError.from_exception(error, self.string, _shown(params)) from error
             elif bind.required:
                 raise StatementError(
                     f"A value is required for bind parameter {name!r}",
                     self.string,
-                    dict(params) if params else None,
+                    _shown(params),
                 )
             else:
-                value = bind.value
-            if processor is not None:
-                value = processor(value)
-            out.append(value)
+                out.append(bind.value)
+        if self._processors:
+            return process_parameters(self._processors, out, self.string, params)
         return tuple(out)
 
     def bind_processors(self) -> list[Any] | None:
@@ -122,8 +158,9 @@ class Compiled:
         A caller that builds positional parameters itself (the ORM's flush) applies them;
         :meth:`construct_params` applies them for you."""
         if self._processors is None:
-            self._processors = [bind.type.bind_processor() for _, bind in self.binds]
-        return self._processors if any(p is not None for p in self._processors) else None
+            found = [bind.type.bind_processor() for _, bind in self.binds]
+            self._processors = found if any(p is not None for p in found) else []
+        return self._processors or None
 
     @property
     def supports_insertmanyvalues(self) -> bool:
@@ -161,11 +198,35 @@ class Compiled:
         return f"{head} SELECT {picked} FROM (VALUES {rows}) ORDER BY column{width + 1}{returning}"
 
 
+def _shown(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(params) if params else None
+
+
+def process_parameters(
+    processors: Sequence[Any], values: Sequence[Any], statement: str, params: Any = None
+) -> tuple[Any, ...]:
+    """One row of parameters through the bind processors of its columns' types (None: the value
+    goes as it is).  The single place where values are converted and checked on their way to
+    the database, for Core statements and for the ORM's flush alike.
+
+    A value its type refuses (``Boolean`` given ``'false'``, ``Float`` given ``'abc'``) raises
+    :class:`StatementError` with the statement, the parameters (``params``, else ``values``)
+    and the TypeError or ValueError as ``.orig``; nothing has been sent yet.
+    """
+    try:
+        return tuple([v if p is None else p(v) for p, v in zip(processors, values)])
+    except Exception as error:
+        shown = _shown(params) if isinstance(params, Mapping) else (params if params is not None else tuple(values))
+        raise StatementError.from_exception(error, statement, shown) from error
+
+
 def compile_element(element: Any, dialect: str = "default", column_keys: Iterable[str] | None = None) -> Compiled:
     """Render ``element`` for ``dialect`` (``"sqlite"``: ``?`` binds; ``"default"``: named)."""
     compiled = Compiled(element, dialect)
     visitor = _SQLCompiler(compiled, column_keys)
     compiled.string = visitor.process(element, top=True)
+    if visitor.ctes:
+        visitor.prefix_ctes()
     return compiled
 
 
@@ -176,6 +237,13 @@ class _SQLCompiler:
         self.compiled = compiled
         self.column_keys = list(column_keys) if column_keys is not None else None
         self.anon_labels: dict[str, int] = {}
+        #: names given to anonymous aliases, subqueries and CTEs in this statement
+        self._from_names: dict[int, str] = {}
+        #: the FROM lists of the enclosing SELECTs (None: a FROM subquery, correlation stops there)
+        self._select_stack: list[list[Any] | None] = []
+        #: CTEs met so far: key -> (definition SQL, its binds), written before the statement
+        self.ctes: dict[Any, tuple[str, list[tuple[str, el.BindParameter]]]] = {}
+        self._ctes_recursive = False
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -208,7 +276,7 @@ class _SQLCompiler:
     def visit_column(self, column: Column, include_table: bool = True, **kw: Any) -> str:
         name = quote(column.name) if column.name else "?"
         if include_table and column.table is not None:
-            return f"{quote(column.table.name)}.{name}"
+            return f"{self._from_name(column.table)}.{name}"
         return name
 
     def visit_bindparam(self, bind: el.BindParameter, **kw: Any) -> str:
@@ -226,14 +294,18 @@ class _SQLCompiler:
     def visit_expanding_list(self, element: el.ExpandingList, **kw: Any) -> str:
         return "(" + ", ".join(self.process(b, **kw) for b in element.binds) + ")"
 
-    def visit_label(self, label: el.Label, within_columns: bool = False, **kw: Any) -> str:
+    def visit_label(self, label: el.Label, within_columns: bool = False, order_by_labels: Any = None, **kw: Any) -> str:
+        if order_by_labels is not None and any(label is other for other in order_by_labels):
+            return quote(label.name)  # ORDER BY a label of the columns clause: by its name
         inner = self.process(label.element, **kw)
-        return f"{inner} AS {quote(label.name)}" if within_columns else quote(label.name)
+        return f"{inner} AS {quote(label.name)}" if within_columns else inner
 
     def visit_function(self, fn: el.Function, **kw: Any) -> str:
         if fn.name.lower() == "count" and not fn.args:
             return "count(*)"
-        return f"{fn.name}(" + ", ".join(self.process(a, **kw) for a in fn.args) + ")"
+        if not fn.args and fn.name.lower() in el.ANSI_FUNCTIONS:
+            return el.ANSI_FUNCTIONS[fn.name.lower()]
+        return f"{quote_function_name(fn.name)}(" + ", ".join(self.process(a, **kw) for a in fn.args) + ")"
 
     def visit_textclause(self, clause: el.TextClause, **kw: Any) -> str:
         def replace(match: "re.Match[str]") -> str:
@@ -256,13 +328,13 @@ class _SQLCompiler:
             return "1 != 1" if op is el.in_op else "1 = 1"
         left_sql = self._operand(binary.left, **kw)
         right_sql = self._operand(right, **kw)
+        if op in el.CASE_INSENSITIVE:
+            left_sql, right_sql = f"lower({left_sql})", f"lower({right_sql})"
         return f"{left_sql} {el.OPERATOR_SQL[op]} {right_sql}"
 
     def _operand(self, element: Any, **kw: Any) -> str:
         sql = self.process(element, **kw)
-        if isinstance(element, (el.BooleanClauseList, el.BinaryExpression)) and not isinstance(
-            element, el.ExpandingList
-        ):
+        if isinstance(element, (el.BooleanClauseList, el.BinaryExpression, el.Between)):
             return f"({sql})"
         return sql
 
@@ -278,26 +350,55 @@ class _SQLCompiler:
     def visit_unary(self, unary: el.UnaryExpression, **kw: Any) -> str:
         inner = self.process(unary.element, **kw)
         if unary.operator == "NOT":
-            if isinstance(unary.element, (el.BooleanClauseList, el.BinaryExpression)):
+            if isinstance(unary.element, (el.BooleanClauseList, el.BinaryExpression, el.Between, sel.Exists)):
                 inner = f"({inner})"
             return f"NOT {inner}"
+        if unary.operator:
+            return f"{unary.operator} {inner}"
         return f"{inner} {unary.modifier}" if unary.modifier else inner
 
+    def visit_between(self, between: el.Between, **kw: Any) -> str:
+        if between.symmetric:
+            raise CompileError("SQLite has no BETWEEN SYMMETRIC; order the two ends yourself")
+        keyword = "NOT BETWEEN" if between.negated else "BETWEEN"
+        return (
+            f"{self._operand(between.element, **kw)} {keyword} "
+            f"{self._operand(between.lower, **kw)} AND {self._operand(between.upper, **kw)}"
+        )
+
+    def visit_case(self, case: el.Case, **kw: Any) -> str:
+        parts = ["CASE"]
+        if case.value is not None:
+            parts.append(self.process(case.value, **kw))
+        for condition, result in case.whens:
+            parts.append(f"WHEN {self._operand(condition, **kw)} THEN {self.process(result, **kw)}")
+        if case.else_ is not None:
+            parts.append(f"ELSE {self.process(case.else_, **kw)}")
+        parts.append("END")
+        return " ".join(parts)
+
+    def visit_cast(self, cast: el.Cast, **kw: Any) -> str:
+        return f"CAST({self.process(cast.element, **kw)} AS {cast.type.ddl()})"
+
+    def visit_literal_column(self, column: el.LiteralColumn, **kw: Any) -> str:
+        return column.text
+
+    def visit_label_reference(
+        self, reference: el.LabelReference, select_names: Any = None, bare_columns: bool = False, **kw: Any
+    ) -> str:
+        for expression, key, name, _ in select_names or ():
+            if isinstance(expression, el.Label) and expression.name == reference.name:
+                return quote(name)
+        for expression, key, name, _ in select_names or ():
+            if key == reference.name or name == reference.name:
+                return quote(name) if bare_columns else self.process(expression)
+        raise CompileError(
+            f"Can't resolve label reference for ORDER BY / GROUP BY {reference.name!r}: no column or "
+            f"label of that name in the SELECT. Textual SQL expression {reference.name!r} should be "
+            f"explicitly declared as text({reference.name!r})"
+        )
+
     # -- statements ------------------------------------------------------------------------------
-
-    def _columns_clause(self, select: Any) -> list[str]:
-        rendered: list[str] = []
-        seen: dict[str, int] = {}
-        for item in select._raw_columns:
-            from minialchemy.sql.selectable import _is_entity, table_of
-
-            if _is_entity(item):
-                columns: list[Any] = list(table_of(item).columns)
-            else:
-                columns = [item]
-            for column in columns:
-                rendered.append(self._result_column(column, seen))
-        return rendered
 
     def _result_column(self, column: Any, seen: dict[str, int]) -> str:
         if isinstance(column, Column):
@@ -314,7 +415,7 @@ class _SQLCompiler:
         elif isinstance(column, el.Function):
             key = column.name
             name = self._anon_label(column.name)
-            sql = f"{self.process(column)} AS {name}"
+            sql = f"{self.process(column)} AS {quote(name)}"
             seen[name] = 1
             self.compiled.result_columns.append((key, column.type, column))
             return sql
@@ -340,27 +441,183 @@ class _SQLCompiler:
         self.anon_labels[base] = count
         return f"{base}_{count}"
 
-    def visit_select(self, select: Any, **kw: Any) -> str:
-        columns = self._columns_clause(select)
-        froms = _froms_of(select)
-        sql = "SELECT " + ("DISTINCT " if select._distinct else "") + ", ".join(columns)
-        if froms:
-            sql += " \nFROM " + ", ".join(quote(t.name) for t in froms)
-        where = select.whereclause
-        if where is not None:
-            sql += " \nWHERE " + self.process(where)
-        if select._group_by:
-            sql += " GROUP BY " + ", ".join(self.process(c) for c in select._group_by)
-        if select._having:
-            sql += " \nHAVING " + self.process(el.and_(*select._having))
-        if select._order_by:
-            sql += " ORDER BY " + ", ".join(self.process(c) for c in select._order_by)
-        if select._limit is not None or select._offset is not None:
-            limit = select._limit if select._limit is not None else -1
-            sql += "\n LIMIT " + self._bind_placeholder(el.BindParameter("param", limit, unique=True))
-            if select._offset is not None:
-                sql += " OFFSET " + self._bind_placeholder(el.BindParameter("param", select._offset, unique=True))
+    # -- SELECT ------------------------------------------------------------------------------------
+
+    def visit_select(
+        self,
+        select: Any,
+        record_columns: bool | None = None,
+        correlate: bool = False,
+        subquery: bool = False,
+        **kw: Any,
+    ) -> str:
+        """``SELECT``; ``record_columns``: this SELECT's columns are the result's (the outermost);
+        ``correlate``: nested as a value, so FROMs of the enclosing SELECT are left out;
+        ``subquery``: nested as a FROM, so every column is named with ``AS``."""
+        if record_columns is None:
+            record_columns = not self._select_stack
+        froms = select._final_froms()
+        if correlate:
+            froms = self._correlated(select, froms)
+        names = select._selected_names()
+        self._select_stack.append(froms)
+        try:
+            columns = []
+            for expression, key, name, labeled in names:
+                inner = expression.element if isinstance(expression, el.Label) else expression
+                sql = self.process(inner)
+                if labeled or (subquery and sql != quote(name)):
+                    sql = f"{sql} AS {quote(name)}"
+                columns.append(sql)
+                if record_columns:
+                    self.compiled.result_columns.append((key, expression.type, expression))
+            sql = "SELECT " + ("DISTINCT " if select._distinct else "") + (", ".join(columns) or "*")
+            if froms:
+                sql += " \nFROM " + ", ".join(self.process(f, asfrom=True) for f in froms)
+            where = select.whereclause
+            if where is not None:
+                sql += " \nWHERE " + self.process(where)
+            if select._group_by:
+                sql += " GROUP BY " + ", ".join(self.process(c, select_names=names) for c in select._group_by)
+            if select._having:
+                sql += " \nHAVING " + self.process(el.and_(*select._having))
+            if select._order_by:
+                labels = [expression for expression, _, _, _ in names if isinstance(expression, el.Label)]
+                sql += " ORDER BY " + ", ".join(
+                    self.process(c, select_names=names, order_by_labels=labels) for c in select._order_by
+                )
+            sql += self._limit_offset(select)
+        finally:
+            self._select_stack.pop()
         return sql
+
+    def _limit_offset(self, statement: Any) -> str:
+        if statement._limit is None and statement._offset is None:
+            return ""
+        limit = statement._limit if statement._limit is not None else -1
+        sql = "\n LIMIT " + self._bind_placeholder(el.BindParameter("param", limit, unique=True))
+        if statement._offset is not None:
+            sql += " OFFSET " + self._bind_placeholder(el.BindParameter("param", statement._offset, unique=True))
+        return sql
+
+    def _correlated(self, select: Any, froms: list[Any]) -> list[Any]:
+        """``froms`` without those the enclosing SELECTs read (auto-correlation), or as
+        ``correlate()`` / ``correlate_except()`` say."""
+        enclosing: set[int] = set()
+        for entry in reversed(self._select_stack):
+            if entry is None:
+                break
+            for from_ in entry:
+                enclosing.update(id(f) for f in sel._covered_froms(from_))
+        if not enclosing or select._correlate == ():
+            return froms
+        if select._correlate is None and select._correlate_except is None and len(froms) < 2:
+            return froms  # automatic correlation keeps a SELECT's only FROM (as SQLAlchemy does)
+        if select._correlate is not None:
+            chosen = {id(f) for f in select._correlate}
+            omitted = [f for f in froms if id(f) in chosen and id(f) in enclosing]
+        elif select._correlate_except is not None:
+            kept = {id(f) for f in select._correlate_except}
+            omitted = [f for f in froms if id(f) in enclosing and id(f) not in kept]
+        else:
+            omitted = [f for f in froms if id(f) in enclosing]
+        remaining = [f for f in froms if f not in omitted]
+        if froms and not remaining and select._correlate is None:
+            raise InvalidRequestError(
+                f"Select statement returned no FROM clauses due to auto-correlation: every table it "
+                f"reads ({', '.join(sel._description(f) for f in froms)}) is read by the enclosing "
+                f"SELECT; specify correlate(<tables>) to control correlation manually"
+            )
+        return remaining
+
+    def visit_scalar_select(self, scalar: Any, **kw: Any) -> str:
+        return "(" + self.process(scalar.element, correlate=True, record_columns=False) + ")"
+
+    def visit_exists(self, exists: Any, **kw: Any) -> str:
+        return "EXISTS (" + self.process(exists.element, correlate=True, record_columns=False) + ")"
+
+    def visit_compound_select(self, compound: Any, record_columns: bool | None = None, subquery: bool = False, **kw: Any) -> str:
+        if record_columns is None:
+            record_columns = not self._select_stack
+        parts = [
+            self.process(statement, record_columns=record_columns and index == 0, subquery=subquery)
+            for index, statement in enumerate(compound.selects)
+        ]
+        sql = f" {compound.keyword} ".join(parts)
+        if compound._order_by:
+            names = compound._selected_names()
+            labels = [expression for expression, _, _, _ in names if isinstance(expression, el.Label)]
+            sql += " ORDER BY " + ", ".join(
+                self.process(c, select_names=names, order_by_labels=labels, include_table=False, bare_columns=True)
+                for c in compound._order_by
+            )
+        return sql + self._limit_offset(compound)
+
+    # -- FROM --------------------------------------------------------------------------------------
+
+    def _from_name(self, from_: Any) -> str:
+        """The name a FROM goes by in this statement (anonymous ones numbered: ``anon_1``)."""
+        if not getattr(from_, "_anonymous", False):
+            return quote(from_.name)
+        key = id(getattr(from_, "_cte_key", from_))
+        name = self._from_names.get(key)
+        if name is None:
+            name = quote(self._anon_label(from_.name))
+            self._from_names[key] = name
+        return name
+
+    def visit_table(self, table: Table, **kw: Any) -> str:
+        return quote(table.name)
+
+    def visit_alias(self, alias: Any, **kw: Any) -> str:
+        return f"{self.process(alias.element, asfrom=True)} AS {self._from_name(alias)}"
+
+    def visit_subquery(self, subquery: Any, **kw: Any) -> str:
+        self._select_stack.append(None)  # a FROM subquery does not correlate
+        try:
+            inner = self.process(subquery.element, record_columns=False, subquery=True)
+        finally:
+            self._select_stack.pop()
+        return f"({inner}) AS {self._from_name(subquery)}"
+
+    def visit_cte(self, cte: Any, **kw: Any) -> str:
+        name = self._from_name(cte)
+        key = cte._cte_key
+        if key in self.ctes:
+            return name  # defined already, or being defined (a recursive CTE reading itself)
+        self.ctes[key] = ("", [])
+        binds = self.compiled.binds
+        start = len(binds)
+        self._select_stack.append(None)
+        try:
+            body = self.process(cte.element, record_columns=False, subquery=True)
+        finally:
+            self._select_stack.pop()
+        own_binds = binds[start:]
+        del binds[start:]
+        head = name
+        if cte.recursive:
+            self._ctes_recursive = True
+            head += "(" + ", ".join(quote(c.name) for c in cte.columns) + ")"
+        # re-insert so the definition follows any CTE it reads (those finished first)
+        del self.ctes[key]
+        self.ctes[key] = (f"{head} AS \n({body})", own_binds)
+        return name
+
+    def prefix_ctes(self) -> None:
+        """Write ``WITH ...`` before the statement; the CTEs' binds come first, as in the text."""
+        definitions = [definition for definition, _ in self.ctes.values()]
+        keyword = "WITH RECURSIVE " if self._ctes_recursive else "WITH "
+        self.compiled.string = keyword + ", ".join(definitions) + "\n " + self.compiled.string
+        leading = [bind for _, binds in self.ctes.values() for bind in binds]
+        self.compiled.binds[:0] = leading
+
+    def visit_join(self, join: Any, **kw: Any) -> str:
+        keyword = "FULL OUTER JOIN" if join.full else "LEFT OUTER JOIN" if join.isouter else "JOIN"
+        return (
+            f"{self.process(join.left, asfrom=True)} {keyword} {self.process(join.right, asfrom=True)} "
+            f"ON {self.process(join.onclause)}"
+        )
 
     def visit_insert(self, insert: Any, **kw: Any) -> str:
         table: Table = insert.table
@@ -480,41 +737,8 @@ class _SQLCompiler:
             sql += " WHERE " + self.process(where)
         return sql + self._returning(delete)
 
-    def visit_table(self, table: Table, **kw: Any) -> str:
-        return quote(table.name)
-
 
 _TEXT_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
-
-
-def _tables_in(element: Any, found: list[Table]) -> None:
-    if isinstance(element, Column):
-        if element.table is not None and element.table not in found:
-            found.append(element.table)
-        return
-    if isinstance(element, Table):
-        if element not in found:
-            found.append(element)
-        return
-    if isinstance(element, type):  # an entity (a mapped class)
-        from minialchemy.sql.selectable import table_of
-
-        table = table_of(element)
-        if table not in found:
-            found.append(table)
-        return
-    for child in element.get_children():
-        _tables_in(child, found)
-
-
-def _froms_of(select: Any) -> list[Table]:
-    """The FROM list: explicit ``select_from`` tables, then tables of the columns, then of WHERE."""
-    found: list[Table] = list(select._from)
-    for item in select._raw_columns:
-        _tables_in(item, found)
-    for criterion in select._where:
-        _tables_in(criterion, found)
-    return found
 
 
 def ddl_create_table(table: Table) -> str:
@@ -525,8 +749,10 @@ def ddl_create_table(table: Table) -> str:
         if not column.nullable:
             line += " NOT NULL"
         if column.server_default is not None:
+            # a string is a literal value (server_default="(unknown)" stores '(unknown)');
+            # SQL is given as text("(lower(hex(randomblob(8))))")
             default = column.server_default
-            line += " DEFAULT " + (default if isinstance(default, str) and default.startswith("(") else _sql_literal(default))
+            line += " DEFAULT " + (default.text if isinstance(default, el.TextClause) else _sql_literal(default))
         lines.append(line)
     pk = list(table.primary_key.columns)
     if pk:
@@ -543,8 +769,10 @@ def ddl_create_table(table: Table) -> str:
                 f"FOREIGN KEY({quote(column.name)}) REFERENCES "
                 f"{quote(target.table.name)} ({quote(target.name)})"
             )
-            if fk.ondelete:
-                line += f" ON DELETE {fk.ondelete}"
+            if fk.ondelete is not None:
+                line += " ON DELETE " + validate_sql_phrase(fk.ondelete, f"{fk!r} ondelete")
+            if fk.onupdate is not None:
+                line += " ON UPDATE " + validate_sql_phrase(fk.onupdate, f"{fk!r} onupdate")
             lines.append(line)
     return f"CREATE TABLE {quote(table.name)} (\n\t" + ", \n\t".join(lines) + "\n)"
 

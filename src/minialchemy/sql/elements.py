@@ -12,6 +12,7 @@ ORM's in-Python evaluator (``synchronize_session="evaluate"``).
 
 from __future__ import annotations
 
+import decimal
 import operator
 from typing import Any, Iterable, Sequence
 
@@ -41,6 +42,16 @@ __all__ = [
     "false",
     "text",
     "func",
+    "Between",
+    "Case",
+    "Cast",
+    "LiteralColumn",
+    "LabelReference",
+    "case",
+    "cast",
+    "literal_column",
+    "distinct",
+    "coerce_order_by",
 ]
 
 
@@ -79,6 +90,19 @@ def _like_regex(pattern: str) -> "re.Pattern[str]":
     return re.compile("".join(parts), re.DOTALL)
 
 
+def ilike_op(a: Any, b: Any) -> Any:
+    """``a ILIKE b``: LIKE ignoring case (SQLite has no ILIKE: rendered ``lower(a) LIKE lower(b)``)."""
+    if a is None or b is None:
+        return None
+    return like_op(str(a).lower(), str(b).lower())
+
+
+def not_ilike_op(a: Any, b: Any) -> Any:
+    """``a NOT ILIKE b``."""
+    result = ilike_op(a, b)
+    return None if result is None else not result
+
+
 def in_op(a: Any, b: Any) -> bool:
     """``a IN (b...)``."""
     return a in b
@@ -113,6 +137,8 @@ OPERATOR_SQL = {
     operator.mod: "%",
     like_op: "LIKE",
     not_like_op: "NOT LIKE",
+    ilike_op: "LIKE",
+    not_ilike_op: "NOT LIKE",
     in_op: "IN",
     not_in_op: "NOT IN",
     is_op: "IS",
@@ -129,6 +155,8 @@ NEGATIONS = {
     operator.le: operator.gt,
     like_op: not_like_op,
     not_like_op: like_op,
+    ilike_op: not_ilike_op,
+    not_ilike_op: ilike_op,
     in_op: not_in_op,
     not_in_op: in_op,
     is_op: is_not_op,
@@ -136,6 +164,9 @@ NEGATIONS = {
 }
 
 COMPARISONS = frozenset(NEGATIONS)
+
+#: the case-insensitive operators: the compiler wraps both sides in ``lower()``
+CASE_INSENSITIVE = frozenset((ilike_op, not_ilike_op))
 
 
 class ClauseElement:
@@ -212,17 +243,37 @@ class ColumnOperators:
 
     notlike = not_like
 
+    def ilike(self, pattern: Any) -> Any:
+        """``lower(column) LIKE lower(pattern)``: LIKE ignoring case."""
+        return self._operate(ilike_op, pattern)
+
+    def not_ilike(self, pattern: Any) -> Any:
+        """``lower(column) NOT LIKE lower(pattern)``."""
+        return self._operate(not_ilike_op, pattern)
+
+    notilike = not_ilike
+
+    def between(self, lower: Any, upper: Any, symmetric: bool = False) -> "Between":
+        """``column BETWEEN lower AND upper`` (both ends included, both bound parameters)."""
+        element = coerce_expression(self)
+        return Between(element, _bind_for(element, lower), _bind_for(element, upper), symmetric=symmetric)
+
+    def distinct(self) -> "UnaryExpression":
+        """``DISTINCT column``, inside an aggregate: ``func.count(User.name.distinct())``."""
+        return UnaryExpression(coerce_expression(self), operator_="DISTINCT")
+
     def startswith(self, prefix: str) -> Any:
         """``column LIKE 'prefix%'`` (the prefix is a bound parameter)."""
         return self._operate(like_op, f"{prefix}%")
 
-    def in_(self, values: Iterable[Any]) -> Any:
-        """``column IN (?, ?, ...)``; an empty list is never true."""
-        return self._operate(in_op, list(values))
+    def in_(self, values: Any) -> Any:
+        """``column IN (?, ?, ...)``, an empty list is never true; or ``column IN (SELECT ...)``
+        given a ``select()`` of one column."""
+        return self._operate(in_op, _in_operand(values))
 
-    def not_in(self, values: Iterable[Any]) -> Any:
-        """``column NOT IN (?, ?, ...)``; an empty list is always true."""
-        return self._operate(not_in_op, list(values))
+    def not_in(self, values: Any) -> Any:
+        """``column NOT IN (?, ?, ...)``, an empty list is always true; or ``NOT IN (SELECT ...)``."""
+        return self._operate(not_in_op, _in_operand(values))
 
     notin_ = not_in
 
@@ -260,6 +311,8 @@ class ColumnElement(ColumnOperators, ClauseElement):
         if op in (operator.eq, operator.ne) and other is None:
             op = is_op if op is operator.eq else is_not_op
         if op in (in_op, not_in_op):
+            if isinstance(other, ClauseElement):  # IN (SELECT ...)
+                return BinaryExpression(self, other, op)
             right: Any = ExpandingList(
                 [_bind_for(self, value) for value in other], key=self.key
             )
@@ -269,7 +322,22 @@ class ColumnElement(ColumnOperators, ClauseElement):
     def _bind_name_hint(self) -> str:
         return self.key or "param"
 
+    def __invert__(self) -> "ColumnElement":
+        return not_(self)
+
     __hash__ = ClauseElement.__hash__
+
+
+def _in_operand(values: Any) -> Any:
+    """What ``in_()`` compares with: a SELECT becomes a scalar subquery (rendered in
+    parentheses); anything else is iterated into a list of values."""
+    if hasattr(values, "scalar_subquery"):
+        return values.scalar_subquery()
+    if isinstance(values, ClauseElement):
+        return values
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        raise ArgumentError(f"in_() takes a list of values or a select(), not {values!r}")
+    return list(values)
 
 
 def _bind_for(expr: ColumnElement, value: Any) -> ColumnElement:
@@ -308,6 +376,9 @@ class BindParameter(ColumnElement):
         self.unique = unique
         self.required = required
         if type_ is None or isinstance(type_, sqltypes.NullType):
+            type_ = sqltypes.type_for_python_value(value)
+        elif isinstance(value, decimal.Decimal) and type_.bind_processor() is None:
+            # sqlite3 cannot bind a Decimal: ``Account.id == Decimal(2)`` compares its float
             type_ = sqltypes.type_for_python_value(value)
         self.type = type_
 
@@ -461,7 +532,12 @@ class Label(ColumnElement):
 
 
 class Function(ColumnElement):
-    """A SQL function call such as ``count(*)`` or ``lower(user_account.name)``."""
+    """A SQL function call such as ``count(*)`` or ``lower(user_account.name)``.
+
+    Its type follows SQLAlchemy's generic functions: ``count`` is an Integer, ``max`` / ``min`` /
+    ``sum`` / ``coalesce`` have the type of their first argument, ``now()`` is a DateTime, and
+    any other name has no type (the value comes back as sqlite3 returns it).
+    """
 
     __visit_name__ = "function"
 
@@ -470,10 +546,14 @@ class Function(ColumnElement):
         self.key = name
         self.args = [coerce_expression(a, allow_literal=True) for a in args]
         if type_ is None:
-            type_ = _FUNCTION_TYPES.get(name.lower())
+            lowered = name.lower()
+            type_ = _FUNCTION_TYPES.get(lowered)
             if type_ is None:
-                type_ = self.args[0].type if self.args else sqltypes.NULLTYPE
-        self.type = type_
+                if lowered in _TYPE_FROM_ARGUMENTS and self.args:
+                    type_ = self.args[0].type
+                else:
+                    type_ = sqltypes.NULLTYPE
+        self.type = sqltypes.to_instance(type_)
 
     def get_children(self) -> Iterable[ClauseElement]:
         return self.args
@@ -481,9 +561,28 @@ class Function(ColumnElement):
 
 _FUNCTION_TYPES = {
     "count": sqltypes.Integer(),
+    "char_length": sqltypes.Integer(),
     "length": sqltypes.Integer(),
     "lower": sqltypes.String(),
     "upper": sqltypes.String(),
+    "concat": sqltypes.String(),
+    "now": sqltypes.DateTime(),
+    "current_timestamp": sqltypes.DateTime(),
+    "current_date": sqltypes.Date(),
+}
+
+#: functions whose result has the type of their first argument (``max(price)`` is a price)
+_TYPE_FROM_ARGUMENTS = frozenset({"max", "min", "sum", "coalesce", "nullif", "ifnull"})
+
+#: SQL-standard functions written without parentheses (``func.now()`` is ``CURRENT_TIMESTAMP``
+#: on SQLite, as SQLAlchemy's SQLite dialect writes it)
+ANSI_FUNCTIONS = {
+    "now": "CURRENT_TIMESTAMP",
+    "current_timestamp": "CURRENT_TIMESTAMP",
+    "current_date": "CURRENT_DATE",
+    "current_time": "CURRENT_TIME",
+    "localtime": "LOCALTIME",
+    "localtimestamp": "LOCALTIMESTAMP",
 }
 
 
@@ -560,17 +659,21 @@ def not_(clause: Any) -> ColumnElement:
     clause = coerce_expression(clause)
     if isinstance(clause, BinaryExpression) and clause.operator in NEGATIONS:
         return BinaryExpression(clause.left, clause.right, NEGATIONS[clause.operator])
+    if isinstance(clause, Between):
+        return Between(clause.element, clause.lower, clause.upper, clause.symmetric, negated=not clause.negated)
+    if isinstance(clause, UnaryExpression) and clause.operator == "NOT":
+        return clause.element
     return UnaryExpression(clause, operator_="NOT")
 
 
 def asc(column: Any) -> UnaryExpression:
-    """``column ASC``."""
-    return UnaryExpression(coerce_expression(column), modifier="ASC")
+    """``column ASC``; a string names a label of the columns clause (``asc("n")``)."""
+    return UnaryExpression(coerce_order_by(column), modifier="ASC")
 
 
 def desc(column: Any) -> UnaryExpression:
-    """``column DESC``."""
-    return UnaryExpression(coerce_expression(column), modifier="DESC")
+    """``column DESC``; a string names a label of the columns clause (``desc("n")``)."""
+    return UnaryExpression(coerce_order_by(column), modifier="DESC")
 
 
 def bindparam(key: str, value: Any = None, type_: Any = None) -> BindParameter:
@@ -596,3 +699,129 @@ def coerce_expression(obj: Any, allow_literal: bool = False) -> Any:
     if isinstance(obj, str):
         raise ArgumentError(f"Textual SQL expression {obj!r} should be declared as text({obj!r})")
     raise ArgumentError(f"{obj!r} is not a SQL expression (expected a column or a comparison)")
+
+
+def coerce_order_by(obj: Any) -> Any:
+    """What ``order_by()`` / ``group_by()`` accept: an expression, or a string naming a label
+    (or column) of the columns clause, resolved when the statement is compiled."""
+    if isinstance(obj, str):
+        return LabelReference(obj)
+    return coerce_expression(obj)
+
+
+class LabelReference(ColumnElement):
+    """``order_by("n")``: a reference by name to a labelled column of the same SELECT.
+
+    The compiler looks the name up among the SELECT's labels and column names; an unknown name
+    is a :class:`~minialchemy.exc.CompileError` (a string is never pasted into the SQL)."""
+
+    __visit_name__ = "label_reference"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = name
+
+
+class Between(ColumnElement):
+    """``expr BETWEEN lower AND upper`` (``NOT BETWEEN`` when negated)."""
+
+    __visit_name__ = "between"
+    type = sqltypes.Boolean()
+
+    def __init__(self, element: Any, lower: Any, upper: Any, symmetric: bool = False, negated: bool = False) -> None:
+        self.element = element
+        self.lower = lower
+        self.upper = upper
+        self.symmetric = symmetric
+        self.negated = negated
+
+    def get_children(self) -> Iterable[ClauseElement]:
+        return (self.element, self.lower, self.upper)
+
+
+class Case(ColumnElement):
+    """``CASE WHEN cond THEN value ... ELSE value END`` (or ``CASE expr WHEN v THEN ...``)."""
+
+    __visit_name__ = "case"
+
+    def __init__(self, whens: Sequence[tuple[Any, Any]], value: Any = None, else_: Any = None) -> None:
+        self.value = coerce_expression(value) if value is not None else None
+        self.whens = [
+            (
+                coerce_expression(condition, allow_literal=True) if value is not None else coerce_expression(condition),
+                coerce_expression(result, allow_literal=True),
+            )
+            for condition, result in whens
+        ]
+        self.else_ = coerce_expression(else_, allow_literal=True) if else_ is not None else None
+        results = [result for _, result in self.whens] + ([self.else_] if self.else_ is not None else [])
+        self.type = next((r.type for r in results if not isinstance(r.type, sqltypes.NullType)), sqltypes.NULLTYPE)
+
+    def get_children(self) -> Iterable[ClauseElement]:
+        children: list[ClauseElement] = [] if self.value is None else [self.value]
+        for condition, result in self.whens:
+            children.extend((condition, result))
+        if self.else_ is not None:
+            children.append(self.else_)
+        return children
+
+
+def case(*whens: Any, value: Any = None, else_: Any = None) -> Case:
+    """``case((User.id == 1, "one"), (User.id == 2, "two"), else_="many")``; with ``value=``,
+    ``case({1: "one", 2: "two"}, value=User.id)`` compares ``value`` with each key."""
+    if len(whens) == 1 and isinstance(whens[0], dict):
+        pairs = list(whens[0].items())
+    else:
+        pairs = list(whens)
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ArgumentError(f"case() takes (condition, result) tuples, or a dict with value=; got {pair!r}")
+    if not pairs:
+        raise ArgumentError("case() needs at least one (condition, result) pair")
+    return Case(pairs, value=value, else_=else_)
+
+
+class Cast(ColumnElement):
+    """``CAST(expr AS type)``; the result is converted as that type (``cast(x, Numeric)`` gives Decimal)."""
+
+    __visit_name__ = "cast"
+
+    def __init__(self, element: Any, type_: Any) -> None:
+        self.element = coerce_expression(element, allow_literal=True)
+        self.type = sqltypes.to_instance(type_)
+        self.key = getattr(self.element, "key", None) if isinstance(self.element, ColumnElement) else None
+
+    def get_children(self) -> Iterable[ClauseElement]:
+        return (self.element,)
+
+
+def cast(expression: Any, type_: Any) -> Cast:
+    """``CAST(expression AS type)``."""
+    return Cast(expression, type_)
+
+
+class LiteralColumn(ColumnElement):
+    """``literal_column("42")``: SQL text used as a column, written into the statement as is.
+
+    Like :func:`text`, the text is trusted SQL: never build it from user input (use
+    :func:`literal` for values, which become bound parameters)."""
+
+    __visit_name__ = "literal_column"
+
+    def __init__(self, text_: str, type_: Any = None) -> None:
+        if not isinstance(text_, str):
+            raise ArgumentError(f"literal_column() takes SQL text (a str), not {text_!r}")
+        self.text = text_
+        self.name = text_
+        self.key = text_
+        self.type = sqltypes.to_instance(type_) if type_ is not None else sqltypes.NULLTYPE
+
+
+def literal_column(text_: str, type_: Any = None) -> LiteralColumn:
+    """A column written as literal SQL text (``literal_column("count(*)")``); trusted text only."""
+    return LiteralColumn(text_, type_)
+
+
+def distinct(expression: Any) -> UnaryExpression:
+    """``DISTINCT expr``, for aggregates: ``func.count(distinct(User.name))``."""
+    return UnaryExpression(coerce_expression(expression), operator_="DISTINCT")

@@ -78,12 +78,24 @@ class ColumnCollection:
 
 
 class ForeignKey:
-    """``ForeignKey("user_account.id")``: this column refers to that table's column."""
+    """``ForeignKey("user_account.id")``: this column refers to that table's column.
 
-    def __init__(self, target: "str | Column", ondelete: str | None = None) -> None:
+    ``ondelete`` / ``onupdate`` are written into the DDL as ``ON DELETE CASCADE`` and so on;
+    they must be SQL keywords (``"CASCADE"``, ``"SET NULL"``): ``CREATE TABLE`` refuses
+    anything else with :class:`~minialchemy.exc.CompileError`.
+    """
+
+    def __init__(
+        self, target: "str | Column", ondelete: str | None = None, onupdate: str | None = None
+    ) -> None:
         self._target = target
         self.ondelete = ondelete
+        self.onupdate = onupdate
         self.parent: Column | None = None
+
+    def copy(self) -> "ForeignKey":
+        """An unattached copy with the same target and options."""
+        return ForeignKey(self._target, ondelete=self.ondelete, onupdate=self.onupdate)
 
     @property
     def target_fullname(self) -> str:
@@ -119,6 +131,20 @@ class ForeignKey:
 
     def __repr__(self) -> str:
         return f"ForeignKey({self.target_fullname!r})"
+
+
+def _takes_an_argument(function: Any) -> bool:
+    """True when ``function`` needs one positional argument (a default written as
+    ``lambda context: ...``); decided from its signature, never by calling it."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: call it with nothing
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in parameters
+    )
 
 
 class Column(ColumnElement):
@@ -187,13 +213,15 @@ class Column(ColumnElement):
         return self.default is not None
 
     def default_value(self) -> Any:
-        """The Python-side default for an INSERT that gives no value (callables are called)."""
+        """The Python-side default for an INSERT that gives no value (callables are called:
+        with no argument, or with ``None`` in place of SQLAlchemy's execution context when
+        they take one).  What a callable raises propagates; the statement wraps it in
+        :class:`~minialchemy.exc.StatementError`."""
         default = self.default
         if callable(default):
-            try:
-                return default()
-            except TypeError:
+            if _takes_an_argument(default):
                 return default(None)
+            return default()
         return default
 
     @property
@@ -221,7 +249,7 @@ class Column(ColumnElement):
         new = Column(
             self.name,
             *([self._type] if self._type is not None else []),
-            *[ForeignKey(fk._target, ondelete=fk.ondelete) for fk in self.foreign_keys],
+            *[fk.copy() for fk in self.foreign_keys],
             key=self.key,
             primary_key=self.primary_key,
             nullable=self.nullable,
@@ -351,6 +379,30 @@ class Table:
         from minialchemy.sql.selectable import select
 
         return select(self)
+
+    def alias(self, name: str | None = None) -> Any:
+        """This table under another name (``AS name``), to read it twice in one SELECT."""
+        from minialchemy.sql.selectable import Alias
+
+        return Alias(self, name)
+
+    def join(self, right: Any, onclause: Any = None, isouter: bool = False, full: bool = False) -> Any:
+        """``self JOIN right ON onclause`` (from the foreign key when omitted)."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=isouter, full=full)
+
+    def outerjoin(self, right: Any, onclause: Any = None, full: bool = False) -> Any:
+        """``self LEFT OUTER JOIN right ON onclause``."""
+        from minialchemy.sql.selectable import Join
+
+        return Join(self, right, onclause, isouter=True, full=full)
+
+    def corresponding_column(self, column: Any) -> Any:
+        """This table's column standing for ``column`` (itself, or the column an alias proxies)."""
+        from minialchemy.sql.selectable import corresponding_column
+
+        return corresponding_column(self, column)
 
     def __repr__(self) -> str:
         cols = ", ".join(repr(c) for c in self.columns)

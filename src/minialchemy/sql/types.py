@@ -4,12 +4,21 @@ Each type names its DDL (``VARCHAR(30)``) and, only where SQLite cannot store th
 as it is, a bind processor (Python -> SQLite) and a result processor (SQLite -> Python).  Types
 without processors cost nothing on the hot path: the driver's values are used as they come.
 
+A bind processor is also where a value is *checked* before it is written: ``Boolean`` takes
+only None, True, False (and 0/1), ``Float`` anything ``float()`` accepts (a ``Decimal`` too),
+``DateTime`` and ``Date`` only ``datetime``/``date`` objects, as SQLAlchemy's SQLite types do.
+A refused value raises TypeError or ValueError, which the statement turns into
+:class:`~minialchemy.exc.StatementError` (see :func:`minialchemy.sql.compiler.process_parameters`),
+so nothing unreadable ever reaches the database.
+
 Where it sits: used by :mod:`minialchemy.sql.schema` (``Column``), the compiler (DDL) and the
 engine (converting parameters and rows).
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from typing import Any, Callable, Optional
 
 __all__ = [
@@ -93,13 +102,30 @@ class Text(String):
 
 
 class Boolean(TypeEngine):
-    """``BOOLEAN``; SQLite stores 0/1, read back as ``False``/``True``."""
+    """``BOOLEAN``; SQLite stores 0/1, read back as ``False``/``True``.
+
+    Only None, True and False (or 0 and 1) are accepted: ``'false'`` is a non-empty string,
+    and storing its truth (True) would be the opposite of what was meant."""
 
     python_type = bool
     _ddl_name = "BOOLEAN"
 
+    def bind_processor(self) -> Processor:
+        return _strict_bool
+
     def result_processor(self) -> Processor:
         return _to_bool
+
+
+_STRICT_BOOLS = frozenset([None, True, False])  # 1 == True and 0 == False: they are in it too
+
+
+def _strict_bool(value: Any) -> Any:
+    if value not in _STRICT_BOOLS:
+        if isinstance(value, int):
+            raise ValueError(f"Value {value!r} is not None, True, or False")
+        raise TypeError(f"Not a boolean value: {value!r}")
+    return None if value is None else int(value)
 
 
 def _to_bool(value: Any) -> Any:
@@ -107,10 +133,14 @@ def _to_bool(value: Any) -> Any:
 
 
 class Float(TypeEngine):
-    """``FLOAT`` (SQLite REAL)."""
+    """``FLOAT`` (SQLite REAL).  Values are written as ``float(value)``: a ``Decimal`` or the
+    string ``'1.5'`` is converted, ``'abc'`` is refused (ValueError)."""
 
     python_type = float
     _ddl_name = "FLOAT"
+
+    def bind_processor(self) -> Processor:
+        return _to_float
 
     def result_processor(self) -> Processor:
         return _to_float
@@ -121,15 +151,14 @@ def _to_float(value: Any) -> Any:
 
 
 class DateTime(TypeEngine):
-    """``DATETIME``; stored as ISO text ``YYYY-MM-DD HH:MM:SS.ffffff`` (sortable as text)."""
+    """``DATETIME``; stored as ISO text ``YYYY-MM-DD HH:MM:SS.ffffff`` (sortable as text).
+
+    Accepts ``datetime`` objects (a ``date`` is stored as its midnight); anything else, a
+    string included, is refused with TypeError: text that is not in this exact format would
+    sort wrongly and could not be read back."""
 
     _ddl_name = "DATETIME"
-
-    @property
-    def python_type(self) -> type:  # type: ignore[override]
-        import datetime
-
-        return datetime.datetime
+    python_type = datetime.datetime
 
     def bind_processor(self) -> Processor:
         return _datetime_to_text
@@ -139,29 +168,35 @@ class DateTime(TypeEngine):
 
 
 def _datetime_to_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if value is None:
+        return None
+    # formatted by hand, not strftime: "%Y" drops the leading zeros of years before 1000
+    if isinstance(value, datetime.datetime):
+        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
+            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+        )
+    if isinstance(value, datetime.date):
+        return "%04d-%02d-%02d 00:00:00.000000" % (value.year, value.month, value.day)
+    raise TypeError(
+        f"DateTime columns accept Python datetime and date objects only, not {value!r} "
+        f"(convert text with datetime.datetime.fromisoformat())"
+    )
 
 
 def _text_to_datetime(value: Any) -> Any:
     if value is None or not isinstance(value, str):
         return value
-    import datetime
-
     return datetime.datetime.fromisoformat(value)
 
 
 class Date(TypeEngine):
-    """``DATE``; stored as ISO text ``YYYY-MM-DD``."""
+    """``DATE``; stored as ISO text ``YYYY-MM-DD``.
+
+    Accepts ``date`` objects; a ``datetime`` is stored as its date.  Anything else, a string
+    included, is refused with TypeError."""
 
     _ddl_name = "DATE"
-
-    @property
-    def python_type(self) -> type:  # type: ignore[override]
-        import datetime
-
-        return datetime.date
+    python_type = datetime.date
 
     def bind_processor(self) -> Processor:
         return _date_to_text
@@ -171,16 +206,19 @@ class Date(TypeEngine):
 
 
 def _date_to_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return value.isoformat()
+    if value is None:
+        return None
+    if isinstance(value, datetime.date):  # a datetime is a date too: its date is stored
+        return "%04d-%02d-%02d" % (value.year, value.month, value.day)
+    raise TypeError(
+        f"Date columns accept Python date objects only, not {value!r} "
+        f"(convert text with datetime.date.fromisoformat())"
+    )
 
 
 def _text_to_date(value: Any) -> Any:
     if value is None or not isinstance(value, str):
         return value
-    import datetime
-
     return datetime.date.fromisoformat(value)
 
 
@@ -191,6 +229,9 @@ _PYTHON_TO_TYPE: dict[type, TypeEngine] = {
     str: String(),
     bool: Boolean(),
     float: Float(),
+    decimal.Decimal: Float(),  # sqlite3 cannot bind a Decimal; Float's processor converts it
+    datetime.datetime: DateTime(),
+    datetime.date: Date(),
 }
 
 
