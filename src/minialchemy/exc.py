@@ -37,6 +37,7 @@ __all__ = [
     "InternalError",
     "ProgrammingError",
     "NotSupportedError",
+    "NPlusOneWarning",
 ]
 
 
@@ -195,6 +196,11 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """Wraps ``sqlite3.NotSupportedError``."""
+
+
+class NPlusOneWarning(UserWarning):
+    """One session lazy loaded the same relationship for many different objects, one SELECT
+    each (the N+1 problem); the message names the loader option that would use one SELECT."""
 
 
 _DBAPI_WRAPPERS: dict[str, type[DBAPIError]] = {

@@ -41,8 +41,10 @@ def pytest_configure(config):
 # --- the tutorial's models ------------------------------------------------------------
 
 
-def make_models():
-    """Build the tutorial's ``User`` and ``Address`` on a brand-new ``DeclarativeBase``."""
+def make_models(**addresses_options):
+    """Build the tutorial's ``User`` and ``Address`` on a brand-new ``DeclarativeBase``
+    (``addresses_options``: more arguments for ``relationship()`` of ``User.addresses``, such as
+    ``lazy="selectin"``)."""
 
     class Base(DeclarativeBase):
         pass
@@ -53,7 +55,7 @@ def make_models():
         id: Mapped[int] = mapped_column(primary_key=True)
         name: Mapped[str] = mapped_column(String(30))
         fullname: Mapped[Optional[str]]
-        addresses: Mapped[List["Address"]] = relationship(back_populates="user")
+        addresses: Mapped[List["Address"]] = relationship(back_populates="user", **addresses_options)
 
         def __repr__(self) -> str:
             return f"User(id={self.id!r}, name={self.name!r}, fullname={self.fullname!r})"

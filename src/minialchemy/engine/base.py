@@ -163,8 +163,12 @@ class Engine:
         connect_args: Mapping[str, Any] | None = None,
         insertmanyvalues: bool = True,
         insertmanyvalues_page_size: int | None = None,
+        n_plus_one_threshold: int | None = 10,
     ) -> None:
         self.url = url
+        #: the N+1 warning's threshold for the ORM sessions on this engine (None: off); see
+        #: ``minialchemy.orm.n_plus_one``
+        self.n_plus_one_threshold = n_plus_one_threshold
         self.database = _parse_url(url)
         self.connect_args = dict(connect_args or {})
         self.dialect = Dialect()
@@ -653,11 +657,14 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
       SQLite; SQLAlchemy's spelling ``use_insertmanyvalues`` is accepted too.
     - ``insertmanyvalues_page_size``: rows per batched statement (default 500, the best the
       benchmark found), never more than SQLite's bind-parameter limit allows.
+
+    ``n_plus_one_threshold`` (default 10, None turns it off): the ORM warns when a session lazy
+    loads one relationship for that many different objects (``minialchemy.orm.n_plus_one``).
     """
     kwargs.pop("future", None)
     if "use_insertmanyvalues" in kwargs:
         kwargs["insertmanyvalues"] = kwargs.pop("use_insertmanyvalues")
-    known = {"echo", "connect_args", "insertmanyvalues", "insertmanyvalues_page_size"}
+    known = {"echo", "connect_args", "insertmanyvalues", "insertmanyvalues_page_size", "n_plus_one_threshold"}
     unknown = set(kwargs) - known
     if unknown:
         raise ArgumentError(

@@ -10,21 +10,37 @@ from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapp
 from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
 from minialchemy.orm.relationships import relationship
 from minialchemy.orm.session import Session, SessionTransaction, make_transient, object_session, sessionmaker
+from minialchemy.orm.strategy_options import (
+    Load,
+    contains_eager,
+    joinedload,
+    lazyload,
+    noload,
+    raiseload,
+    selectinload,
+)
 
 __all__ = [
     "DeclarativeBase",
+    "Load",
     "Mapped",
     "MappedColumn",
     "Mapper",
     "Session",
     "SessionTransaction",
     "class_mapper",
+    "contains_eager",
     "exc",
+    "joinedload",
+    "lazyload",
     "make_transient",
     "mapped_column",
+    "noload",
     "object_mapper",
     "object_session",
+    "raiseload",
     "registry",
     "relationship",
+    "selectinload",
     "sessionmaker",
 ]

@@ -12,15 +12,24 @@ Where it sits: called by ``Session.execute`` / ``get`` / lazy loads / expired-at
 from __future__ import annotations
 
 import operator
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
+from minialchemy.orm import strategies
 from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import BinaryExpression, BindParameter, and_
 from minialchemy.sql.selectable import select
 
-__all__ = ["execute_select", "get_by_identity", "load_row_by_identity", "load_relationship"]
+__all__ = [
+    "execute_select",
+    "fetch_rows",
+    "get_by_identity",
+    "load_entity_rows",
+    "load_relationship",
+    "load_row_by_identity",
+    "relationship_criteria",
+]
 
 
 def _layout(statement: Any) -> list[tuple[str, Any, int]]:
@@ -38,29 +47,83 @@ def _layout(statement: Any) -> list[tuple[str, Any, int]]:
     return layout
 
 
-def execute_select(session: Any, statement: Any, params: Any, cause: str | None) -> Result:
-    """Run a SELECT for the session; ORM entities in it come back as objects."""
+def fetch_rows(session: Any, statement: Any, params: Any, cause: str | None) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Compile and run a SELECT in the session's transaction: the compiled statement and its
+    rows, each value through its type's result processor."""
     connection = session._connection_for_bind()
     compiled = compile_element(statement, dialect="sqlite")
     result = connection.execute_compiled(
         compiled, compiled.construct_params(params), execution_options={"cause": cause} if cause else None
     )
     rows = result.raw_tuples()
+    return compiled, rows
+
+
+def execute_select(
+    session: Any,
+    statement: Any,
+    params: Any,
+    cause: str | None,
+    execution_options: dict[str, Any] | None = None,
+) -> Result:
+    """Run a SELECT for the session; ORM entities in it come back as objects, their
+    relationships loaded as the statement's options (or their ``lazy=``) say."""
+    compiled, rows = fetch_rows(session, statement, params, cause)
     layout = _layout(statement)
     if not any(mapper is not None for _, mapper, _ in layout):
         return Result([key for key, _, _ in compiled.result_columns], rows)
+    populate_existing = bool(execution_options and execution_options.get("populate_existing"))
+    if populate_existing:
+        _expire_loaded(session, layout, rows)
     keys: list[str] = []
     position = 0
     for name, mapper, width in layout:
         keys.append(name if name is not None else compiled.result_columns[position][0])
         position += width
+    tree = strategies.build_load_tree(statement._with_options) if statement._with_options else None
     if len(layout) == 1:
         # the common case, select(User): one entity spanning the whole row, loaded in one call
         # (a compiled loop when the Cython twin is active).  The Result keeps the objects
         # themselves; a 1-tuple Row is made only for a row taken as a row, never by scalars().
-        objects = _accel.instrumentation.load_instances(layout[0][1], session.identity_map, session.hash_key, rows)
+        mapper = layout[0][1]
+        objects = _accel.instrumentation.load_instances(mapper, session.identity_map, session.hash_key, rows)
+        strategies.load_related(session, mapper, objects, tree, populate_existing)
         return Result(keys, objects, single_values=True)
-    return Result(keys, _instances(session, layout, rows))
+    tuples = _instances(session, layout, rows)
+    for index, (_, mapper, _) in enumerate(layout):
+        if mapper is not None:
+            strategies.load_related(session, mapper, [row[index] for row in tuples], tree, populate_existing)
+    return Result(keys, tuples)
+
+
+def load_entity_rows(
+    session: Any, statement: Any, mapper: Any, cause: str, populate_existing: bool = False
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """Run ``select(Entity, *more_columns)``: the entity's objects (through the identity map,
+    their own relationships loaded by default) and the raw rows, whose extra columns come after
+    the entity's.  Used by the eager loaders."""
+    _, rows = fetch_rows(session, statement, None, cause)
+    if populate_existing:
+        _expire_loaded(session, [(None, mapper, len(mapper._column_attr_keys))], rows)
+    objects = _accel.instrumentation.load_instances(mapper, session.identity_map, session.hash_key, rows)
+    strategies.load_related(session, mapper, objects, None, populate_existing)
+    return objects, rows
+
+
+def _expire_loaded(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> None:
+    """``populate_existing``: objects already in the identity map that these rows load are
+    expired first, so the rows' values replace theirs (unflushed changes included)."""
+    identity_map = session.identity_map
+    position = 0
+    for _, mapper, width in layout:
+        if mapper is not None:
+            positions = [position + i for i in mapper._pk_positions]
+            for row in rows:
+                obj = identity_map.get((mapper.class_, tuple([row[i] for i in positions]), None))
+                if obj is not None:
+                    _accel.instrumentation.instance_state(obj).expire(None)
+                    session._modified.discard(obj)
+        position += width
 
 
 def _instances(session: Any, layout: list[tuple[str, Any, int]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -93,12 +156,23 @@ def _pk_criteria(mapper: Any, pk: Sequence[Any]) -> Any:
     return and_(*[column == value for column, value in zip(mapper.primary_key, pk)])
 
 
-def get_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], cause: str | None) -> Any:
-    """``Session.get`` on an identity-map miss: SELECT the row by primary key."""
+def get_by_identity(
+    session: Any,
+    mapper: Any,
+    pk: tuple[Any, ...],
+    cause: str | None,
+    options: Sequence[Any] = (),
+    populate_existing: bool = False,
+) -> Any:
+    """``Session.get`` on an identity-map miss (or with ``populate_existing``): SELECT the row
+    by primary key, with the loader options given."""
     if None in pk:
         return None
     statement = select(mapper.class_).where(_pk_criteria(mapper, pk))
-    return execute_select(session, statement, None, cause=cause).scalars().first()
+    if options:
+        statement = statement.options(*options)
+    execution_options = {"populate_existing": True} if populate_existing else None
+    return execute_select(session, statement, None, cause=cause, execution_options=execution_options).scalars().first()
 
 
 def load_row_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], keys: list[str], cause: str) -> tuple[Any, ...] | None:
@@ -109,34 +183,54 @@ def load_row_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], keys: l
     return tuple(rows[0]) if rows else None
 
 
-def load_relationship(session: Any, state: Any, prop: Any, cause: str) -> Any:
-    """The lazy load: a many-to-one from the identity map when possible (no SQL), otherwise
-    a SELECT; a one-to-many collection by SELECT on the foreign key."""
+def relationship_criteria(prop: Any, obj: Any) -> list[Any] | None:
+    """The WHERE criteria that select the objects related to ``obj`` through ``prop`` (the
+    lazy load's, and ``with_parent()``'s): ``? = address.user_id`` for ``User.addresses``,
+    ``user_account.id = ?`` for ``Address.user``; None when a foreign key is NULL."""
     from minialchemy.orm.relationships import MANYTOONE
 
     prop._resolve()
-    obj = state.obj()
     target = prop.mapper
-    if prop.direction == MANYTOONE:
-        values = {one: getattr(obj, many) for one, many in prop.fk_attr_keys()}
-        if any(v is None for v in values.values()):
-            return None
-        if set(values) == set(target._pk_attr_keys):
-            pk = tuple(values[k] for k in target._pk_attr_keys)
-            hit = session.identity_map.get((target.class_, pk, None))
-            if hit is not None:
-                return hit
-        criteria = [target._props[one].column == value for one, value in values.items()]
-        statement = select(target.class_).where(*criteria)
-        return execute_select(session, statement, None, cause=cause).scalars().first()
     criteria = []
+    if prop.direction == MANYTOONE:
+        for one, many in prop.fk_attr_keys():
+            value = getattr(obj, many)
+            if value is None:
+                return None
+            criteria.append(target._props[one].column == value)
+        return criteria
     for one, many in prop.fk_attr_keys():
         column = target._props[many].column
         # the parent's key on the left, as SQLAlchemy's lazy loader writes it: ? = address.user_id
         value = BindParameter("param", getattr(obj, one), type_=column.type, unique=True)
         criteria.append(BinaryExpression(value, column, operator.eq))
+    return criteria
+
+
+def load_relationship(session: Any, state: Any, prop: Any, before_sql: Callable[[], str]) -> Any:
+    """The lazy load: a many-to-one from the identity map when possible (no SQL), otherwise
+    a SELECT; a one-to-many collection by SELECT on the foreign key.  ``before_sql`` is called
+    only when a SELECT is needed; it returns the cause the echo log shows (or raises, for
+    ``raiseload(..., sql_only=True)``)."""
+    from minialchemy.orm.relationships import MANYTOONE
+
+    prop._resolve()
+    obj = state.obj()
+    target = prop.mapper
+    criteria = relationship_criteria(prop, obj)
+    if criteria is None:
+        return None
+    if prop.direction == MANYTOONE:
+        values = {one: obj.__dict__.get(many) for one, many in prop.fk_attr_keys()}
+        if set(values) == set(target._pk_attr_keys):
+            pk = tuple(values[k] for k in target._pk_attr_keys)
+            hit = session.identity_map.get((target.class_, pk, None))
+            if hit is not None:
+                return hit
+        statement = select(target.class_).where(*criteria)
+        return execute_select(session, statement, None, cause=before_sql()).scalars().first()
     statement = select(target.class_).where(*criteria)
     if prop.order_by is not None:
         order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else [prop.order_by]
         statement = statement.order_by(*order)
-    return execute_select(session, statement, None, cause=cause).scalars().all()
+    return execute_select(session, statement, None, cause=before_sql()).scalars().all()

@@ -54,6 +54,22 @@ def _parse_cascade(cascade: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def _parse_lazy(lazy: Any) -> str:
+    """``lazy=``: one of the loader strategies (``True`` is ``"select"``, ``False`` ``"joined"``)."""
+    from minialchemy.orm.strategy_options import LOADER_STRATEGIES
+
+    if lazy is True:
+        return "select"
+    if lazy is False:
+        return "joined"
+    if lazy not in LOADER_STRATEGIES:
+        raise ArgumentError(
+            f"relationship(lazy={lazy!r}) is not a loader strategy (expected one of: "
+            f"{', '.join(LOADER_STRATEGIES)})"
+        )
+    return lazy
+
+
 class RelationshipProperty:
     """A mapped relationship; direction and join columns are worked out from the foreign keys
     on first use (the target class may be defined after this one)."""
@@ -77,7 +93,7 @@ class RelationshipProperty:
         self.back_populates = back_populates
         self.cascade = _parse_cascade(cascade)
         self.uselist = uselist
-        self.lazy = lazy
+        self.lazy = _parse_lazy(lazy)
         self.order_by = order_by
         self.foreign_keys = foreign_keys
         self.viewonly = viewonly

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError
-from minialchemy.orm import loading
+from minialchemy.orm import loading, n_plus_one, strategies
 from minialchemy.orm.exc import ObjectDeletedError
 from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
 
@@ -44,6 +44,9 @@ log = logging.getLogger("minialchemy.orm")
 #: keep their session alive
 _sessions: "weakref.WeakValueDictionary[int, Session]" = weakref.WeakValueDictionary()
 _session_ids = itertools.count(1)
+
+#: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
+_FROM_ENGINE = object()
 
 
 def _state_of(obj: Any) -> Any:
@@ -88,6 +91,7 @@ class Session:
         expire_on_commit: bool = True,
         autobegin: bool = True,
         info: dict[str, Any] | None = None,
+        n_plus_one_threshold: int | None | object = _FROM_ENGINE,
     ) -> None:
         identity = _accel.identity
         self.bind = bind
@@ -110,6 +114,10 @@ class Session:
         self._flushing = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
+        if n_plus_one_threshold is _FROM_ENGINE:
+            n_plus_one_threshold = getattr(bind, "n_plus_one_threshold", n_plus_one.DEFAULT_N_PLUS_ONE_THRESHOLD)
+        #: lazy loads sent per relationship, for the echo log's counts and the N+1 warning
+        self.lazy_loads = n_plus_one.LazyLoadCounter(n_plus_one_threshold)  # type: ignore[arg-type]
 
     # -- what the session holds ------------------------------------------------------------------
 
@@ -372,6 +380,16 @@ class Session:
                 if related_state.session_id != self.hash_key and not related_state.deleted_flag:
                     self._save_or_update(related)
 
+    def merge(self, instance: Any, *, load: bool = True, options: Sequence[Any] | None = None) -> Any:
+        """The session's own object for ``instance``'s primary key, with ``instance``'s loaded
+        state copied onto it (loaded with one SELECT if needed; a new pending object if there is
+        no such row).  ``instance`` itself is not added.  ``load=False``: no SQL, the values
+        become the committed state (see :mod:`minialchemy.orm.merge`)."""
+        from minialchemy.orm import merge
+
+        self._check_pending_rollback()
+        return merge.merge(self, instance, load=load, options=options)
+
     def delete(self, obj: Any) -> None:
         """Mark a persistent object for deletion; the DELETE is emitted by the next flush.
         Relationships with ``cascade="delete"`` delete their children too."""
@@ -467,17 +485,32 @@ class Session:
                 f"(session.delete()); rollback() or expunge it to use its row again"
             )
         self._check_pending_rollback()
+        mapper = state.mapper
+        if attribute_names is not None:
+            for name in attribute_names:
+                if name not in mapper.attrs:
+                    raise ArgumentError(f"{type(obj).__name__} has no mapped attribute {name!r}")
         # the object's own unflushed changes are discarded first; other objects' changes are
         # then autoflushed, so the SELECT sees the transaction as the session means it
         state.expire(attribute_names)
         if attribute_names is None:
             self._modified.discard(obj)
         self._autoflush(f"refresh of {_instance_str(obj)}")
-        keys = list(attribute_names) if attribute_names is not None else list(state.mapper._column_attr_keys)
+        if attribute_names is None:
+            keys = list(mapper._column_attr_keys)
+            relationships: list[str] = []
+        else:
+            keys = [k for k in mapper._column_attr_keys if k in attribute_names]
+            # a relationship named explicitly is loaded now, by its lazy loader
+            relationships = [k for k in mapper._relationship_keys if k in attribute_names]
+            if not keys:
+                keys = list(mapper._pk_attr_keys)  # still check that the row exists
         try:
             self._load_attributes(state, keys, cause=f"refresh of {_instance_str(obj)}")
         except ObjectDeletedError:
             raise InvalidRequestError(f"Could not refresh instance {_instance_str(obj)}: its row is gone") from None
+        for key in relationships:
+            getattr(obj, key)
         if attribute_names is None:
             self._modified.discard(obj)
 
@@ -591,7 +624,7 @@ class Session:
         visit = getattr(statement, "__visit_name__", None)
         if visit == "select":
             self._autoflush("SELECT")
-            return loading.execute_select(self, statement, params, cause=None)
+            return loading.execute_select(self, statement, params, cause=None, execution_options=options)
         if visit in ("update", "delete") and hasattr(statement.entity, "__mapper__"):
             from minialchemy.orm import bulk
 
@@ -621,7 +654,8 @@ class Session:
         pk = mapper._normalize_identity(ident)
         key = (mapper.class_, pk, None)
         obj = self.identity_map.get(key)
-        if obj is not None and not kwargs.get("populate_existing"):
+        populate_existing = bool(kwargs.get("populate_existing"))
+        if obj is not None and not populate_existing:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
             if state.expired_attributes:
                 try:
@@ -631,14 +665,26 @@ class Session:
             return obj
         self._check_pending_rollback()
         self._autoflush(f"Session.get({mapper.class_.__name__}, {ident!r})")
-        return loading.get_by_identity(self, mapper, pk, cause=None)
+        return loading.get_by_identity(
+            self, mapper, pk, cause=None, options=kwargs.get("options") or (), populate_existing=populate_existing
+        )
 
     def _lazy_load(self, state: Any, prop: Any) -> Any:
         """Load a relationship of ``state``'s object (called by relationship descriptors)."""
         self._check_pending_rollback()
-        reason = f"lazy load of {state.mapper.class_.__name__}.{prop.key}"
-        self._autoflush(reason)
-        return loading.load_relationship(self, state, prop, cause=reason)
+        strategy = strategies.lazy_strategy(state, prop)
+        if strategy == "raise":
+            strategies.raise_not_available(prop, strategy)
+        if strategy == "noload":
+            return [] if prop.uselist else None
+        self._autoflush(f"lazy load of {state.mapper.class_.__name__}.{prop.key}")
+
+        def before_sql() -> str:
+            if strategy == "raise_on_sql":
+                strategies.raise_not_available(prop, strategy)
+            return self.lazy_loads.count(prop, state.key)
+
+        return loading.load_relationship(self, state, prop, before_sql)
 
     def __repr__(self) -> str:
         return f"<Session {self.hash_key} new={len(self._new)} dirty={len(self._modified)} deleted={len(self._deleted)}>"

@@ -547,6 +547,9 @@ class Select(_SelectBase):
 
     __visit_name__ = "select"
 
+    #: ORM loader options (``selectinload(User.addresses)``); the compiler does not read them
+    _with_options: tuple[Any, ...] = ()
+
     def __init__(self, *entities: Any) -> None:
         if len(entities) == 1 and isinstance(entities[0], (list, tuple)):
             entities = tuple(entities[0])  # select([a, b]) (1.x style) is accepted too
@@ -684,6 +687,12 @@ class Select(_SelectBase):
         """The same statement selecting only ``columns``."""
         new = self._generate()
         new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
+        return new
+
+    def options(self, *options: Any) -> "Select":
+        """ORM loader options: ``select(User).options(selectinload(User.addresses))``."""
+        new = self._generate()
+        new._with_options = (*self._with_options, *options)
         return new
 
     @property

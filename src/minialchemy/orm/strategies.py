@@ -1,0 +1,300 @@
+"""Loader strategies: how a relationship gets its value (Fowler's Lazy Load, and eager loading).
+
+After a statement's rows have become objects (:mod:`minialchemy.orm.loading`), this module
+visits each relationship of the loaded class and does what its strategy says, the strategy being
+the statement's loader option for it (:mod:`minialchemy.orm.strategy_options`) or else the
+relationship's ``lazy=`` setting:
+
+- ``"select"`` (lazy): nothing now; the first read of the attribute sends one SELECT for that
+  object (``Session._lazy_load``).  N parents read in a loop cost 1 + N statements: the N+1
+  problem (:mod:`minialchemy.orm.n_plus_one` points it out).
+- ``"selectin"``: one more SELECT for all parents at once, ``WHERE address.user_id IN (?, ?, ...)``
+  (500 keys per statement at most), whose rows are shared out to the parents' collections.
+  Parents whose collection is loaded already are left out (no SELECT at all if that is all of
+  them; SQLAlchemy sends one and discards what it finds).
+- ``"joined"``: the related rows came in the same SELECT (a LEFT OUTER JOIN); see
+  :func:`populate_joined`.
+- ``"raise"`` / ``"raise_on_sql"``: reading the attribute raises; ``"noload"``: it reads empty.
+
+An eager loader never overwrites what an object already has: a collection loaded (or changed)
+before is kept, unless the statement asked for ``populate_existing``.  Related objects come
+through the identity map like any other row, so ``user.addresses[0]`` *is* the object that
+``session.get(Address, 1)`` returns.
+
+Where it sits: called by :mod:`minialchemy.orm.loading` for every ORM SELECT; it builds Core
+``select()`` statements and never writes SQL text.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterable, Sequence
+
+from minialchemy import _accel
+from minialchemy.exc import InvalidRequestError
+from minialchemy.sql.elements import and_, or_
+from minialchemy.sql.selectable import select
+
+__all__ = [
+    "SELECTIN_BATCH_SIZE",
+    "LoadNode",
+    "build_load_tree",
+    "load_related",
+    "lazy_strategy",
+    "raise_not_available",
+]
+
+#: parent keys per ``IN (...)`` of a selectin load, as SQLAlchemy does (SQLite accepts many more
+#: bound parameters; 500 keeps each statement readable in the echo log and cheap to compile)
+SELECTIN_BATCH_SIZE = 500
+
+#: per-object strategies set by a statement's options that differ from the relationship's
+#: default (``raiseload(User.addresses)`` on objects whose relationship is lazy by default);
+#: read when the attribute is first accessed.  Kept beside the state, weakly, so the
+#: instrumentation twins need no field for it.
+_object_strategies: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+#: the relationships of a mapper that load eagerly by default (``lazy="selectin"`` and so on)
+_default_eager: "weakref.WeakKeyDictionary[Any, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
+
+
+class LoadNode:
+    """One relationship of a statement's loading plan: its strategy (None: the relationship's
+    own default) and the nodes for the relationships of the objects it loads."""
+
+    __slots__ = ("strategy", "children")
+
+    def __init__(self) -> None:
+        self.strategy: str | None = None
+        self.children: dict[Any, LoadNode] = {}
+
+    def __repr__(self) -> str:
+        return f"LoadNode({self.strategy!r}, {self.children!r})"
+
+
+def build_load_tree(options: Iterable[Any]) -> dict[Any, LoadNode]:
+    """The statement's options as a tree, relationship by relationship from its entity."""
+    tree: dict[Any, LoadNode] = {}
+    for option in options:
+        level = tree
+        for prop, strategy in option.path:
+            node = level.get(prop)
+            if node is None:
+                node = level[prop] = LoadNode()
+            if strategy is not None:
+                node.strategy = strategy
+            level = node.children
+    return tree
+
+
+def _eager_defaults(mapper: Any) -> tuple[Any, ...]:
+    found = _default_eager.get(mapper)
+    if found is None:
+        found = tuple(p for p in mapper.relationships if p.lazy != "select")
+        _default_eager[mapper] = found
+    return found
+
+
+def load_related(
+    session: Any,
+    mapper: Any,
+    objects: Sequence[Any],
+    tree: dict[Any, LoadNode] | None,
+    populate_existing: bool = False,
+    path: tuple[Any, ...] = (),
+) -> None:
+    """Apply the loading plan to ``objects`` (all of ``mapper``'s class) just loaded.
+
+    Relationships named in ``tree`` follow their option; the others their ``lazy=`` default,
+    except that a default eager load does not follow a relationship already on ``path`` (a
+    self-referential ``lazy="selectin"`` would otherwise load the whole tree, level by level).
+    """
+    if not tree and not _eager_defaults(mapper):
+        return
+    objects = [o for o in objects if o is not None]
+    if not objects:
+        return
+    props = list(tree) if tree else []
+    for prop in _eager_defaults(mapper):
+        if (not tree or prop not in tree) and prop not in path:
+            props.append(prop)
+    for prop in props:
+        if prop.parent is not mapper:
+            continue
+        node = tree.get(prop) if tree else None
+        strategy = node.strategy if node is not None and node.strategy is not None else prop.lazy
+        children = node.children if node is not None else {}
+        if strategy == "selectin":
+            related = _load_selectin(session, prop, objects, populate_existing)
+            load_related(session, prop.mapper, related, children, populate_existing, (*path, prop))
+        elif strategy in ("joined", "contains_eager"):
+            # the rows were loaded by the statement itself (populate_joined); their own
+            # relationships still follow the plan
+            related = _loaded_values(prop, objects)
+            load_related(session, prop.mapper, related, children, populate_existing, (*path, prop))
+        elif strategy == "noload":
+            _set_empty(prop, objects, populate_existing)
+        if node is not None and node.strategy is not None and node.strategy != prop.lazy:
+            _remember_strategy(prop, objects, node.strategy)
+
+
+def _loaded_values(prop: Any, objects: Sequence[Any]) -> list[Any]:
+    related: list[Any] = []
+    key = prop.key
+    for obj in objects:
+        value = obj.__dict__.get(key)
+        if value is None:
+            continue
+        if prop.uselist:
+            related.extend(value)
+        else:
+            related.append(value)
+    return related
+
+
+def _remember_strategy(prop: Any, objects: Sequence[Any], strategy: str) -> None:
+    if strategy not in ("select", "raise", "raise_on_sql", "noload"):
+        return
+    instance_state = _accel.instrumentation.instance_state
+    for obj in objects:
+        state = instance_state(obj)
+        per_object = _object_strategies.get(state)
+        if per_object is None:
+            per_object = _object_strategies[state] = {}
+        per_object[prop.key] = strategy
+
+
+def lazy_strategy(state: Any, prop: Any) -> str:
+    """The strategy for reading an unloaded relationship of one object: the one its loading
+    statement's options set, else the relationship's ``lazy=``."""
+    per_object = _object_strategies.get(state)
+    if per_object is not None:
+        strategy = per_object.get(prop.key)
+        if strategy is not None:
+            return strategy
+    return prop.lazy
+
+
+def raise_not_available(prop: Any, strategy: str) -> None:
+    """``raiseload``: the attribute was read, and must not be."""
+    raise InvalidRequestError(
+        f"'{prop.parent.class_.__name__}.{prop.key}' is not available due to lazy={strategy!r} "
+        f"(load it with an option such as selectinload({prop.parent.class_.__name__}.{prop.key}) "
+        f"in the statement that loads the objects)"
+    )
+
+
+def _set_empty(prop: Any, objects: Sequence[Any], populate_existing: bool) -> None:
+    from minialchemy.orm.relationships import InstrumentedList
+
+    key = prop.key
+    for obj in objects:
+        d = obj.__dict__
+        if key not in d or populate_existing:
+            d[key] = InstrumentedList(obj, prop) if prop.uselist else None
+
+
+# -- selectin loading ------------------------------------------------------------------------
+
+
+def _batches(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), SELECTIN_BATCH_SIZE):
+        yield values[start : start + SELECTIN_BATCH_SIZE]
+
+
+def _in_criteria(columns: Sequence[Any], keys: list[tuple[Any, ...]]) -> Any:
+    """``col IN (...)`` for one column; ``(a = ? AND b = ?) OR ...`` for a composite key."""
+    if len(columns) == 1:
+        return columns[0].in_([k[0] for k in keys])
+    return or_(*[and_(*[c == v for c, v in zip(columns, key)]) for key in keys])
+
+
+def _cause(prop: Any, number: int, batches: int) -> str:
+    name = f"{prop.parent.class_.__name__}.{prop.key}"
+    if batches == 1:
+        return f"selectinload of {name}"
+    return f"selectinload of {name}, batch {number} of {batches}"
+
+
+def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_existing: bool) -> list[Any]:
+    """Load ``prop`` for every parent without it; returns the related objects loaded."""
+    from minialchemy.orm.relationships import MANYTOONE
+
+    prop._resolve()
+    key = prop.key
+    wanting = [p for p in parents if populate_existing or key not in p.__dict__]
+    if not wanting:
+        return []
+    if prop.direction == MANYTOONE:
+        return _load_selectin_many_to_one(session, prop, wanting, populate_existing)
+    return _load_selectin_one_to_many(session, prop, wanting, populate_existing)
+
+
+def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    from minialchemy.orm import loading
+    from minialchemy.orm.relationships import InstrumentedList
+
+    target = prop.mapper
+    pairs = prop.fk_attr_keys()  # [(parent key attribute, child foreign-key attribute)]
+    parent_attrs = [one for one, _ in pairs]
+    fk_columns = [target._props[many].column for _, many in pairs]
+    by_key: dict[tuple[Any, ...], list[Any]] = {}
+    for parent in parents:
+        d = parent.__dict__
+        parent_key = tuple([d.get(a) for a in parent_attrs])
+        if None not in parent_key:
+            by_key.setdefault(parent_key, [])
+    keys = list(by_key)
+    batches = list(_batches(keys))
+    loaded: list[Any] = []
+    order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else ([prop.order_by] if prop.order_by is not None else [])
+    for number, batch in enumerate(batches, 1):
+        # the foreign-key columns come once more at the end of each row: which parent a row
+        # belongs to, as the database says (the object's attribute may have been changed since)
+        statement = select(target.class_, *fk_columns).where(_in_criteria(fk_columns, batch))
+        if order:
+            statement = statement.order_by(*order)
+        objects, rows = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
+        width = len(fk_columns)
+        for obj, row in zip(objects, rows):
+            by_key[tuple(row[-width:])].append(obj)
+        loaded.extend(objects)
+    for parent in parents:
+        d = parent.__dict__
+        collection = InstrumentedList(parent, prop)
+        children = by_key.get(tuple([d.get(a) for a in parent_attrs]))
+        if children:
+            list.extend(collection, children)
+        d[prop.key] = collection
+    return loaded
+
+
+def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    from minialchemy.orm import loading
+
+    target = prop.mapper
+    pairs = prop.fk_attr_keys()  # [(target key attribute, parent foreign-key attribute)]
+    target_attrs = [one for one, _ in pairs]
+    fk_attrs = [many for _, many in pairs]
+    # every referenced row is selected, even one whose object is in the identity map already
+    # (as SQLAlchemy does): the load then also tells which ones are gone
+    found: dict[tuple[Any, ...], Any] = {}
+    for parent in parents:
+        d = parent.__dict__
+        fk = tuple([d.get(a) for a in fk_attrs])
+        if None not in fk:
+            found[fk] = None
+    loaded: list[Any] = []
+    target_columns = [target._props[a].column for a in target_attrs]
+    batches = list(_batches(list(found)))
+    for number, batch in enumerate(batches, 1):
+        statement = select(target.class_).where(_in_criteria(target_columns, batch))
+        objects, _ = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
+        for obj in objects:
+            found[tuple([obj.__dict__.get(a) for a in target_attrs])] = obj
+        loaded.extend(objects)
+    for parent in parents:
+        d = parent.__dict__
+        fk = tuple([d.get(a) for a in fk_attrs])
+        d[prop.key] = None if None in fk else found.get(fk)
+    return loaded

@@ -1,0 +1,253 @@
+"""Loader strategies: how ``User.addresses`` gets loaded, chosen per statement with an option
+(``select(User).options(selectinload(User.addresses))``) or per relationship with ``lazy=``.
+
+The numbers of SELECT statements are the point: N users read lazily cost 1 + N, with
+``selectinload`` 2.  Checked against SQLAlchemy 2.1."""
+
+import pytest
+
+from minialchemy import select
+from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.orm import Session, lazyload, noload, raiseload, relationship, selectinload
+from minialchemy.orm import strategies
+
+from .conftest import make_models
+
+
+def emails(user):
+    return [address.email_address for address in user.addresses]
+
+
+# --- selectinload ---------------------------------------------------------------------------
+
+
+def test_selectinload_loads_every_collection_with_one_more_select(session, User, sql_log):
+    users = session.scalars(select(User).options(selectinload(User.addresses)).order_by(User.id)).all()
+    assert len(sql_log.queries) == 2
+    assert "WHERE address.user_id IN (?, ?, ?)" in sql_log.queries[1]
+    sql_log.clear()
+    assert [(u.name, sorted(emails(u))) for u in users] == [
+        ("spongebob", ["spongebob@sqlalchemy.org"]),
+        ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
+        ("patrick", []),
+    ]
+    assert sql_log.queries == []
+
+
+def test_selectinload_gives_the_identity_map_objects(session, User, Address):
+    address = session.get(Address, 2)
+    sandy = session.scalars(select(User).where(User.id == 2).options(selectinload(User.addresses))).one()
+    assert any(a is address for a in sandy.addresses)
+    assert all(a is session.get(Address, a.id) for a in sandy.addresses)
+
+
+def test_selectinload_keeps_unflushed_changes_of_objects_already_loaded(session, User, Address):
+    address = session.get(Address, 2)
+    address.email_address = "changed@example.org"
+    with session.no_autoflush:
+        sandy = session.scalars(select(User).where(User.id == 2).options(selectinload(User.addresses))).one()
+    assert "changed@example.org" in emails(sandy)
+
+
+def test_selectinload_does_not_replace_a_collection_already_loaded(session, User, Address):
+    sandy = session.get(User, 2)
+    sandy.addresses.append(Address(email_address="new@example.org"))
+    with session.no_autoflush:
+        again = session.scalars(select(User).where(User.id == 2).options(selectinload(User.addresses))).one()
+    assert again is sandy
+    assert "new@example.org" in emails(sandy)
+
+
+def test_selectinload_of_a_many_to_one_selects_each_parent_once(session, Address, sql_log):
+    addresses = session.scalars(select(Address).options(selectinload(Address.user)).order_by(Address.id)).all()
+    assert len(sql_log.queries) == 2
+    assert "WHERE user_account.id IN (?, ?)" in sql_log.queries[1]
+    sql_log.clear()
+    assert [a.user.name for a in addresses] == ["spongebob", "sandy", "sandy"]
+    assert addresses[1].user is addresses[2].user
+    assert sql_log.queries == []
+
+
+def test_selectinload_of_a_many_to_one_returns_the_identity_map_objects(session, User, Address, sql_log):
+    sandy = session.get(User, 2)
+    addresses = session.scalars(select(Address).where(Address.user_id == 2).options(selectinload(Address.user))).all()
+    assert [a.user for a in addresses] == [sandy, sandy]
+    assert all(a.user is sandy for a in addresses)
+
+
+def test_selectinload_chains_to_the_next_relationship(session, User, Address, sql_log):
+    statement = select(User).options(selectinload(User.addresses).selectinload(Address.user))
+    users = session.scalars(statement).all()
+    sql_log.clear()
+    for user in users:
+        for address in user.addresses:
+            assert address.user is user
+    assert sql_log.queries == []
+
+
+def test_session_get_takes_loader_options(session, User, sql_log):
+    sandy = session.get(User, 2, options=[selectinload(User.addresses)])
+    assert len(sql_log.queries) == 2
+    sql_log.clear()
+    assert len(sandy.addresses) == 2
+    assert sql_log.queries == []
+
+
+@pytest.mark.minialchemy_only
+def test_selectinload_is_batched_for_many_parents(engine, models, sql_log, monkeypatch):
+    User = models.User
+    monkeypatch.setattr(strategies, "SELECTIN_BATCH_SIZE", 2)
+    with Session(engine) as session:
+        users = session.scalars(select(User).options(selectinload(User.addresses)).order_by(User.id)).all()
+        assert len(sql_log.queries) == 3  # the users, then two IN batches: (1, 2) and (3)
+        assert [len(u.addresses) for u in users] == [1, 2, 0]
+
+
+# --- lazyload, raiseload, noload ------------------------------------------------------------
+
+
+def test_lazy_loading_costs_one_select_per_parent(session, User, sql_log):
+    users = session.scalars(select(User)).all()
+    for user in users:
+        user.addresses
+    assert len(sql_log.queries) == 1 + len(users)
+
+
+def test_raiseload_makes_access_raise_naming_the_attribute(session, User, sql_log):
+    sandy = session.scalars(select(User).where(User.id == 2).options(raiseload(User.addresses))).one()
+    sql_log.clear()
+    with pytest.raises(InvalidRequestError, match="'User.addresses' is not available due to lazy='raise'"):
+        sandy.addresses
+    assert sql_log.queries == []
+
+
+def test_raiseload_sql_only_still_gives_a_many_to_one_from_the_identity_map(session, User, Address):
+    sandy = session.get(User, 2)
+    address = session.scalars(select(Address).where(Address.id == 2).options(raiseload(Address.user, sql_only=True))).one()
+    assert address.user is sandy
+    other = session.scalars(select(Address).where(Address.id == 1).options(raiseload(Address.user, sql_only=True))).one()
+    with pytest.raises(InvalidRequestError, match="Address.user"):
+        other.user
+
+
+def test_noload_reads_as_empty_without_sql(session, User, sql_log):
+    sandy = session.scalars(select(User).where(User.id == 2).options(noload(User.addresses))).one()
+    sql_log.clear()
+    assert sandy.addresses == []
+    assert sql_log.queries == []
+
+
+def test_options_apply_to_objects_already_in_the_identity_map(session, User):
+    sandy = session.get(User, 2)
+    again = session.scalars(select(User).where(User.id == 2).options(raiseload(User.addresses))).one()
+    assert again is sandy
+    with pytest.raises(InvalidRequestError, match="User.addresses"):
+        sandy.addresses
+
+
+def test_options_leave_loaded_collections_alone(session, User):
+    sandy = session.get(User, 2)
+    assert len(sandy.addresses) == 2
+    session.scalars(select(User).where(User.id == 2).options(noload(User.addresses))).one()
+    assert len(sandy.addresses) == 2
+
+
+# --- relationship(lazy=...) defaults ---------------------------------------------------------
+
+
+def make_models_with(lazy):
+    return make_models(lazy=lazy)
+
+
+def test_lazy_selectin_default_loads_with_every_query(seeded_engine_for, sql_log):
+    models = make_models_with("selectin")
+    with Session(seeded_engine_for(models)) as session:
+        sql_log.clear()
+        users = session.scalars(select(models.User).order_by(models.User.id)).all()
+        assert len(sql_log.queries) == 2
+        sql_log.clear()
+        assert [len(u.addresses) for u in users] == [1, 2, 0]
+        assert sql_log.queries == []
+
+
+def test_lazy_selectin_default_applies_to_session_get(seeded_engine_for, sql_log):
+    models = make_models_with("selectin")
+    with Session(seeded_engine_for(models)) as session:
+        sql_log.clear()
+        sandy = session.get(models.User, 2)
+        assert len(sql_log.queries) == 2
+        assert len(sandy.addresses) == 2
+
+
+def test_lazyload_option_overrides_a_selectin_default(seeded_engine_for, sql_log):
+    models = make_models_with("selectin")
+    with Session(seeded_engine_for(models)) as session:
+        sql_log.clear()
+        users = session.scalars(select(models.User).options(lazyload(models.User.addresses))).all()
+        assert len(sql_log.queries) == 1
+        assert sum(len(u.addresses) for u in users) == 3
+        assert len(sql_log.queries) == 1 + len(users)
+
+
+def test_lazy_raise_default_raises_on_access(seeded_engine_for):
+    models = make_models_with("raise")
+    with Session(seeded_engine_for(models)) as session:
+        sandy = session.get(models.User, 2)
+        with pytest.raises(InvalidRequestError, match="User.addresses"):
+            sandy.addresses
+        loaded = session.scalars(select(models.User).options(selectinload(models.User.addresses))).all()
+        assert sum(len(u.addresses) for u in loaded) == 3
+
+
+def test_lazyload_option_overrides_a_raise_default(seeded_engine_for):
+    models = make_models_with("raise")
+    with Session(seeded_engine_for(models)) as session:
+        sandy = session.scalars(select(models.User).where(models.User.id == 2).options(lazyload(models.User.addresses))).one()
+        assert len(sandy.addresses) == 2
+
+
+def test_lazy_noload_default_reads_empty(seeded_engine_for, sql_log):
+    models = make_models_with("noload")
+    with Session(seeded_engine_for(models)) as session:
+        sandy = session.get(models.User, 2)
+        sql_log.clear()
+        assert sandy.addresses == []
+        assert sql_log.queries == []
+
+
+def test_pending_objects_of_a_raise_relationship_get_an_empty_collection(seeded_engine_for):
+    models = make_models_with("raise")
+    user = models.User(name="squidward")
+    assert user.addresses == []
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.minialchemy_only
+def test_option_on_a_column_attribute_is_an_argument_error(User):
+    with pytest.raises(ArgumentError, match="User.name.*not a relationship"):
+        selectinload(User.name)
+
+
+def test_option_given_a_string_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="[Ss]trings are not accepted"):
+        selectinload("addresses")
+
+
+@pytest.mark.minialchemy_only
+def test_chained_option_must_follow_the_path(User, Address):
+    with pytest.raises(ArgumentError, match="User.addresses"):
+        selectinload(User.addresses).selectinload(User.addresses)
+
+
+@pytest.mark.minialchemy_only
+def test_unknown_lazy_value_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="lazy='sometimes'"):
+        relationship("Address", lazy="sometimes")
+
+
+@pytest.mark.minialchemy_only
+def test_loader_options_are_shown_by_repr(User, Address):
+    option = selectinload(User.addresses).raiseload(Address.user)
+    assert repr(option) == "selectinload(User.addresses).raiseload(Address.user)"
