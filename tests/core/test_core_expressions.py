@@ -6,7 +6,7 @@ and checks which rows come back.
 
 import pytest
 
-from minialchemy import and_, asc, desc, func, insert, not_, or_, select
+from minialchemy import and_, asc, desc, func, insert, not_, or_, select, update
 
 
 def _names(engine, user_table, *criteria):
@@ -150,3 +150,22 @@ def test_every_compared_value_gets_its_own_parameter(user_table):
     sql = str(select(user_table).where(user_table.c.name == "a", user_table.c.fullname != "b"))
     assert "'a'" not in sql and "'b'" not in sql
     assert ":name_1" in sql and ":fullname_1" in sql
+
+
+def test_plus_between_strings_is_concatenation(user_table):
+    assert str(user_table.c.name + "!") == "user_account.name || :name_1"
+    assert str("Mr. " + user_table.c.name) == ":name_1 || user_account.name"
+    assert str(user_table.c.name + user_table.c.fullname) == "user_account.name || user_account.fullname"
+    assert str(func.lower(user_table.c.name) + "x") == "lower(user_account.name) || :lower_1"
+
+
+def test_plus_with_a_number_stays_arithmetic(user_table):
+    assert str(user_table.c.id + 1) == "user_account.id + :id_1"
+    assert str(1 + user_table.c.id) == ":id_1 + user_account.id"
+    assert str(user_table.c.name + 5) == "user_account.name + :name_1"
+
+
+def test_concatenation_in_update_and_select(tutorial_engine, user_table):
+    with tutorial_engine.begin() as conn:
+        conn.execute(update(user_table).where(user_table.c.id == 3).values(name=user_table.c.name + "!"))
+        assert conn.execute(select("<" + user_table.c.name).where(user_table.c.id == 3)).scalar() == "<patrick!"

@@ -200,3 +200,24 @@ def test_bulk_update_by_primary_key_of_a_missing_row_raises_stale_data(session, 
 
     with pytest.raises(StaleDataError):
         session.execute(update(User), [{"id": 99, "name": "nobody"}])
+
+
+@pytest.mark.parametrize("synchronize_session", SYNCHRONIZING)
+def test_orm_update_appends_to_a_string_with_plus(session, User, synchronize_session):
+    patrick = session.get(User, 3)
+    session.execute(
+        update(User).where(User.id == 3).values(name=User.name + "!"),
+        execution_options={"synchronize_session": synchronize_session},
+    )
+    assert patrick.name == "patrick!"
+    assert session.scalar(select(User.name).where(User.id == 3)) == "patrick!"
+
+
+def test_orm_update_evaluate_prepends_with_the_string_on_the_left(session, User):
+    patrick = session.get(User, 3)
+    session.execute(
+        update(User).where(User.name + "?" == "patrick?").values(name="<" + User.name),
+        execution_options={"synchronize_session": "evaluate"},
+    )
+    assert patrick.name == "<patrick"
+    assert session.scalar(select(User.name).where(User.id == 3)) == "<patrick"

@@ -47,7 +47,7 @@ SYNCHRONIZE_CHOICES = ("auto", "evaluate", "fetch", False)
 #: comparisons, IN, IS, arithmetic; not LIKE, whose collation rules belong to the database)
 _EVALUABLE = {
     operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge,
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.mod,
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.mod, elements.concat_op,
     elements.in_op, elements.not_in_op, elements.is_op, elements.is_not_op,
 }
 _NULL_PROPAGATING = _EVALUABLE - {elements.is_op, elements.is_not_op}

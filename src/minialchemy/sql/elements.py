@@ -90,6 +90,20 @@ def _like_regex(pattern: str) -> "re.Pattern[str]":
     return re.compile("".join(parts), re.DOTALL)
 
 
+def concat_op(a: Any, b: Any) -> Any:
+    """``a || b``: string concatenation, what ``+`` means between strings (the compiler picks
+    it by the left operand's type).  SQLite writes a number into the text as its digits."""
+    return _as_sql_text(a) + _as_sql_text(b)
+
+
+def _as_sql_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    return str(int(value)) if isinstance(value, int) else str(value)
+
+
 def ilike_op(a: Any, b: Any) -> Any:
     """``a ILIKE b``: LIKE ignoring case (SQLite has no ILIKE: rendered ``lower(a) LIKE lower(b)``)."""
     if a is None or b is None:
@@ -135,6 +149,7 @@ OPERATOR_SQL = {
     operator.mul: "*",
     operator.truediv: "/",
     operator.mod: "%",
+    concat_op: "||",
     like_op: "LIKE",
     not_like_op: "NOT LIKE",
     ilike_op: "LIKE",
@@ -200,6 +215,9 @@ class ColumnOperators:
     def _operate(self, op: Any, other: Any) -> "ColumnElement":  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} does not support SQL operators")
 
+    def _reverse_operate(self, op: Any, other: Any) -> "ColumnElement":  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} does not support SQL operators")
+
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
         return self._operate(operator.eq, other)
 
@@ -232,6 +250,22 @@ class ColumnOperators:
 
     def __mod__(self, other: Any) -> Any:
         return self._operate(operator.mod, other)
+
+    # ``"Mr. " + User.name``, ``10 - User.age``: the Python value is on the left
+    def __radd__(self, other: Any) -> Any:
+        return self._reverse_operate(operator.add, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._reverse_operate(operator.sub, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return self._reverse_operate(operator.mul, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return self._reverse_operate(operator.truediv, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return self._reverse_operate(operator.mod, other)
 
     def like(self, pattern: Any) -> Any:
         """``column LIKE pattern``."""
@@ -317,7 +351,14 @@ class ColumnElement(ColumnOperators, ClauseElement):
                 [_bind_for(self, value) for value in other], key=self.key
             )
             return BinaryExpression(self, right, op)
+        if op is operator.add and _concatenates(self, other):
+            op = concat_op
         return BinaryExpression(self, _bind_for(self, other), op)
+
+    def _reverse_operate(self, op: Any, other: Any) -> "ColumnElement":
+        if op is operator.add and _concatenates(self, other):
+            op = concat_op
+        return BinaryExpression(_bind_for(self, other), self, op)
 
     def _bind_name_hint(self) -> str:
         return self.key or "param"
@@ -326,6 +367,23 @@ class ColumnElement(ColumnOperators, ClauseElement):
         return not_(self)
 
     __hash__ = ClauseElement.__hash__
+
+
+def _is_text(type_: sqltypes.TypeEngine) -> bool:
+    return isinstance(type_, (sqltypes.String, sqltypes.NullType))
+
+
+def _concatenates(expr: ColumnElement, other: Any) -> bool:
+    """True when ``expr + other`` is string concatenation (``||``): ``expr`` is a string column
+    or expression and ``other`` a string (or NULL, or an expression of string or unknown type),
+    as SQLAlchemy decides it.  ``User.name + 5`` stays the number operator ``+``."""
+    if not isinstance(expr.type, sqltypes.String):
+        return False
+    if hasattr(other, "__clause_element__"):
+        other = other.__clause_element__()
+    if isinstance(other, ColumnElement):
+        return _is_text(other.type)
+    return _is_text(sqltypes.type_for_python_value(other))
 
 
 def _in_operand(values: Any) -> Any:
