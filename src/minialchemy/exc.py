@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "SAWarning",
     "SQLAlchemyError",
     "ArgumentError",
     "NoForeignKeysError",
     "AmbiguousForeignKeysError",
     "CompileError",
+    "CircularDependencyError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
@@ -25,6 +27,7 @@ __all__ = [
     "ResourceClosedError",
     "NoSuchColumnError",
     "NoSuchTableError",
+    "InsertManyValuesError",
     "NoReferencedTableError",
     "StatementError",
     "DBAPIError",
@@ -61,6 +64,17 @@ class CompileError(SQLAlchemyError):
     """A statement could not be rendered as SQL."""
 
 
+class CircularDependencyError(SQLAlchemyError):
+    """The unit of work found rows that depend on each other in a circle (``a.parent = b``,
+    ``b.parent = a``, both new): no order of INSERTs (or DELETEs) can satisfy the foreign keys.
+    ``cycles`` holds the objects involved."""
+
+    def __init__(self, message: str, cycles: Any = (), edges: Any = ()) -> None:
+        super().__init__(message)
+        self.cycles = cycles
+        self.edges = edges
+
+
 class InvalidRequestError(SQLAlchemyError):
     """The request cannot be carried out in the current state of the objects involved."""
 
@@ -87,6 +101,12 @@ class NoSuchColumnError(InvalidRequestError, KeyError):
 
 class NoSuchTableError(InvalidRequestError):
     """A table named in the metadata does not exist."""
+
+
+class InsertManyValuesError(InvalidRequestError):
+    """A batched ``INSERT ... RETURNING`` got back keys it cannot tie to its parameter rows
+    (see :mod:`minialchemy.engine.insertmanyvalues`); raised alike for the ORM's flush and for
+    Core's ``execute(insert(t).returning(...), [...])``."""
 
 
 class NoReferencedTableError(InvalidRequestError):
@@ -189,6 +209,11 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """Wraps ``sqlite3.NotSupportedError``."""
+
+
+class SAWarning(RuntimeWarning):
+    """Something the ORM went on with but you should know about (SQLAlchemy's name): for
+    example a flush that displaced another object from the identity map."""
 
 
 class NPlusOneWarning(UserWarning):

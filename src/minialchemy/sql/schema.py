@@ -241,6 +241,22 @@ class Column(ColumnElement):
             raise ArgumentError(f"A Column added to table {table.name!r} needs a name")
         self.table = table
 
+    def copy(self) -> "Column":
+        """An unattached copy (used when one declaration serves several tables)."""
+        return Column(
+            self.name,
+            *([self._type] if self._type is not None else []),
+            *[fk.copy() for fk in self.foreign_keys],
+            key=self.key,
+            primary_key=self.primary_key,
+            nullable=self.nullable,
+            unique=self.unique,
+            index=self.index,
+            default=self.default,
+            server_default=self.server_default,
+            autoincrement=self.autoincrement,
+        )
+
     def __repr__(self) -> str:
         parts = [repr(self.name), repr(self.type)]
         if self.table is not None:
@@ -430,19 +446,19 @@ class MetaData:
 
         with bind.begin() as conn:
             for table in self.sorted_tables:
-                if checkfirst and conn._table_exists(table.name):
+                if checkfirst and conn.dialect.has_table(conn, table.name):
                     continue
-                conn._execute_sql(ddl_create_table(table), (), cause="create_all")
+                conn.exec_driver_sql(ddl_create_table(table), execution_options={"cause": "create_all"})
 
     def drop_all(self, bind: Any, checkfirst: bool = True) -> None:
         """Emit ``DROP TABLE`` for each existing table, children first."""
-        from minialchemy.sql.compiler import quote
+        from minialchemy.sql.compiler import ddl_drop_table
 
         with bind.begin() as conn:
             for table in reversed(self.sorted_tables):
-                if checkfirst and not conn._table_exists(table.name):
+                if checkfirst and not conn.dialect.has_table(conn, table.name):
                     continue
-                conn._execute_sql(f"DROP TABLE {quote(table.name)}", (), cause="drop_all")
+                conn.exec_driver_sql(ddl_drop_table(table), execution_options={"cause": "drop_all"})
 
     def clear(self) -> None:
         self.tables.clear()

@@ -17,8 +17,8 @@ list, so ``WHERE address.user_id = user_account.id`` inside it refers to the out
 
 Where it sits: built by users and by the ORM (lazy loads, ``Session.get``, relationship joins);
 rendered by :mod:`minialchemy.sql.compiler`.  This module knows nothing of mappers: an ORM entity
-stands for a FROM through :func:`from_clause_of` (a mapped class offers its ``__table__``; any
-other object offers a FROM through ``__clause_element__()``), and a relationship joins through
+stands for a FROM through :func:`from_clause_of` (a mapped class through ``inspect()``, where
+the ORM registered it; any other object offers a FROM through ``__clause_element__()``), and a relationship joins through
 the ``_join_target_and_onclause()`` hook described at :meth:`Select.join`.
 """
 
@@ -34,6 +34,7 @@ from minialchemy.exc import (
     NoForeignKeysError,
 )
 from minialchemy.sql import types as sqltypes
+from minialchemy.inspection import inspect
 from minialchemy.sql.elements import (
     ClauseElement,
     ColumnElement,
@@ -51,6 +52,7 @@ __all__ = [
     "Executable",
     "table_of",
     "from_clause_of",
+    "entity_table",
     "FromClause",
     "Alias",
     "Subquery",
@@ -99,27 +101,42 @@ class Executable(ClauseElement):
 
 
 def table_of(obj: Any) -> Table:
-    """The table a DML target stands for: a Table, or a mapped class (its ``__table__``)."""
+    """The table a DML target stands for: a Table, or a mapped class (see :func:`entity_table`)."""
     if isinstance(obj, Table):
         return obj
-    table = getattr(obj, "__table__", None)
-    if isinstance(table, Table):
+    table = entity_table(obj)
+    if table is not None:
         return table
     raise ArgumentError(f"{obj!r} is not a Table or a mapped class")
+
+
+def entity_table(obj: Any) -> Table | None:
+    """The table of an entity such as a mapped class, or None.
+
+    The SQL layer knows nothing of mappers: it inspects ``obj`` (:func:`minialchemy.inspection.inspect`,
+    where the ORM registered mapped classes) and asks the answer for its clause element."""
+    if not isinstance(obj, type):
+        return None
+    found = inspect(obj, raiseerr=False)
+    clause = getattr(found, "__clause_element__", None)
+    if clause is None:
+        return None
+    table = clause()
+    return table if isinstance(table, Table) else None
 
 
 def from_clause_of(obj: Any) -> "Table | FromClause | None":
     """The FROM that ``obj`` stands for, or None when it is not one.
 
-    A Table or FromClause is itself; a mapped class stands for its ``__table__``; any other
-    object may offer one through ``__clause_element__()`` (an ORM alias of a class does).  This
-    is the one place the SQL layer recognises entities, so it never needs to import the ORM.
+    A Table or FromClause is itself; a mapped class stands for its table (:func:`entity_table`);
+    any other object may offer one through ``__clause_element__()`` (an ORM alias of a class
+    does).  This is the one place the SQL layer recognises entities, so it never needs to import
+    the ORM.
     """
     if isinstance(obj, (Table, FromClause)):
         return obj
     if isinstance(obj, type):
-        table = getattr(obj, "__table__", None)
-        return table if isinstance(table, Table) else None
+        return entity_table(obj)
     clause_element = getattr(obj, "__clause_element__", None)
     if clause_element is not None:
         clause = clause_element()
@@ -158,6 +175,13 @@ def _description(from_: Any) -> str:
     if isinstance(from_, Subquery):
         return f"subquery {from_.name!r}" if not from_._anonymous else "an anonymous subquery"
     return repr(getattr(from_, "name", from_))
+
+
+def _description_of_target(target: Any, from_: Any) -> str:
+    """A join target as the user wrote it: ``Address (table 'address')`` for a mapped class."""
+    if isinstance(target, type):
+        return f"{target.__name__} (table {_description(from_)})"
+    return _description(from_)
 
 
 def _lineage(column: Any) -> Iterable[Any]:
@@ -544,8 +568,8 @@ class Select(_SelectBase):
         #: FROMs named with select_from(), and the joins built on them
         self._from: list[Any] = []
         #: the joins asked for, resolved against the FROM list when compiled (as SQLAlchemy does):
-        #: (right, onclause or None, explicit left or None, isouter, full)
-        self._setup_joins: list[tuple[Any, Any, Any, bool, bool]] = []
+        #: (right, onclause or None, explicit left or None, isouter, full, the target as given)
+        self._setup_joins: list[tuple[Any, Any, Any, bool, bool, Any]] = []
         self._limit: int | None = None
         self._offset: int | None = None
         self._distinct = False
@@ -575,7 +599,8 @@ class Select(_SelectBase):
 
     def _filter_by_entity(self) -> Any:
         if self._setup_joins:
-            return self._setup_joins[-1][0]
+            right, target = self._setup_joins[-1][0], self._setup_joins[-1][5]
+            return target if from_clause_of(target) is right else right
         for item in reversed(self._from + self._raw_columns):
             if _is_entity(item) and not isinstance(from_clause_of(item), Join):
                 return item
@@ -625,7 +650,7 @@ class Select(_SelectBase):
         """
         right, onclause = _join_target(target, onclause)
         new = self._generate()
-        new._setup_joins.append((right, onclause, None, isouter, full))
+        new._setup_joins.append((right, onclause, None, isouter, full, target))
         return new
 
     def join_from(self, from_: Any, target: Any, onclause: Any = None, *, isouter: bool = False, full: bool = False) -> "Select":
@@ -633,7 +658,7 @@ class Select(_SelectBase):
         left = _require_from(from_, "join_from()")
         right, onclause = _join_target(target, onclause)
         new = self._generate()
-        new._setup_joins.append((right, onclause, left, isouter, full))
+        new._setup_joins.append((right, onclause, left, isouter, full, target))
         return new
 
     def outerjoin(self, target: Any, onclause: Any = None, *, full: bool = False) -> "Select":
@@ -666,16 +691,16 @@ class Select(_SelectBase):
         new._raw_columns.extend(_coerce_column_or_entity(c) for c in columns)
         return new
 
-    def with_only_columns(self, *columns: Any) -> "Select":
-        """The same statement selecting only ``columns``."""
-        new = self._generate()
-        new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
-        return new
-
     def options(self, *options: Any) -> "Select":
         """ORM loader options: ``select(User).options(selectinload(User.addresses))``."""
         new = self._generate()
         new._with_options = (*self._with_options, *options)
+        return new
+
+    def with_only_columns(self, *columns: Any) -> "Select":
+        """The same statement selecting only ``columns``."""
+        new = self._generate()
+        new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
         return new
 
     @property
@@ -770,7 +795,7 @@ class Select(_SelectBase):
     def _join_froms(self) -> list[Any]:
         """The explicit FROM list with the joins applied (each join replaces its left side)."""
         from_clauses = list(self._from)
-        for right, onclause, left, isouter, full in self._setup_joins:
+        for right, onclause, left, isouter, full, target in self._setup_joins:
             if left is not None:
                 index = next(
                     (i for i, f in enumerate(from_clauses) if any(c is left for c in _covered_froms(f))), None
@@ -788,15 +813,15 @@ class Select(_SelectBase):
             if len(indexes) > 1:
                 raise InvalidRequestError(
                     f"Can't determine which FROM clause to join from, there are multiple FROMS which can "
-                    f"join to {_description(right)} ({', '.join(_description(candidates[i]) for i in indexes)}). "
+                    f"join to {_description_of_target(target, right)} ({', '.join(self._describe_from(candidates[i]) for i in indexes)}). "
                     f"Please use the .select_from() method to establish an explicit left side, as well as "
                     f"providing an explicit ON clause if not present already to help resolve the ambiguity."
                 )
             if not indexes:
                 raise InvalidRequestError(
-                    f"Don't know how to join to {_description(right)}"
+                    f"Don't know how to join to {_description_of_target(target, right)}"
                     + (
-                        f" from {', '.join(_description(c) for c in candidates)}: no foreign key links them"
+                        f" from {', '.join(self._describe_from(c) for c in candidates)}: no foreign key links them"
                         if candidates
                         else ": the statement selects from no table yet"
                     )
@@ -811,9 +836,18 @@ class Select(_SelectBase):
                 from_clauses.append(joined)
         return from_clauses
 
+    def _describe_from(self, from_: Any) -> str:
+        """A FROM named as the statement selects it: the mapped class when one stands for it."""
+        for item in self._raw_columns:
+            if isinstance(item, type) and from_clause_of(item) is from_:
+                return _description_of_target(item, from_)
+        return _description(from_)
+
     def _final_froms(self) -> list[Any]:
         """The FROM list as rendered: the implicit FROMs (columns, WHERE) and the explicit ones
         (select_from, joins), without those a join already contains."""
+        if not self._from and not self._setup_joins:
+            return self._implicit_froms()  # nothing explicit, so nothing hides anything
         explicit = self._join_froms()
         froms: list[Any] = []
         for candidate in [*explicit, *self._implicit_froms()]:
