@@ -717,7 +717,11 @@ def _held_reference(state: Any, key: str, load: bool = True) -> Any:
         if many not in obj.__dict__:
             getattr(obj, many)  # an expired foreign key is loaded first, as SQLAlchemy does
     found = _reference_in_identity_map(state, key)
-    return None if found is _accel.instrumentation.NO_VALUE else found
+    if found is _accel.instrumentation.NO_VALUE or found is None:
+        return None
+    if _accel.instrumentation.instance_state(found).expired_attributes:
+        return None  # an expired object does not count as known, as in SQLAlchemy
+    return found
 
 
 def _reference_in_identity_map(state: Any, key: str) -> Any:
