@@ -434,6 +434,14 @@ class DifferentialMachine(RuleBasedStateMachine):
             return result.rowcount
 
         self.both(f"update(User).where({criterion} {ident}/{name!r}).values(fullname={fullname!r}) [{synchronize_session}]", run)
+        self.forget_stale_values(synchronize_session)
+
+    def forget_stale_values(self, synchronize_session: Any) -> None:
+        """``synchronize_session=False`` leaves objects stale on purpose, and which stale value
+        an object holds depends on when each library loaded it: the program expires them all
+        (no pending change is lost: the statement autoflushed them)."""
+        if synchronize_session is False:
+            self.both("session.expire_all()", lambda side: side.session.expire_all())
 
     @rule(kind=st.sampled_from(["User", "Address"]), ident=IDS, synchronize_session=SYNCHRONIZE)
     def orm_delete(self, kind: str, ident: int, synchronize_session: Any) -> None:
@@ -443,6 +451,7 @@ class DifferentialMachine(RuleBasedStateMachine):
             return side.session.execute(statement, execution_options={"synchronize_session": synchronize_session}).rowcount
 
         self.both(f"delete({kind}).where(id == {ident}) [{synchronize_session}]", run)
+        self.forget_stale_values(synchronize_session)
 
     @rule(rows=st.lists(st.tuples(st.integers(4, 12), NAMES), min_size=1, max_size=3))
     def core_bulk_insert(self, rows: list[tuple[int, Any]]) -> None:

@@ -353,7 +353,7 @@ class Session:
                     continue
             self._save_or_update(obj)
 
-    def _save_or_update(self, obj: Any) -> None:
+    def _save_or_update(self, obj: Any, cascade: bool = True) -> None:
         mapper = object_mapper(obj)  # a clear error for an unmapped object
         state = _accel.instrumentation.instance_state(obj)
         if state.session_id == self.hash_key:
@@ -390,7 +390,7 @@ class Session:
             state.session_id = self.hash_key
             if state.modified:
                 self._modified.add(obj)
-        if mapper._relationship_keys:
+        if cascade and mapper._relationship_keys:
             self._cascade_save(obj)
 
     def _check_cascade_target(self, obj: Any, _seen: set[int] | None = None) -> None:
@@ -482,7 +482,7 @@ class Session:
             self._deleted.add(obj)
             return
         if state.session_id != self.hash_key:
-            self._save_or_update(obj)
+            self._save_or_update(obj, cascade=False)  # delete() cascades "delete" only, as SQLAlchemy
         if _is_in(self._deleted, obj):
             return
         self._deleted.add(obj)
