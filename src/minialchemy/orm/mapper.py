@@ -11,7 +11,7 @@ Where it sits: built at class creation; read by the session, the loader and the 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
@@ -21,9 +21,13 @@ from minialchemy.sql.schema import Column, Table
 __all__ = ["Mapper", "ColumnProperty", "QueryableAttribute", "AttributeStates"]
 
 
-class QueryableAttribute(ColumnOperators):
+_T = TypeVar("_T")
+
+
+class QueryableAttribute(ColumnOperators, Generic[_T]):
     """What ``User.name`` is on the class: a column you can compare (``User.name == "sandy"``),
-    that knows which class and attribute it came from."""
+    that knows which class and attribute it came from.  ``QueryableAttribute[str]`` for type
+    checkers (``Mapped[str]`` on the class, :mod:`minialchemy.orm.base`)."""
 
     __slots__ = ("class_", "key", "property", "_column")
 

@@ -28,7 +28,7 @@ import contextlib
 import itertools
 import logging
 import weakref
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError
@@ -39,6 +39,8 @@ from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
 
 log = logging.getLogger("minialchemy.orm")
+
+_O = TypeVar("_O")  # a mapped class's instances (``session.get(User, 1)`` is a ``User | None``)
 
 #: live sessions by id: an object's state names its session by this id, so objects do not
 #: keep their session alive
@@ -652,7 +654,12 @@ class Session:
     #: ``session.get(User, 4)``: the object with this primary key, from the identity map without
     #: SQL when present, else one SELECT; None if there is no such row.  The identity-map hit is a
     #: fast path of the instrumentation twin (compiled with the Cython twins); the rest is _get.
-    get = _accel.instrumentation.session_get
+    if TYPE_CHECKING:
+
+        def get(self, entity: type[_O], ident: Any, **kwargs: Any) -> _O | None: ...
+
+    else:
+        get = _accel.instrumentation.session_get
 
     def _get(self, entity: type, ident: Any, **kwargs: Any) -> Any:
         """``Session.get`` past its fast path (``instrumentation.session_get``)."""
