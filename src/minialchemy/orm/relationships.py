@@ -27,7 +27,11 @@ from typing import Any, Iterable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError
+<<<<<<< HEAD
 from minialchemy.orm.base import Mapped
+=======
+from minialchemy.orm.relationship_clauses import RelationshipComparator
+>>>>>>> main
 
 __all__ = ["RelationshipProperty", "relationship", "InstrumentedList", "MANYTOONE", "ONETOMANY"]
 
@@ -349,8 +353,9 @@ def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> N
             parent_session._save_or_update(child)
 
 
-class RelationshipAttribute:
-    """The descriptor of a relationship attribute (``User.addresses``)."""
+class RelationshipAttribute(RelationshipComparator):
+    """The descriptor of a relationship attribute (``User.addresses``); in queries, a
+    :class:`~minialchemy.orm.relationship_clauses.RelationshipComparator` (joins, any/has)."""
 
     def __init__(self, prop: RelationshipProperty, class_: type) -> None:
         self.prop = prop
