@@ -41,6 +41,7 @@ with Session(engine) as session:
     reveal_type(User.name)  # revealed: minialchemy.orm.mapper.QueryableAttribute[str]
     reveal_type(session.get(User, 1))  # revealed: tutorial_types.User | None
     statement = select(User).where(User.name == "sandy", User.id.in_([1, 2]))
+    with_address = select(User).where(User.addresses.any(Address.email_address == "sandy@example.com"))
     found = session.get(Address, 2)
     if found is not None:
         reveal_type(found.email_address)  # revealed: str

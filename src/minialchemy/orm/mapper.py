@@ -11,7 +11,7 @@ Where it sits: built at class creation; read by the session, the loader and the 
 
 from __future__ import annotations
 
-from typing import Any, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Iterator, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
@@ -62,6 +62,14 @@ class QueryableAttribute(ColumnOperators, Generic[_T]):
 
     def __str__(self) -> str:
         return f"{self.class_.__name__}.{self.key}"
+
+    if TYPE_CHECKING:  # a relationship on the class (User.addresses, also a Mapped[...]) has these
+
+        def any(self, criterion: Any = None, **kwargs: Any) -> Any: ...
+
+        def has(self, criterion: Any = None, **kwargs: Any) -> Any: ...
+
+        def of_type(self, entity: Any) -> Any: ...
 
 
 class ColumnProperty:

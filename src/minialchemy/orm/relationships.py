@@ -27,11 +27,8 @@ from typing import Any, Iterable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError
-<<<<<<< HEAD
 from minialchemy.orm.base import Mapped
-=======
 from minialchemy.orm.relationship_clauses import RelationshipComparator
->>>>>>> main
 
 __all__ = ["RelationshipProperty", "relationship", "InstrumentedList", "MANYTOONE", "ONETOMANY"]
 
