@@ -315,6 +315,21 @@ def _instance_str(obj: Any) -> str:
     return f"<{type(obj).__name__} at 0x{id(obj):x}>"
 
 
+def _identity_str(obj: Any) -> str:
+    """``User(id=4)``: how the echo log names an object, by class and primary key (its identity
+    key's, or the attributes' before its INSERT: ``User(id=None)``)."""
+    if obj is None:
+        return "<(collected)>"
+    mapper = type(obj).__mapper__
+    state = obj.__dict__.get(_accel.instrumentation.STATE_KEY)
+    if state is not None and state.key is not None:
+        values = state.key[1]
+    else:
+        values = tuple(obj.__dict__.get(key) for key in mapper._pk_attr_keys)
+    shown = ", ".join(f"{key}={value!r}" for key, value in zip(mapper._pk_attr_keys, values))
+    return f"{type(obj).__name__}({shown})"
+
+
 def _has_own_init(cls: type) -> bool:
     """True if the class (or a non-mapping base) defines ``__init__`` itself."""
     for klass in cls.__mro__:
