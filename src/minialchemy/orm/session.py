@@ -630,7 +630,7 @@ class Session:
             return bulk.execute_dml(self, statement, params, options)
         if visit in ("insert", "update", "delete", "textclause", "compound_select"):
             self._autoflush({"textclause": "textual SQL", "compound_select": "SELECT"}.get(visit, visit.upper()))
-        return self._connection_for_bind()._execute_statement(statement, params, cause=None)
+        return self._connection_for_bind().execute(statement, params, execution_options=options)
 
     def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
         """``execute(statement).scalars()``: the first column of each row (objects for
