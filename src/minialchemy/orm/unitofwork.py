@@ -562,17 +562,15 @@ def flush(session: Any, cause: str) -> None:
 
 def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: list[Any]) -> None:
     """Phase 3: the state transitions of a successful flush."""
-    identity_map = session.identity_map
-    mark_inserted = _accel.instrumentation.mark_inserted
     for mapper, objects in inserted:
         # pending -> persistent: identity key from the new primary key, into the identity map
-        mark_inserted(mapper, identity_map, objects)
-        session._txn_inserted.update(objects)
+        session._mark_flushed_inserts(mapper, objects)
         if mapper._relationship_keys:
             for obj in objects:
                 _clear_removed(obj)
+    # changes committed; a changed primary key moves the identity key
+    session._mark_flushed_updates(updated)
     for obj in updated:
-        _state(obj)._commit_all()
         _clear_removed(obj)
     for obj in session._deleted:
         session._mark_deleted(obj, _state(obj))
