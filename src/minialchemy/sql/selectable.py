@@ -70,6 +70,9 @@ __all__ = [
     "outerjoin",
     "alias",
     "join_condition",
+    "corresponding_column",
+    "adapt_to_alias",
+    "replacement_traverse",
 ]
 
 
