@@ -889,7 +889,8 @@ class InstrumentedList(list):
         prop = self._prop
         if prop.back_populates and prop.direction == MANYTOMANY:
             _remove_from_reverse_collection(item, prop.back_populates, owner)
-        elif prop.back_populates and item.__dict__.get(prop.back_populates) is owner:
+        elif prop.back_populates and item.__dict__.get(prop.back_populates, owner) is owner:
+            # (not loaded: it refers to the owner all the same, and now to nothing)
             _record_committed_reference(instrumentation.instance_state(item), prop.back_populates)
             item.__dict__[prop.back_populates] = None
         self._removed.append(item)
