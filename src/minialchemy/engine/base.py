@@ -108,6 +108,9 @@ class _QueuePool:
         return self._creator()
 
     def checkin(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:  # its ROLLBACK failed: never hand an open transaction to the next user
+            raw.close()
+            return
         with self._lock:
             if len(self._idle) < self._size:
                 self._idle.append(raw)

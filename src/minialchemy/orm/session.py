@@ -111,6 +111,8 @@ class Session:
         self._txn_deleted = identity.IdentitySet()
         self._connection: Any = None
         self._pending_rollback: BaseException | None = None
+        #: what failed: "flush", or "COMMIT" (the COMMIT statement itself, e.g. database locked)
+        self._pending_rollback_stage = "flush"
         self._flushing = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
@@ -215,15 +217,24 @@ class Session:
         if error is not None:
             raise PendingRollbackError(
                 f"This Session's transaction has been rolled back due to a previous exception "
-                f"during flush. To begin a new transaction with this Session, first issue "
-                f"Session.rollback(). Original exception was: {error}"
+                f"during {self._pending_rollback_stage}. To begin a new transaction with this "
+                f"Session, first issue Session.rollback(). Original exception was: {error}"
             )
 
     def commit(self) -> None:
         """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
         self._check_pending_rollback()
         self._flush("flush before COMMIT")
-        self._release_connection(commit=True)
+        try:
+            self._release_connection(commit=True)
+        except BaseException as error:
+            # The COMMIT statement itself failed (another connection holds a lock, the disk is
+            # full): the connection was released with a ROLLBACK, nothing of the transaction was
+            # saved, so the objects must not carry on as if it had been.  Refuse work until
+            # rollback(), which reverts them (added ones transient again, deleted ones restored).
+            self._pending_rollback = error
+            self._pending_rollback_stage = "COMMIT"
+            raise
         self._explicit_begin = False
         for obj in self._txn_deleted:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
@@ -569,6 +580,7 @@ class Session:
             unitofwork.flush(self, cause)
         except BaseException as error:
             self._pending_rollback = error
+            self._pending_rollback_stage = "flush"
             self._release_connection(commit=False)
             self._restore_objects_after_rollback()  # at once, as SQLAlchemy; rollback() still required
             raise
