@@ -1,6 +1,8 @@
 """The pages in docs/ are executed: every ``>>>`` example must print what the page shows."""
 
 import doctest
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,3 +22,13 @@ def test_doc_page_examples_run_as_shown(page):
     )
     assert attempted > 0, f"{page.name} has no examples"
     assert failures == 0, f"{failures} of {attempted} examples in {page.name} failed (see output above)"
+
+
+def test_readme_sample_prints_the_object_it_reads_back():
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    completed = subprocess.run([sys.executable, "-c", sample], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    printed = completed.stdout.splitlines()
+    assert "User(id=1, name='sandy', fullname='Sandy Cheeks')" in printed
+    assert any("INSERT INTO user_account" in line for line in printed)  # the echo log

@@ -1,279 +1,470 @@
 """The guided tour: SQLAlchemy's ORM tutorial ("Data Manipulation with the ORM"), run live.
 
-``python -m minialchemy tour`` walks the tutorial's story on an in-memory SQLite database:
-each step shows the code it runs (the tour executes exactly that text), every SQL statement
-the code caused with the reason the ORM sent it (flush, autoflush, lazy load, ...), and what
-happened to the objects (their state: transient, pending, persistent, deleted, detached; what
-``session.new`` / ``dirty`` / ``deleted`` hold; which attributes are expired).
+``python -m minialchemy tour`` walks the tutorial's story on an in-memory SQLite database.  It
+first shows the models and the rows the database starts with; then, step by step, it runs each
+statement of the step's code *on its own* and prints, right under that statement, the SQL it
+caused (with the reason the ORM sent it: flush, autoflush, lazy load, ...) and its value when it
+is an expression (as the Python prompt does).  After each step it says what happened to the
+objects: their state (transient, pending, persistent, deleted, detached) and which attributes
+are expired.
 
+Output fits the terminal's width (80 columns when piped), in colour only on a terminal.
 ``--pause`` waits for Enter between steps.  This is a command-line program, so it prints.
+
+The tour is a list of :class:`Section` s, each a list of :class:`Step` s, all run in one
+namespace.  Another chapter is one more section: ``SECTIONS.append(Section(...))`` in this
+module (its code may define its own models and engine, or use the tutorial's).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
+import os
+import shutil
 import sys
 import textwrap
+from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["main", "Tour"]
+__all__ = ["main", "Tour", "Section", "Step", "SECTIONS"]
 
-SETUP = '''
+
+@dataclass
+class Step:
+    """One step: a title, a sentence or two of explanation, and the code it runs.
+
+    Each top-level statement of ``code`` runs on its own; an expression statement prints its
+    value, like the Python prompt."""
+
+    title: str
+    explanation: str
+    code: str
+
+
+@dataclass
+class Section:
+    """A chapter of the tour: its steps, and the names of the objects whose state is shown
+    after each step (``watch``)."""
+
+    title: str
+    intro: str
+    steps: list[Step]
+    watch: tuple[str, ...] = ()
+    #: tables whose rows are printed after the section's first step (the seed data)
+    show_tables_after_first_step: tuple[str, ...] = field(default=())
+
+
+MODELS = '''\
 from typing import List, Optional
-from minialchemy import ForeignKey, String, create_engine, delete, insert, inspect, select, update
-from minialchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
-
+from minialchemy import ForeignKey, String, create_engine, inspect
+from minialchemy import delete, insert, select, update
+from minialchemy.orm import DeclarativeBase, Mapped, Session
+from minialchemy.orm import mapped_column, relationship
 class Base(DeclarativeBase):
     pass
-
 class User(Base):
     __tablename__ = "user_account"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(30))
     fullname: Mapped[Optional[str]]
-    addresses: Mapped[List["Address"]] = relationship(back_populates="user")
-
-    def __repr__(self) -> str:
-        return f"User(id={self.id!r}, name={self.name!r}, fullname={self.fullname!r})"
-
+    addresses: Mapped[List["Address"]] = relationship(
+        back_populates="user")
 class Address(Base):
     __tablename__ = "address"
     id: Mapped[int] = mapped_column(primary_key=True)
     email_address: Mapped[str]
     user_id = mapped_column(ForeignKey("user_account.id"))
     user: Mapped[User] = relationship(back_populates="addresses")
-
-    def __repr__(self) -> str:
-        return f"Address(id={self.id!r}, email_address={self.email_address!r})"
-
 engine = create_engine("sqlite://")
 Base.metadata.create_all(engine)
 with engine.begin() as conn:
-    conn.execute(insert(User), [
+    _ = conn.execute(insert(User), [
         {"name": "spongebob", "fullname": "Spongebob Squarepants"},
         {"name": "sandy", "fullname": "Sandy Cheeks"},
         {"name": "patrick", "fullname": "Patrick Star"},
     ])
-    conn.execute(insert(Address), [
+    _ = conn.execute(insert(Address), [
         {"email_address": "spongebob@sqlalchemy.org", "user_id": 1},
         {"email_address": "sandy@sqlalchemy.org", "user_id": 2},
         {"email_address": "sandy@squirrelpower.org", "user_id": 2},
+        {"email_address": "patrick@sqlalchemy.org", "user_id": 3},
     ])
 '''
 
-#: (title, explanation, code, expressions whose values are shown afterwards)
-STEPS: list[tuple[str, str, str, list[str]]] = [
-    (
-        "Instances of classes represent rows",
-        "A new object is transient: no Session, no row. Unset attributes read None, "
-        "and the id is None until the database assigns one.",
-        'squidward = User(name="squidward", fullname="Squidward Tentacles")\n'
-        'krabs = User(name="ehkrabs", fullname="Eugene H. Krabs")',
-        ["squidward", "squidward.id"],
-    ),
-    (
-        "Adding objects to a Session",
-        "add() makes the objects pending. Nothing is sent to the database yet; "
-        "session.new is an IdentitySet (members compared by id(), not ==).",
-        "session = Session(engine)\nsession.add(squidward)\nsession.add(krabs)",
-        ["session.new"],
-    ),
-    (
-        "Flushing",
-        "The unit of work turns pending objects into INSERTs inside a transaction "
-        "(begun automatically). The new primary keys are read back into the objects, "
-        "which become persistent and enter the identity map.",
-        "session.flush()",
-        ["squidward.id", "krabs.id", "session.new"],
-    ),
-    (
-        "Getting objects by primary key from the identity map",
-        "get() looks in the identity map first: the same Python object, and no SQL.",
-        "some_squidward = session.get(User, 4)",
-        ["some_squidward is squidward"],
-    ),
-    (
-        "Committing",
-        "COMMIT, then every object is expired: its __dict__ keeps only the ORM's state.",
-        "session.commit()",
-        ["squidward.__dict__", "inspect(squidward).expired_attributes"],
-    ),
-    (
-        "Expired objects reload on access",
-        "Touching an expired attribute starts a new transaction and reloads the row.",
-        "name = squidward.name",
-        ["name"],
-    ),
-    (
-        "Updating ORM objects: dirty tracking",
-        "Setting an attribute of a persistent object keeps its committed value and marks "
-        "the object dirty. No SQL yet.",
-        'sandy = session.execute(select(User).filter_by(name="sandy")).scalar_one()\n'
-        'sandy.fullname = "Sandy Squirrel"',
-        ["sandy in session.dirty", "inspect(sandy).attrs.fullname.history"],
-    ),
-    (
-        "Autoflush",
-        "Before a query, the Session flushes pending changes (autoflush), so the query "
-        "sees them: the UPDATE goes out first, then the SELECT.",
-        "sandy_fullname = session.execute(select(User.fullname).where(User.id == 2)).scalar_one()",
-        ["sandy_fullname", "sandy in session.dirty"],
-    ),
-    (
-        "ORM-enabled UPDATE",
-        "One UPDATE for any number of rows. synchronize_session='auto' evaluates the WHERE "
-        "in Python against the objects already in the session and sets their new values.",
-        'session.execute(update(User).where(User.name == "sandy").values(fullname="Sandy Squirrel Extraordinaire"))',
-        ["sandy.fullname"],
-    ),
-    (
-        "Deleting ORM objects",
-        "delete() only marks the object; the DELETE waits for the next flush.",
-        "patrick = session.get(User, 3)\nsession.delete(patrick)",
-        ["patrick in session.deleted", "inspect(patrick).persistent"],
-    ),
-    (
-        "The delete is flushed by the next query",
-        "Before the DELETE, the unit of work loads patrick's addresses to set their "
-        "user_id to NULL (the default cascade on a parent's delete).",
-        'found = session.execute(select(User).where(User.name == "patrick")).first()',
-        ["found", "patrick in session", "inspect(patrick).deleted"],
-    ),
-    (
-        "ORM-enabled DELETE",
-        "Matching objects in the session are marked deleted.",
-        'squidward = session.scalars(select(User).filter_by(name="squidward")).one()\n'
-        'session.execute(delete(User).where(User.name == "squidward"))',
-        ["squidward in session", "inspect(squidward).deleted"],
-    ),
-    (
-        "Rolling back",
-        "ROLLBACK; every object is expired, deleted objects come back.",
-        "session.rollback()",
-        ["sandy.__dict__", "patrick in session"],
-    ),
-    (
-        "Lazy reload after rollback",
-        "sandy's fullname is back to what the database holds.",
-        "fullname = sandy.fullname",
-        ["fullname", 'session.execute(select(User).where(User.name == "patrick")).scalar_one() is patrick'],
-    ),
-    (
-        "Closing a Session",
-        "close() releases the connection and detaches every object.",
-        "session.close()",
-        ["inspect(squidward).detached"],
-    ),
-    (
-        "Detached objects",
-        "squidward was expired by the rollback, and a detached object has no Session to "
-        "reload from.",
-        "try:\n    squidward.name\nexcept Exception as error:\n    problem = error",
-        ["type(problem).__name__", "str(problem)"],
-    ),
-    (
-        "Re-adding a detached object",
-        "add() re-attaches it; its attributes load again.",
-        "session = Session(engine)\nsession.add(squidward)\nname = squidward.name",
-        ["name", "inspect(squidward).persistent"],
-    ),
-]
+TUTORIAL = Section(
+    "Data Manipulation with the ORM",
+    "SQLAlchemy's ORM tutorial chapter, on minialchemy.",
+    [
+        Step(
+            "The models and the rows",
+            "Two mapped classes: a User has a collection of Addresses, an Address refers "
+            "to its User (back_populates keeps both sides in step). Neither class defines "
+            "__repr__, so objects print with minialchemy's default one, which never "
+            "loads anything. Then the tables are created and filled, without the ORM.",
+            MODELS,
+        ),
+        Step(
+            "Instances of classes represent rows",
+            "A new object is transient: no Session, no row. Unset attributes read None, "
+            "and the id is None until the database assigns one.",
+            'squidward = User(name="squidward", fullname="Squidward Tentacles")\n'
+            'krabs = User(name="ehkrabs", fullname="Eugene H. Krabs")\n'
+            "squidward\n"
+            "squidward.id",
+        ),
+        Step(
+            "Adding objects to a Session",
+            "add() makes the objects pending. Nothing is sent to the database yet; "
+            "session.new is an IdentitySet (members compared by id(), not ==).",
+            "session = Session(engine)\nsession.add(squidward)\nsession.add(krabs)\nsession.new",
+        ),
+        Step(
+            "Flushing",
+            "The unit of work turns pending objects into INSERTs inside a transaction "
+            "(begun automatically). The new primary keys are read back into the objects, "
+            "which become persistent and enter the identity map.",
+            "session.flush()\nsquidward.id\nkrabs.id\nsession.new",
+        ),
+        Step(
+            "Getting objects by primary key from the identity map",
+            "get() looks in the identity map first: the same Python object, and no SQL.",
+            "some_squidward = session.get(User, 4)\nsome_squidward is squidward",
+        ),
+        Step(
+            "Committing",
+            "COMMIT, then every object is expired: its __dict__ keeps only the ORM's state.",
+            "session.commit()\nsquidward\nsorted(inspect(squidward).expired_attributes)",
+        ),
+        Step(
+            "Expired objects reload on access",
+            "Touching an expired attribute starts a new transaction and reloads the row.",
+            "squidward.name\nsquidward",
+        ),
+        Step(
+            "Updating ORM objects: dirty tracking",
+            "Setting an attribute of a persistent object keeps its committed value and marks "
+            "the object dirty. No SQL for the change itself.",
+            'sandy = session.execute(select(User).filter_by(name="sandy")).scalar_one()\n'
+            'sandy.fullname = "Sandy Squirrel"\n'
+            "sandy in session.dirty\n"
+            "inspect(sandy).attrs.fullname.history",
+        ),
+        Step(
+            "Autoflush",
+            "Before a query, the Session flushes pending changes (autoflush), so the query "
+            "sees them: the UPDATE goes out first, then the SELECT.",
+            "session.execute(select(User.fullname).where(User.id == 2)).scalar_one()\n"
+            "sandy in session.dirty",
+        ),
+        Step(
+            "ORM-enabled UPDATE",
+            "One UPDATE for any number of rows. synchronize_session='auto' evaluates the WHERE "
+            "in Python against the objects already in the session and sets their new values.",
+            "_ = session.execute(\n"
+            '    update(User)\n'
+            '    .where(User.name == "sandy")\n'
+            '    .values(fullname="Sandy Squirrel Extraordinaire")\n'
+            ")\n"
+            "sandy.fullname",
+        ),
+        Step(
+            "Deleting ORM objects",
+            "delete() only marks the object; the DELETE waits for the next flush.",
+            "patrick = session.get(User, 3)\n"
+            "session.delete(patrick)\n"
+            "patrick in session.deleted\n"
+            "inspect(patrick).persistent",
+        ),
+        Step(
+            "The delete is flushed by the next query",
+            "patrick has an address. Before the DELETE, the unit of work loads patrick's "
+            "addresses and sets their user_id to NULL (the default when a parent is deleted "
+            'without cascade="delete"), then deletes patrick.',
+            'session.execute(select(User).where(User.name == "patrick")).first()\n'
+            "patrick in session\n"
+            "inspect(patrick).deleted",
+        ),
+        Step(
+            "ORM-enabled DELETE",
+            "Matching objects in the session are marked deleted.",
+            "squidward = session.scalars(\n"
+            '    select(User).filter_by(name="squidward")\n'
+            ").one()\n"
+            '_ = session.execute(delete(User).where(User.name == "squidward"))\n'
+            "squidward in session\n"
+            "inspect(squidward).deleted",
+        ),
+        Step(
+            "Rolling back",
+            "ROLLBACK; every object is expired, deleted objects come back.",
+            "session.rollback()\nsandy\npatrick in session",
+        ),
+        Step(
+            "Lazy reload after rollback",
+            "sandy's fullname is back to what the database holds.",
+            "sandy.fullname\n"
+            'found = session.execute(select(User).where(User.name == "patrick"))\n'
+            "found.scalar_one() is patrick",
+        ),
+        Step(
+            "Closing a Session",
+            "close() releases the connection and detaches every object.",
+            "session.close()\ninspect(squidward).detached",
+        ),
+        Step(
+            "Detached objects",
+            "squidward was expired by the rollback, and a detached object has no Session to "
+            "reload from.",
+            "try:\n    squidward.name\nexcept Exception as error:\n    problem = error\n"
+            "type(problem).__name__\nstr(problem)",
+        ),
+        Step(
+            "Re-adding a detached object",
+            "add() re-attaches it; its attributes load again.",
+            "session = Session(engine)\nsession.add(squidward)\nsquidward.name\n"
+            "inspect(squidward).persistent",
+        ),
+    ],
+    watch=("squidward", "krabs", "sandy", "patrick"),
+    show_tables_after_first_step=("user_account", "address"),
+)
+
+#: The tour's chapters, in order (another chapter: append a :class:`Section`).
+SECTIONS: list[Section] = [TUTORIAL]
+
+#: where the words of the log are explained
+GLOSSARY = "docs/glossary.md"
+
+_STATES = ("transient", "pending", "persistent", "deleted", "detached")
+
+
+class _Style:
+    """ANSI colours, or nothing at all when the output is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled and text else text
+
+    def heading(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def code(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def sql(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def note(self, text: str) -> str:
+        return self._wrap("2", text)
 
 
 class _SQLPrinter(logging.Handler):
-    """Prints each statement the engine sends, with its parameters and why it was sent."""
+    """Hands each statement the engine sends (text, parameters, why) to the tour."""
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, show: Callable[[str, Any, str | None], None]) -> None:
         super().__init__(logging.INFO)
-        self._write = write
+        self._show = show
 
     def emit(self, record: logging.LogRecord) -> None:
-        sql = getattr(record, "sql", None)
-        if sql is None:
+        if getattr(record, "sql", None) is None:
             return
-        cause = getattr(record, "cause", None)
-        params = getattr(record, "params", None)
-        text = record.getMessage()
-        self._write(f"    SQL  {text.replace(chr(10), ' ')}")
-        details = []
-        if params not in (None, (), []):
-            details.append(f"params {params!r}")
-        if cause:
-            details.append(f"why: {cause}")
-        if details:
-            self._write(f"         ({'; '.join(details)})")
+        self._show(record.getMessage(), getattr(record, "params", None), getattr(record, "cause", None))
 
 
-def _object_states(namespace: dict[str, Any]) -> list[str]:
-    """One line per User object of the tour: its state and expired attributes."""
-    from minialchemy import inspect
+def _statements(code: str) -> list[tuple[str, ast.Module | ast.Expression, bool]]:
+    """Split ``code`` into its top-level statements: ``(source, compiled tree, is_expression)``."""
+    tree = ast.parse(code)
+    lines = code.splitlines()
+    pieces = []
+    for node in tree.body:
+        source = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        if isinstance(node, ast.Expr):
+            pieces.append((source, ast.Expression(node.value), True))
+        else:
+            pieces.append((source, ast.Module([node], type_ignores=[]), False))
+    return pieces
 
-    lines = []
-    for name in ("squidward", "krabs", "sandy", "patrick"):
-        obj = namespace.get(name)
-        if obj is None:
-            continue
-        state = inspect(obj)
-        label = next(s for s in ("transient", "pending", "persistent", "deleted", "detached") if getattr(state, s))
-        expired = sorted(state.expired_attributes)
-        lines.append(f"    {name:<10} {label}" + (f", expired {expired}" if expired else ""))
-    return lines
+
+def _short_repr(value: Any, width: int) -> list[str]:
+    """``repr(value)`` in lines of at most ``width`` columns: a long collection shows one member
+    per line (at most 4, then how many more), anything else is cut with ``...``."""
+    text = repr(value)
+    if len(text) <= width:
+        return [text]
+    members = None
+    if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "IdentitySet":
+        members = list(value)
+    if members is not None:
+        name = type(value).__name__
+        lines = [f"{name} of {len(members)}:"]
+        for member in members[:4]:
+            lines.append(_cut(f"  {member!r}", width))
+        if len(members) > 4:
+            lines.append(f"  ... and {len(members) - 4} more")
+        return lines
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [text]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class Tour:
-    """Runs the steps, writing to ``out``; ``pause`` waits for Enter between steps."""
+    """Runs the sections, writing to ``out``; ``pause`` waits for Enter between steps.
 
-    def __init__(self, out: TextIO = sys.stdout, pause: bool = False) -> None:
+    ``width``: columns to fit in (default: the terminal's, 80 when ``out`` is not a terminal);
+    ``colour``: ANSI colours (default: only when ``out`` is a terminal and NO_COLOR is unset)."""
+
+    def __init__(
+        self,
+        out: TextIO = sys.stdout,
+        pause: bool = False,
+        width: int | None = None,
+        colour: bool | None = None,
+        sections: list[Section] | None = None,
+    ) -> None:
         self.out = out
         self.pause = pause
+        tty = bool(getattr(out, "isatty", lambda: False)())
+        if width is None:
+            width = shutil.get_terminal_size((80, 24)).columns if tty else 80
+        self.width = max(width, 60)
+        if colour is None:
+            colour = tty and not os.environ.get("NO_COLOR")
+        self.style = _Style(colour)
+        self.sections = SECTIONS if sections is None else sections
+        self._explained_why = False
+
+    # -- writing -----------------------------------------------------------------------------
 
     def write(self, line: str = "") -> None:
         self.out.write(line + "\n")
 
+    def _wrapped(self, text: str, indent: str, later_indent: str | None = None, style: Callable[[str], str] | None = None) -> None:
+        """Write ``text`` wrapped to the width, first line after ``indent``, others after
+        ``later_indent``."""
+        later = indent if later_indent is None else later_indent
+        lines = textwrap.wrap(
+            text, self.width, initial_indent=indent, subsequent_indent=later,
+            break_long_words=True, break_on_hyphens=False,
+        ) or [indent.rstrip()]
+        for line in lines:
+            body = line[len(indent):] if line.startswith(indent) else line
+            lead = line[: len(line) - len(body)]
+            self.write(lead + (style(body) if style else body))
+
+    def _show_sql(self, text: str, params: Any, cause: str | None) -> None:
+        statement = " ".join(text.split())
+        self._wrapped(statement, "      SQL  ", "           ", self.style.sql)
+        details = []
+        if params not in (None, (), []):
+            details.append(f"params {_cut(repr(params), 200)}")
+        if cause:
+            details.append(f"why: {cause}")
+        if details:
+            self._wrapped("; ".join(details), "           ", "           ", self.style.note)
+        if cause and not self._explained_why:
+            self._explained_why = True
+            self._wrapped(
+                f"('why:' is the reason the ORM sent the statement; its words, such as "
+                f"flush and autoflush, are explained in {GLOSSARY})",
+                "           ", "           ", self.style.note,
+            )
+
+    # -- running -----------------------------------------------------------------------------
+
     def run(self) -> int:
         namespace: dict[str, Any] = {"__name__": "minialchemy_tour"}
-        exec(compile(SETUP, "<tour setup>", "exec"), namespace)  # noqa: S102 - our own code
-        self.write("minialchemy guided tour: the ORM tutorial's 'Data Manipulation with the ORM'")
-        self.write("on an in-memory SQLite database holding spongebob, sandy and patrick.")
+        self._wrapped(
+            "minialchemy guided tour: SQLAlchemy's ORM tutorial, 'Data Manipulation with the "
+            "ORM', on an in-memory SQLite database. Each statement runs on its own; under it, "
+            "the SQL it sent and why, and its value.",
+            "",
+        )
         logger = logging.getLogger("minialchemy.engine")
-        handler = _SQLPrinter(self.write)
+        handler = _SQLPrinter(self._show_sql)
         old_level = logger.level
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        number = 0
         try:
-            for number, (title, explanation, code, shown) in enumerate(STEPS, 1):
-                self._step(number, title, explanation, code, shown, namespace)
+            for section in self.sections:
+                self.write()
+                self.write(self.style.heading(_cut(f"## {section.title}", self.width)))
+                self._wrapped(section.intro, "")
+                for index, step in enumerate(section.steps):
+                    number += 1
+                    self._step(number, step, section, namespace)
+                    if index == 0 and section.show_tables_after_first_step:
+                        self._show_tables(namespace, section.show_tables_after_first_step)
+                    if self.pause:
+                        input("  [Enter] ")
         finally:
             logger.removeHandler(handler)
             logger.setLevel(old_level)
             session = namespace.get("session")
             if session is not None:
                 session.close()
-            namespace["engine"].dispose()
+            engine = namespace.get("engine")
+            if engine is not None:
+                engine.dispose()
         self.write()
-        self.write("The end. Every step above is in tests/orm/test_seed_narrative.py too.")
+        self._wrapped("The end. Every step above is in tests/orm/test_seed_narrative.py too.", "")
         return 0
 
-    def _step(self, number: int, title: str, explanation: str, code: str, shown: list[str], namespace: dict[str, Any]) -> None:
+    def _step(self, number: int, step: Step, section: Section, namespace: dict[str, Any]) -> None:
         self.write()
-        self.write(f"== {number}. {title} ".ljust(78, "="))
-        for line in textwrap.wrap(explanation, 76):
-            self.write(f"  {line}")
+        self.write(self.style.heading(f"== {number}. {step.title} ".ljust(self.width - 2, "=")[: self.width]))
+        self._wrapped(step.explanation, "  ")
         self.write()
-        for line in code.splitlines():
-            self.write(f"  >>> {line}")
-        exec(compile(code, f"<tour step {number}>", "exec"), namespace)  # noqa: S102 - our own code
-        for expression in shown:
-            value = eval(expression, namespace)  # noqa: S307 - our own code
-            self.write(f"  {expression} -> {value!r}")
-        states = _object_states(namespace)
+        for source, tree, is_expression in _statements(step.code):
+            for index, line in enumerate(source.splitlines()):
+                prompt = ">>> " if index == 0 else "... "
+                self._wrapped(line, "  " + prompt, "  ...     ", self.style.code)
+            if is_expression:
+                value = eval(compile(tree, f"<tour step {number}>", "eval"), namespace)  # noqa: S307 - our own code
+                for line in _short_repr(value, self.width - 2):  # None too: a learner looks for it
+                    self.write(f"  {line}")
+            else:
+                exec(compile(tree, f"<tour step {number}>", "exec"), namespace)  # noqa: S102 - our own code
+        states = self._object_states(namespace, section.watch)
         if states:
-            self.write("  objects:")
+            self.write(self.style.note("  objects:"))
             for line in states:
-                self.write(line)
-        if self.pause:
-            input("  [Enter] ")
+                self.write(self.style.note(_cut(line, self.width)))
+
+    @staticmethod
+    def _object_states(namespace: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+        """One line per watched object: its state and its expired attributes."""
+        from minialchemy import inspect
+
+        lines = []
+        for name in names:
+            obj = namespace.get(name)
+            if obj is None:
+                continue
+            state = inspect(obj)
+            label = next(s for s in _STATES if getattr(state, s))
+            expired = sorted(state.expired_attributes)
+            lines.append(f"    {name:<10} {label}" + (f", expired {', '.join(expired)}" if expired else ""))
+        return lines
+
+    def _show_tables(self, namespace: dict[str, Any], tables: tuple[str, ...]) -> None:
+        """Print the rows of ``tables`` (read quietly, outside the story's SQL log)."""
+        raw = namespace["engine"].raw_connection()
+        for table in tables:
+            cursor = raw.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - our own table names
+            names = [d[0] for d in cursor.description]
+            rows = [[repr(v) if not isinstance(v, (int, str)) else str(v) for v in row] for row in cursor.fetchall()]
+            widths = [max(len(n), *(len(r[i]) for r in rows)) for i, n in enumerate(names)]
+            self.write()
+            self.write(f"  rows in {table}:")
+            for row in [names, *rows]:
+                self.write(_cut("    " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), self.width))
 
 
 def main(argv: list[str] | None = None) -> int:

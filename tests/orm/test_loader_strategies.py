@@ -8,10 +8,28 @@ import pytest
 
 from minialchemy import select
 from minialchemy.exc import ArgumentError, InvalidRequestError
-from minialchemy.orm import Session, lazyload, noload, raiseload, relationship, selectinload
+from minialchemy.orm import (
+    Session,
+    aliased,
+    contains_eager,
+    joinedload,
+    lazyload,
+    noload,
+    raiseload,
+    relationship,
+    selectinload,
+)
 from minialchemy.orm import strategies
 
 from .conftest import make_models
+
+
+#: the seed data, user by user in id order
+EMAILS_BY_USER = [
+    ("spongebob", ["spongebob@sqlalchemy.org"]),
+    ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
+    ("patrick", []),
+]
 
 
 def emails(user):
@@ -26,11 +44,7 @@ def test_selectinload_loads_every_collection_with_one_more_select(session, User,
     assert len(sql_log.queries) == 2
     assert "WHERE address.user_id IN (?, ?, ?)" in sql_log.queries[1]
     sql_log.clear()
-    assert [(u.name, sorted(emails(u))) for u in users] == [
-        ("spongebob", ["spongebob@sqlalchemy.org"]),
-        ("sandy", ["sandy@sqlalchemy.org", "sandy@squirrelpower.org"]),
-        ("patrick", []),
-    ]
+    assert [(u.name, sorted(emails(u))) for u in users] == EMAILS_BY_USER
     assert sql_log.queries == []
 
 
@@ -101,6 +115,100 @@ def test_selectinload_is_batched_for_many_parents(engine, models, sql_log, monke
         users = session.scalars(select(User).options(selectinload(User.addresses)).order_by(User.id)).all()
         assert len(sql_log.queries) == 3  # the users, then two IN batches: (1, 2) and (3)
         assert [len(u.addresses) for u in users] == [1, 2, 0]
+
+
+# --- joinedload and contains_eager ---------------------------------------------------------
+
+
+def test_joinedload_loads_collections_in_the_same_select(session, User, sql_log):
+    users = session.scalars(select(User).options(joinedload(User.addresses)).order_by(User.id)).unique().all()
+    assert sql_log.queries == [
+        "SELECT user_account.id, user_account.name, user_account.fullname, address_1.id AS id_1, "
+        "address_1.email_address, address_1.user_id \n"
+        "FROM user_account LEFT OUTER JOIN address AS address_1 ON user_account.id = address_1.user_id "
+        "ORDER BY user_account.id"
+    ]
+    sql_log.clear()
+    assert [(u.name, sorted(emails(u))) for u in users] == EMAILS_BY_USER
+    assert sql_log.queries == []
+
+
+def test_joinedload_of_a_collection_requires_unique(session, User):
+    result = session.scalars(select(User).options(joinedload(User.addresses)))
+    with pytest.raises(InvalidRequestError, match="unique\\(\\) method must be invoked"):
+        result.all()
+
+
+def test_joinedload_rows_unique_by_identity(session, User):
+    rows = session.execute(select(User).options(joinedload(User.addresses)).order_by(User.id)).unique().all()
+    assert [row.User.name for row in rows] == ["spongebob", "sandy", "patrick"]
+
+
+def test_joinedload_gives_the_identity_map_objects(session, User, Address):
+    address = session.get(Address, 3)
+    sandy = session.scalars(select(User).where(User.id == 2).options(joinedload(User.addresses))).unique().one()
+    assert any(a is address for a in sandy.addresses)
+    assert sandy is session.get(User, 2)
+
+
+def test_joinedload_of_a_many_to_one_needs_no_unique(session, Address, sql_log):
+    addresses = session.scalars(select(Address).options(joinedload(Address.user)).order_by(Address.id)).all()
+    assert len(sql_log.queries) == 1
+    assert "LEFT OUTER JOIN user_account AS user_account_1 ON user_account_1.id = address.user_id" in sql_log.queries[0]
+    assert [a.user.name for a in addresses] == ["spongebob", "sandy", "sandy"]
+    assert len(sql_log.queries) == 1
+
+
+def test_joinedload_chains(session, User, Address, sql_log):
+    statement = select(User).options(joinedload(User.addresses).joinedload(Address.user)).order_by(User.id)
+    users = session.scalars(statement).unique().all()
+    assert all(address.user is user for user in users for address in user.addresses)
+    assert len(sql_log.queries) == 1
+
+
+def test_session_get_takes_joinedload(session, User, sql_log):
+    sandy = session.get(User, 2, options=[joinedload(User.addresses)])
+    assert len(sandy.addresses) == 2
+    assert len(sql_log.queries) == 1
+
+
+def test_contains_eager_fills_the_collection_from_the_join(session, User, Address, sql_log):
+    statement = (
+        select(User)
+        .join(User.addresses)
+        .where(Address.email_address.like("%sqlalchemy.org"))
+        .options(contains_eager(User.addresses))
+        .order_by(User.id)
+    )
+    users = session.scalars(statement).unique().all()
+    assert len(sql_log.queries) == 1
+    # only the addresses the WHERE let through: that is what contains_eager means
+    assert [(u.name, emails(u)) for u in users] == [
+        ("spongebob", ["spongebob@sqlalchemy.org"]),
+        ("sandy", ["sandy@sqlalchemy.org"]),
+    ]
+    assert len(sql_log.queries) == 1
+
+
+def test_contains_eager_from_an_aliased_join(session, User, Address):
+    address = aliased(Address)
+    statement = (
+        select(User)
+        .join(User.addresses.of_type(address))
+        .options(contains_eager(User.addresses.of_type(address)))
+        .order_by(User.id)
+    )
+    users = session.scalars(statement).unique().all()
+    assert [len(u.addresses) for u in users] == [1, 2]
+
+
+def test_lazy_joined_default(seeded_engine_for, sql_log):
+    models = make_models_with("joined")
+    with Session(seeded_engine_for(models)) as session:
+        sql_log.clear()
+        users = session.scalars(select(models.User).order_by(models.User.id)).unique().all()
+        assert [len(u.addresses) for u in users] == [1, 2, 0]
+        assert len(sql_log.queries) == 1
 
 
 # --- lazyload, raiseload, noload ------------------------------------------------------------

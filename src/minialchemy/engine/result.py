@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
-from minialchemy.exc import MultipleResultsFound, NoResultFound, NoSuchColumnError, ResourceClosedError
+from minialchemy.exc import (
+    InvalidRequestError,
+    MultipleResultsFound,
+    NoResultFound,
+    NoSuchColumnError,
+    ResourceClosedError,
+)
 
 __all__ = ["Row", "RowMapping", "Result", "CursorResult", "ScalarResult", "MappingResult"]
 
@@ -74,6 +80,23 @@ class _Consumable:
     _make_row: Callable[[Any], Any] | None = None
     #: rows per partition when ``partitions()`` is given no size (set by ``yield_per``)
     _yield_per: int | None = None
+    #: set by the ORM when rows repeat a parent once per joined eager-loaded child
+    #: (``joinedload`` of a collection): rows are handed out only after ``unique()``
+    _unique_required: bool = False
+
+    def _check_unique(self) -> None:
+        if self._unique_required:
+            raise InvalidRequestError(
+                "The unique() method must be invoked on this Result, as it contains results that "
+                "include joined eager loads against collections (each parent comes once per "
+                "child row: call .unique() before .all(), or use selectinload instead)"
+            )
+
+    def _carry_over(self, result: Any) -> Any:
+        """What a derived result (``scalars()``, ``mappings()``...) keeps of this one."""
+        result._yield_per = self._yield_per
+        result._unique_required = self._unique_required
+        return result
 
     def _take_raw(self) -> list[Any]:
         """The remaining rows as stored (not made into rows), consuming them."""
@@ -82,11 +105,14 @@ class _Consumable:
         return rows
 
     def _take_all(self) -> list[Any]:
+        self._check_unique()
         rows = self._take_raw()
         make_row = self._make_row
         return rows if make_row is None else list(map(make_row, rows))
 
     def _take_one(self) -> Any:
+        if self._unique_required:
+            self._check_unique()
         if self._index >= len(self._rows):
             return _NO_ROW
         row = self._rows[self._index]
@@ -136,6 +162,7 @@ class _Consumable:
         return None if row is _NO_ROW else row
 
     def fetchmany(self, size: int = 1) -> list[Any]:
+        self._check_unique()
         rows = self._rows[self._index : self._index + size]
         self._index += len(rows)
         make_row = self._make_row
@@ -179,6 +206,7 @@ class _Consumable:
                 kept.append(row)
         self._rows = kept
         self._index = 0
+        self._unique_required = False
 
 
 _NO_ROW = object()
@@ -245,15 +273,13 @@ class Result(_Consumable):
             result = ScalarResult(list(self._take_raw()))
         else:
             result = ScalarResult([row[index] for row in self._take_raw_tuples()])
-        result._yield_per = self._yield_per
-        return result
+        return self._carry_over(result)
 
     def mappings(self) -> "MappingResult":
         """Rows as dictionaries of column key to value."""
         keys = self._keys
         result = MappingResult([RowMapping(zip(keys, row)) for row in self._take_raw_tuples()])
-        result._yield_per = self._yield_per
-        return result
+        return self._carry_over(result)
 
     def tuples(self) -> "Result":
         """The rows as they are (a Row already is a tuple); kept for SQLAlchemy's spelling."""
@@ -270,8 +296,7 @@ class Result(_Consumable):
         positions = [self._column_position(column) for column in columns]
         rows = [tuple([row[i] for i in positions]) for row in self._take_raw_tuples()]
         result = Result([self._keys[i] for i in positions], rows)
-        result._yield_per = self._yield_per
-        return result
+        return self._carry_over(result)
 
     def _column_position(self, column: Any) -> int:
         if isinstance(column, int):

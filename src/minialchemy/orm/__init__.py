@@ -6,8 +6,10 @@ instrumentation) are twins chosen by :mod:`minialchemy._accel`.
 """
 
 from minialchemy.orm import exc
+from minialchemy.orm.aliased import aliased
 from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapped_column, registry
 from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
+from minialchemy.orm.relationship_clauses import with_parent
 from minialchemy.orm.relationships import relationship
 from minialchemy.orm.session import Session, SessionTransaction, make_transient, object_session, sessionmaker
 from minialchemy.orm.strategy_options import (
@@ -28,6 +30,7 @@ __all__ = [
     "Mapper",
     "Session",
     "SessionTransaction",
+    "aliased",
     "class_mapper",
     "contains_eager",
     "exc",
@@ -43,4 +46,5 @@ __all__ = [
     "relationship",
     "selectinload",
     "sessionmaker",
+    "with_parent",
 ]

@@ -23,13 +23,13 @@ import typing
 from typing import Any, Generic, Optional, TypeVar
 
 from minialchemy import _accel
-from minialchemy.exc import ArgumentError
+from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm.mapper import Mapper
 from minialchemy.orm.relationships import RelationshipProperty, relationship
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, ForeignKey, MetaData, Table
 
-__all__ = ["DeclarativeBase", "Mapped", "mapped_column", "registry", "relationship", "MappedColumn"]
+__all__ = ["DeclarativeBase", "Mapped", "mapped_column", "registry", "relationship", "MappedColumn", "default_repr"]
 
 T = TypeVar("T")
 
@@ -245,6 +245,41 @@ class DeclarativeBase(_accel.instrumentation.InstrumentedObject):
             return
         if "__tablename__" in cls.__dict__ or "__table__" in cls.__dict__:
             _map_declarative(cls)
+        elif getattr(cls, "__mapper__", None) is None:
+            raise InvalidRequestError(
+                f"Class {cls.__name__} does not have a __table__ or __tablename__ specified and "
+                f"does not inherit from an existing table-mapped class: add "
+                f"__tablename__ = \"{cls.__name__.lower()}\" to map it to a table, or "
+                f"__abstract__ = True if it is a base for other mapped classes"
+            )
+
+    def __repr__(self) -> str:
+        """``User(id=4, name='squidward', fullname=<expired>)``: the column attributes as they
+        are in memory, for classes that define no ``__repr__`` of their own.  It never loads an
+        attribute or flushes: an expired value shows as ``<expired>``."""
+        return default_repr(self)
+
+
+def default_repr(obj: Any) -> str:
+    """The default ``__repr__`` of a mapped object: each column attribute's value in memory,
+    ``<expired>`` for an expired one, ``<not loaded>`` for one never loaded, and ``None`` for
+    one never set on an object not yet INSERTed (what reading it would return).  Reads only
+    ``__dict__``: no SQL, and safe on a detached or deleted object."""
+    mapper = type(obj).__mapper__
+    d = obj.__dict__
+    state = d.get(_accel.instrumentation.STATE_KEY)
+    parts = []
+    for key in mapper._column_attr_keys:
+        if key in d:
+            shown = repr(d[key])
+        elif state is not None and key in state.expired_attributes:
+            shown = "<expired>"
+        elif state is not None and state.key is not None:
+            shown = "<not loaded>"
+        else:
+            shown = "None"
+        parts.append(f"{key}={shown}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
 
 
 def _ordered_members(cls: type, annotations: dict[str, Any]) -> list[str]:

@@ -19,7 +19,7 @@ from minialchemy.engine.result import Result
 from minialchemy.orm import strategies
 from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import BinaryExpression, BindParameter, and_
-from minialchemy.sql.selectable import select
+from minialchemy.sql.selectable import from_clause_of, select
 
 __all__ = [
     "execute_select",
@@ -36,7 +36,10 @@ def _layout(statement: Any) -> list[tuple[str, Any, int]]:
     """For each selected item: (result key, mapper or None, number of columns it spans)."""
     layout = []
     for item in statement._raw_columns:
-        mapper = item.__dict__.get("__mapper__") if isinstance(item, type) else None
+        if isinstance(item, type):
+            mapper = item.__dict__.get("__mapper__")
+        else:
+            mapper = getattr(item, "_aliased_mapper", None)  # aliased(User)
         if mapper is not None:
             layout.append((item.__name__, mapper, len(mapper._column_attr_keys)))
         elif hasattr(item, "columns") and not hasattr(item, "type"):
@@ -71,10 +74,16 @@ def execute_select(
 ) -> Result:
     """Run a SELECT for the session; ORM entities in it come back as objects, their
     relationships loaded as the statement's options (or their ``lazy=``) say."""
-    compiled, rows = fetch_rows(session, statement, params, cause)
     layout = _layout(statement)
     if not any(mapper is not None for _, mapper, _ in layout):
+        compiled, rows = fetch_rows(session, statement, params, cause)
         return Result([key for key, _, _ in compiled.result_columns], rows)
+    tree = strategies.build_load_tree(statement._with_options) if statement._with_options else None
+    # joinedload / contains_eager / lazy="joined": more columns (and joins) in this statement
+    entities = [(mapper, from_clause_of(item)) for item, (_, mapper, _) in zip(statement._raw_columns, layout) if mapper is not None]
+    width = sum(w for _, _, w in layout)
+    to_run, joined = strategies.plan_joined(statement, entities, tree, width)
+    compiled, rows = fetch_rows(session, to_run, params, cause)
     populate_existing = bool(execution_options and execution_options.get("populate_existing"))
     if populate_existing:
         _expire_loaded(session, layout, rows)
@@ -83,20 +92,33 @@ def execute_select(
     for name, mapper, width in layout:
         keys.append(name if name is not None else compiled.result_columns[position][0])
         position += width
-    tree = strategies.build_load_tree(statement._with_options) if statement._with_options else None
     if len(layout) == 1:
         # the common case, select(User): one entity spanning the whole row, loaded in one call
         # (a compiled loop when the Cython twin is active).  The Result keeps the objects
         # themselves; a 1-tuple Row is made only for a row taken as a row, never by scalars().
         mapper = layout[0][1]
         objects = _accel.instrumentation.load_instances(mapper, session.identity_map, session.hash_key, rows)
+        if joined:
+            strategies.populate_joined(session, joined, [(o,) for o in objects], rows, populate_existing)
         strategies.load_related(session, mapper, objects, tree, populate_existing)
-        return Result(keys, objects, single_values=True)
-    tuples = _instances(session, layout, rows)
-    for index, (_, mapper, _) in enumerate(layout):
-        if mapper is not None:
-            strategies.load_related(session, mapper, [row[index] for row in tuples], tree, populate_existing)
-    return Result(keys, tuples)
+        result = Result(keys, objects, single_values=True)
+    else:
+        tuples = _instances(session, layout, rows)
+        entity_columns = [index for index, (_, mapper, _) in enumerate(layout) if mapper is not None]
+        if joined:
+            parents = [[row[i] for i in entity_columns] for row in tuples]
+            strategies.populate_joined(session, joined, parents, rows, populate_existing)
+        for index in entity_columns:
+            strategies.load_related(session, layout[index][1], [row[index] for row in tuples], tree, populate_existing)
+        result = Result(keys, tuples)
+    # a parent repeated once per joined child row: SQLAlchemy insists on unique(), and so do we
+    result._unique_required = any(loader.prop.uselist for loader in joined)
+    return result
+
+
+def _unique(result: Result) -> Result:
+    """Loads made by the ORM itself take each object once (a joined eager collection repeats it)."""
+    return result.unique() if result._unique_required else result
 
 
 def load_entity_rows(
@@ -175,7 +197,8 @@ def get_by_identity(
     if options:
         statement = statement.options(*options)
     execution_options = {"populate_existing": True} if populate_existing else None
-    return execute_select(session, statement, None, cause=cause, execution_options=execution_options).scalars().first()
+    result = execute_select(session, statement, None, cause=cause, execution_options=execution_options)
+    return _unique(result).scalars().first()
 
 
 def load_row_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], keys: list[str], cause: str) -> tuple[Any, ...] | None:
@@ -231,9 +254,9 @@ def load_relationship(session: Any, state: Any, prop: Any, before_sql: Callable[
             if hit is not None:
                 return hit
         statement = select(target.class_).where(*criteria)
-        return execute_select(session, statement, None, cause=before_sql()).scalars().first()
+        return _unique(execute_select(session, statement, None, cause=before_sql())).scalars().first()
     statement = select(target.class_).where(*criteria)
     if prop.order_by is not None:
         order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else [prop.order_by]
         statement = statement.order_by(*order)
-    return execute_select(session, statement, None, cause=before_sql()).scalars().all()
+    return _unique(execute_select(session, statement, None, cause=before_sql())).scalars().all()

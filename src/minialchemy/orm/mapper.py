@@ -335,20 +335,11 @@ class AttributeState:
         return self.state.dict.get(self.key, _accel.instrumentation.NO_VALUE)
 
     @property
-    def history(self) -> tuple[list[Any], list[Any], list[Any]]:
-        """``(added, unchanged, deleted)`` as SQLAlchemy's History."""
-        d = self.state.dict
-        if self.key not in d:
-            return ([], [], [])
-        current = d[self.key]
-        committed = self.state.committed_state
-        if self.key in committed:
-            old = committed[self.key]
-            if old is _accel.instrumentation.NO_VALUE:
-                return ([current], [], [])
-            if old != current:
-                return ([current], [], [old])
-        return ([], [current], [])
+    def history(self) -> Any:
+        """``History(added, unchanged, deleted)`` of this attribute (:mod:`minialchemy.orm.attributes`)."""
+        from minialchemy.orm.attributes import attribute_history
+
+        return attribute_history(self.state, self.key)
 
 
 class AttributeStates:

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError
+from minialchemy.orm.relationship_clauses import RelationshipComparator
 
 __all__ = ["RelationshipProperty", "relationship", "InstrumentedList", "MANYTOONE", "ONETOMANY"]
 
@@ -223,6 +224,9 @@ class RelationshipProperty:
             for item in value or ():
                 _check_cascade_target(state, item, self)
             old = d.get(self.key)
+            if old is None and state.key is not None and state.session is not None:
+                old = getattr(obj, self.key)  # the members being replaced lose their parent
+            _record_committed_members(state, self.key, old)
             new = InstrumentedList(obj, self)
             d[self.key] = new
             if old is not None:
@@ -234,12 +238,14 @@ class RelationshipProperty:
         old = d.get(self.key)
         if value is not None and value is not old:
             _check_cascade_target(state, value, self)  # a refused assignment changes nothing
+        _record_committed_reference(state, self.key)
         d[self.key] = value
         _touch(state)
         if self.back_populates:
             if old is not None and old is not value:
                 old_collection = old.__dict__.get(self.back_populates)
                 if isinstance(old_collection, InstrumentedList) and _contains(old_collection, obj):
+                    old_collection._before_change()
                     list.remove(old_collection, obj)
                     old_collection._removed.append(obj)
                     _touch(instrumentation.instance_state(old))
@@ -248,6 +254,7 @@ class RelationshipProperty:
                 if collection is None and instrumentation.instance_state(value).key is None:
                     collection = getattr(value, self.back_populates)
                 if isinstance(collection, InstrumentedList) and not _contains(collection, obj):
+                    collection._before_change()
                     list.append(collection, obj)
                     _touch(instrumentation.instance_state(value))
         if value is not None:
@@ -266,6 +273,47 @@ def relationship(argument: Any = None, **kwargs: Any) -> RelationshipProperty:
 
 def _contains(items: Iterable[Any], obj: Any) -> bool:
     return any(item is obj for item in items)
+
+
+def _record_committed_reference(state: Any, key: str) -> None:
+    """Before the first change of a many-to-one reference of a persistent object since it was
+    loaded or flushed: remember the loaded one (NO_VALUE if it was not loaded), for its history
+    (:mod:`minialchemy.orm.attributes`)."""
+    if state.key is not None:
+        committed = state.committed_state
+        if key not in committed:
+            d = state.dict
+            committed[key] = d[key] if key in d else _reference_in_identity_map(state, key)
+
+
+def _reference_in_identity_map(state: Any, key: str) -> Any:
+    """The object a many-to-one that is not loaded refers to, if its foreign key is loaded and
+    the target is in the identity map (no SQL); None for a NULL foreign key; else NO_VALUE."""
+    no_value = _accel.instrumentation.NO_VALUE
+    prop = state.mapper._props[key]
+    prop._resolve()
+    d = state.dict
+    target = prop.mapper
+    pairs = prop.fk_attr_keys()
+    if any(many not in d for _, many in pairs):
+        return no_value
+    values = {one: d[many] for one, many in pairs}
+    if all(value is None for value in values.values()):
+        return None
+    session = state.session
+    if session is None or set(values) != set(target._pk_attr_keys):
+        return no_value
+    pk = tuple(values[k] for k in target._pk_attr_keys)
+    found = session.identity_map.get((target.class_, pk, None))
+    return no_value if found is None else found
+
+
+def _record_committed_members(state: Any, key: str, members: Iterable[Any] | None) -> None:
+    """Before the first change of a collection since it was loaded or flushed: remember its
+    members (none for an object not yet INSERTed, or a collection not loaded), for its history."""
+    committed = state.committed_state
+    if key not in committed:
+        committed[key] = list(members) if members is not None and state.key is not None else []
 
 
 def _touch(state: Any) -> None:
@@ -300,8 +348,9 @@ def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> N
             parent_session._save_or_update(child)
 
 
-class RelationshipAttribute:
-    """The descriptor of a relationship attribute (``User.addresses``)."""
+class RelationshipAttribute(RelationshipComparator):
+    """The descriptor of a relationship attribute (``User.addresses``); in queries, a
+    :class:`~minialchemy.orm.relationship_clauses.RelationshipComparator` (joins, any/has)."""
 
     def __init__(self, prop: RelationshipProperty, class_: type) -> None:
         self.prop = prop
@@ -348,6 +397,13 @@ class InstrumentedList(list):
 
     # events ----------------------------------------------------------------------------------
 
+    def _before_change(self) -> None:
+        """Called before each change: the first one since load or flush records the members
+        (``inspect(user).attrs.addresses.history`` compares with them)."""
+        owner = self._owner()
+        if owner is not None:
+            _record_committed_members(_accel.instrumentation.instance_state(owner), self._prop.key, self)
+
     def _added_item(self, item: Any) -> None:
         owner = self._owner()
         if owner is None:
@@ -361,7 +417,9 @@ class InstrumentedList(list):
             if previous is not None and previous is not owner:
                 other = previous.__dict__.get(prop.key)
                 if isinstance(other, InstrumentedList) and _contains(other, item):
+                    other._before_change()
                     list.remove(other, item)
+            _record_committed_reference(item_state, prop.back_populates)
             item.__dict__[prop.back_populates] = owner
         _touch(item_state)
         owner_state = instrumentation.instance_state(owner)
@@ -375,6 +433,7 @@ class InstrumentedList(list):
         instrumentation = _accel.instrumentation
         prop = self._prop
         if prop.back_populates and item.__dict__.get(prop.back_populates) is owner:
+            _record_committed_reference(instrumentation.instance_state(item), prop.back_populates)
             item.__dict__[prop.back_populates] = None
         self._removed.append(item)
         _touch(instrumentation.instance_state(item))
@@ -392,6 +451,7 @@ class InstrumentedList(list):
 
     def append(self, item: Any) -> None:
         self._check_new_items((item,))
+        self._before_change()
         super().append(item)
         self._added_item(item)
 
@@ -407,10 +467,12 @@ class InstrumentedList(list):
 
     def insert(self, index: Any, item: Any) -> None:
         self._check_new_items((item,))
+        self._before_change()
         super().insert(index, item)
         self._added_item(item)
 
     def remove(self, item: Any) -> None:
+        self._before_change()
         for index, existing in enumerate(self):
             if existing is item:
                 super().__delitem__(index)
@@ -420,11 +482,13 @@ class InstrumentedList(list):
         self._removed_item(item)
 
     def pop(self, index: Any = -1) -> Any:
+        self._before_change()
         item = super().pop(index)
         self._removed_item(item)
         return item
 
     def clear(self) -> None:
+        self._before_change()
         items = list(self)
         super().clear()
         for item in items:
@@ -434,6 +498,7 @@ class InstrumentedList(list):
         if isinstance(index, slice):
             value = list(value)
         self._check_new_items(value if isinstance(index, slice) else (value,))
+        self._before_change()
         old = self[index]
         super().__setitem__(index, value)
         for item in old if isinstance(index, slice) else [old]:
@@ -442,6 +507,7 @@ class InstrumentedList(list):
             self._added_item(item)
 
     def __delitem__(self, index: Any) -> None:
+        self._before_change()
         old = self[index]
         super().__delitem__(index)
         for item in old if isinstance(index, slice) else [old]:

@@ -406,9 +406,15 @@ class Session:
         Relationships with ``cascade="delete"`` delete their children too."""
         state = _state_of(obj)
         if state.key is None:
+            if state.session_id is None:
+                raise InvalidRequestError(
+                    f"Instance {_instance_str(obj)} is not persisted: it was never added to a "
+                    f"Session, so there is no row to delete (a transient object; nothing to do)"
+                )
             raise InvalidRequestError(
-                f"Instance {_instance_str(obj)} is not persisted (it was never flushed); "
-                f"use session.expunge(obj) to remove a pending object"
+                f"Instance {_instance_str(obj)} is not persisted: it was added but not flushed, "
+                f"so there is no row to delete yet; session.expunge(obj) takes the pending "
+                f"object out of the session instead"
             )
         if state.deleted_flag and state.session_id is None:
             # deleted and committed: taken back as a deleted object, as SQLAlchemy does; its

@@ -37,8 +37,11 @@ from minialchemy.sql.selectable import select
 
 __all__ = [
     "SELECTIN_BATCH_SIZE",
+    "JoinedEager",
     "LoadNode",
     "build_load_tree",
+    "plan_joined",
+    "populate_joined",
     "load_related",
     "lazy_strategy",
     "raise_not_available",
@@ -62,11 +65,13 @@ class LoadNode:
     """One relationship of a statement's loading plan: its strategy (None: the relationship's
     own default) and the nodes for the relationships of the objects it loads."""
 
-    __slots__ = ("strategy", "children")
+    __slots__ = ("strategy", "children", "target_from")
 
     def __init__(self) -> None:
         self.strategy: str | None = None
         self.children: dict[Any, LoadNode] = {}
+        #: ``contains_eager(User.addresses.of_type(alias))``: the alias the columns come from
+        self.target_from: Any = None
 
     def __repr__(self) -> str:
         return f"LoadNode({self.strategy!r}, {self.children!r})"
@@ -77,12 +82,14 @@ def build_load_tree(options: Iterable[Any]) -> dict[Any, LoadNode]:
     tree: dict[Any, LoadNode] = {}
     for option in options:
         level = tree
-        for prop, strategy in option.path:
+        for prop, strategy, target_from in option.path:
             node = level.get(prop)
             if node is None:
                 node = level[prop] = LoadNode()
             if strategy is not None:
                 node.strategy = strategy
+            if target_from is not None:
+                node.target_from = target_from
             level = node.children
     return tree
 
@@ -298,3 +305,112 @@ def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], popu
         fk = tuple([d.get(a) for a in fk_attrs])
         d[prop.key] = None if None in fk else found.get(fk)
     return loaded
+
+
+# -- joined loading ----------------------------------------------------------------------------
+
+
+class JoinedEager:
+    """One relationship loaded in the statement's own rows: ``LEFT OUTER JOIN address AS
+    address_1`` (``joinedload``), or the columns of a JOIN the statement has (``contains_eager``).
+
+    ``parent_slot`` says which object of the row is the parent (the statement's entities first,
+    then the objects of the eager loads before this one); the related row's columns start at
+    ``offset``."""
+
+    __slots__ = ("prop", "parent_slot", "offset")
+
+    def __init__(self, prop: Any, parent_slot: int, offset: int) -> None:
+        self.prop = prop
+        self.parent_slot = parent_slot
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return f"<JoinedEager {self.prop!r} from slot {self.parent_slot} at column {self.offset}>"
+
+
+def plan_joined(
+    statement: Any, entities: Sequence[tuple[Any, Any]], tree: dict[Any, LoadNode] | None, width: int
+) -> tuple[Any, list[JoinedEager]]:
+    """Add the joins and columns that ``joinedload`` / ``contains_eager`` (and ``lazy="joined"``)
+    need to ``statement``, after its ``width`` columns.  ``entities`` gives, for each entity the
+    statement selects, its mapper and its FROM (table or alias)."""
+    from minialchemy.orm import relationship_clauses
+
+    loaders: list[JoinedEager] = []
+
+    def visit(mapper: Any, parent_from: Any, parent_slot: int, children: dict[Any, LoadNode], path: tuple[Any, ...]) -> None:
+        nonlocal statement, width
+        props = [p for p in children if p.parent is mapper]
+        props += [p for p in _eager_defaults(mapper) if p not in children and p not in path and p.lazy == "joined"]
+        for prop in props:
+            node = children.get(prop)
+            strategy = node.strategy if node is not None and node.strategy is not None else prop.lazy
+            if strategy == "joined":
+                target_from = prop.mapper.local_table.alias()
+                on = relationship_clauses.onclause(prop, parent_from, target_from)
+                statement = statement.join_from(parent_from, target_from, on, isouter=True)
+            elif strategy == "contains_eager":
+                target_from = node.target_from if node is not None and node.target_from is not None else prop.mapper.local_table
+            else:
+                continue
+            statement = statement.add_columns(target_from)
+            loaders.append(JoinedEager(prop, parent_slot, width))
+            width += len(prop.mapper._column_attr_keys)
+            slot = len(entities) + len(loaders) - 1
+            visit(prop.mapper, target_from, slot, node.children if node is not None else {}, (*path, prop))
+
+    for index, (mapper, from_) in enumerate(entities):
+        visit(mapper, from_, index, tree or {}, ())
+    return statement, loaders
+
+
+def populate_joined(
+    session: Any,
+    loaders: list[JoinedEager],
+    parents_per_row: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[Any]],
+    populate_existing: bool,
+) -> None:
+    """Share the joined rows out: each related row becomes an object (through the identity
+    map) and joins its parent's collection, once however many rows repeat it.  A relationship
+    the parent had loaded already is left as it was, unless ``populate_existing``."""
+    from minialchemy.orm.relationships import InstrumentedList
+
+    load_instance = _accel.instrumentation.load_instance
+    identity_map = session.identity_map
+    session_id = session.hash_key
+    #: per loader: id(parent) -> (parent, related objects in row order, their ids)
+    found: list[dict[int, tuple[Any, list[Any], set[int]]]] = [{} for _ in loaders]
+    for parents, row in zip(parents_per_row, rows):
+        slots = list(parents)
+        for number, loader in enumerate(loaders):
+            parent = slots[loader.parent_slot]
+            child = None
+            if parent is not None:
+                mapper = loader.prop.mapper
+                keys = mapper._column_attr_keys
+                chunk = row[loader.offset : loader.offset + len(keys)]
+                pk = tuple([chunk[i] for i in mapper._pk_positions])
+                if None not in pk:
+                    child = load_instance(mapper, identity_map, session_id, (mapper.class_, pk, None), keys, chunk)
+                entry = found[number].get(id(parent))
+                if entry is None:
+                    entry = found[number][id(parent)] = (parent, [], set())
+                if child is not None and id(child) not in entry[2]:
+                    entry[2].add(id(child))
+                    entry[1].append(child)
+            slots.append(child)
+    for loader, by_parent in zip(loaders, found):
+        prop = loader.prop
+        key = prop.key
+        for parent, children, _ in by_parent.values():
+            d = parent.__dict__
+            if key in d and not populate_existing:
+                continue
+            if prop.uselist:
+                collection = InstrumentedList(parent, prop)
+                list.extend(collection, children)
+                d[key] = collection
+            else:
+                d[key] = children[0] if children else None

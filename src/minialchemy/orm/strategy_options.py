@@ -74,17 +74,19 @@ def _relationship_of(attribute: Any, option: str) -> Any:
 class Load:
     """A loader option: a path of relationships, each with the strategy that loads it.
 
-    ``path`` holds ``(relationship, strategy)`` pairs from the statement's entity outwards; the
-    methods of the same names as the module's functions extend the path by one relationship.
+    ``path`` holds ``(relationship, strategy, alias or None)`` from the statement's entity
+    outwards (the alias of ``User.addresses.of_type(a)``); the methods of the same names as the
+    module's functions extend the path by one relationship.
     """
 
     __slots__ = ("path",)
 
-    def __init__(self, path: tuple[tuple[Any, str], ...]) -> None:
+    def __init__(self, path: tuple[tuple[Any, str, Any], ...]) -> None:
         self.path = path
 
     def _extend(self, attribute: Any, strategy: str) -> "Load":
         prop = _relationship_of(attribute, _OPTION_NAMES[strategy])
+        target_from = getattr(attribute, "_target_from", None)
         if self.path:
             last = self.path[-1][0]
             if prop.parent is not last.mapper:
@@ -92,7 +94,7 @@ class Load:
                     f"{_OPTION_NAMES[strategy]}({attribute!r}) cannot follow {last!r}: "
                     f"{prop!r} is not a relationship of {last.mapper.class_.__name__}"
                 )
-        return Load((*self.path, (prop, strategy)))
+        return Load((*self.path, (prop, strategy, target_from)))
 
     def lazyload(self, attribute: Any) -> "Load":
         return self._extend(attribute, "select")
@@ -118,7 +120,7 @@ class Load:
         return self.path[0][0].parent.class_
 
     def __repr__(self) -> str:
-        steps = [f"{_OPTION_NAMES[strategy]}({prop.parent.class_.__name__}.{prop.key})" for prop, strategy in self.path]
+        steps = [f"{_OPTION_NAMES[strategy]}({prop.parent.class_.__name__}.{prop.key})" for prop, strategy, _ in self.path]
         return ".".join(steps)
 
 
