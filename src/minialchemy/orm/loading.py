@@ -55,13 +55,10 @@ def fetch_rows(session: Any, statement: Any, params: Any, cause: str | None) -> 
     rows, each value through its type's result processor."""
     connection = session._connection_for_bind()
     compiled = compile_element(statement, dialect="sqlite")
-    parameters = compiled.construct_params(params)
-    connection._autobegin()
-    cursor = connection._execute_sql(compiled.string, parameters, cause=cause)
-    rows = cursor.fetchall()
-    processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
-    if any(p is not None for p in processors):
-        rows = [tuple(p(v) if p is not None else v for p, v in zip(processors, row)) for row in rows]
+    result = connection.execute_compiled(
+        compiled, compiled.construct_params(params), execution_options={"cause": cause} if cause else None
+    )
+    rows = result.raw_tuples()
     return compiled, rows
 
 
