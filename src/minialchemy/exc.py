@@ -18,6 +18,7 @@ __all__ = [
     "NoForeignKeysError",
     "AmbiguousForeignKeysError",
     "CompileError",
+    "CircularDependencyError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
@@ -60,6 +61,17 @@ class AmbiguousForeignKeysError(ArgumentError):
 
 class CompileError(SQLAlchemyError):
     """A statement could not be rendered as SQL."""
+
+
+class CircularDependencyError(SQLAlchemyError):
+    """The unit of work found rows that depend on each other in a circle (``a.parent = b``,
+    ``b.parent = a``, both new): no order of INSERTs (or DELETEs) can satisfy the foreign keys.
+    ``cycles`` holds the objects involved."""
+
+    def __init__(self, message: str, cycles: Any = (), edges: Any = ()) -> None:
+        super().__init__(message)
+        self.cycles = cycles
+        self.edges = edges
 
 
 class InvalidRequestError(SQLAlchemyError):

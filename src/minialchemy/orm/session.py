@@ -424,6 +424,8 @@ class Session:
             prop = mapper._props[key]
             if "delete" not in prop.cascade:
                 continue
+            if prop.passive_deletes and key not in obj.__dict__:
+                continue  # not loaded: the database's ON DELETE CASCADE removes those rows
             with self.no_autoflush:
                 value = getattr(obj, key)
             for child in (list(value) if prop.uselist else [value]):
