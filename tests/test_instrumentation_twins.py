@@ -464,13 +464,26 @@ def test_mark_inserted_makes_new_objects_persistent_in_the_identity_map(backend,
         obj.__dict__["id"] = number  # what the INSERT filled in
     state_of(backend, krabs).committed_state["name"] = "old"
 
-    backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
 
+    assert displaced == []
     for number, obj in enumerate((squidward, krabs), start=4):
         state = state_of(backend, obj)
         assert state.persistent and state.key == (User, (number,), None)
         assert dict(state.committed_state) == {} and not state.modified
         assert session.identity_map.get((User, (number,), None)) is obj
+
+
+def test_mark_inserted_returns_the_objects_it_displaced_from_the_identity_map(backend, session, User):
+    stale_sandy = load(backend, session, User, (2, "sandy", "Sandy Cheeks"))  # row deleted since
+    new_sandy = User(name="new sandy")
+    state_of(backend, new_sandy).session_id = session.hash_key
+    new_sandy.__dict__["id"] = 2  # the INSERT reused the key
+
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [new_sandy])
+
+    assert displaced == [stale_sandy]
+    assert session.identity_map.get((User, (2,), None)) is new_sandy
 
 
 def test_expire_instances_expires_every_object(backend, session, User):
@@ -482,6 +495,21 @@ def test_expire_instances_expires_every_object(backend, session, User):
     for obj in (sandy, patrick):
         assert set(obj.__dict__) == {backend.instrumentation.STATE_KEY}
         assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
+
+
+def test_set_committed_value_records_no_change(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.name = "changed"  # a recorded change of another attribute stays
+    sandy.fullname = "set by hand"
+    state = state_of(backend, sandy)
+
+    backend.instrumentation.set_committed_value(sandy, "fullname", "Sandy Squirrel")
+
+    assert sandy.fullname == "Sandy Squirrel"
+    assert dict(state.committed_state) == {"name": "sandy"}
+    assert backend.instrumentation.update_params(state, sandy.__dict__) == {"name": "changed"}
+    sandy.fullname = "again"  # a later write is recorded against the committed value
+    assert state.committed_state["fullname"] == "Sandy Squirrel"
 
 
 # --- Session.get's fast path -----------------------------------------------------------

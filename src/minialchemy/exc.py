@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "SAWarning",
     "SQLAlchemyError",
     "ArgumentError",
     "NoForeignKeysError",
@@ -208,6 +209,11 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """Wraps ``sqlite3.NotSupportedError``."""
+
+
+class SAWarning(RuntimeWarning):
+    """Something the ORM went on with but you should know about (SQLAlchemy's name): for
+    example a flush that displaced another object from the identity map."""
 
 
 class NPlusOneWarning(UserWarning):

@@ -376,8 +376,10 @@ def emit_association_rows(connection: Any, rows: AssociationRows, cause: str) ->
         params = list(found.values())
         columns = list(params[0])
         statement = delete_statement(table).where(*[c == bindparam(c.key) for c in columns])
-        result = connection._execute_statement(
-            statement, [{c.key: row[c] for c in columns} for row in params], cause=f"{cause}: association rows"
+        result = connection.execute(
+            statement,
+            [{c.key: row[c] for c in columns} for row in params],
+            execution_options={"cause": f"{cause}: association rows"},
         )
         if result.rowcount != len(params):
             raise StaleDataError(
@@ -387,7 +389,7 @@ def emit_association_rows(connection: Any, rows: AssociationRows, cause: str) ->
             )
     for table, found in rows.to_insert.items():
         params = [{c.key: v for c, v in row.items()} for row in found.values()]
-        connection._execute_statement(insert_statement(table), params, cause=f"{cause}: association rows")
+        connection.execute(insert_statement(table), params, execution_options={"cause": f"{cause}: association rows"})
 
 
 def _set_if_different(obj: Any, key: str, value: Any) -> None:
@@ -448,13 +450,16 @@ def _sync_foreign_keys(
                 parent = d[prop.key]
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
+                switched = parent is not None and _primary_key_switched(parent)
                 for one, many in prop.fk_attr_keys():
-                    _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
+                    value = None if parent is None else parent.__dict__.get(one)
+                    _sync_foreign_key(obj, many, value, switched)
     # one-to-many: a parent's collection lists the object (user.addresses.append(address))
     for parent_mapper, parents in saved.items():
         one_to_many = [p for p in _relationships(parent_mapper, ONETOMANY) if p.mapper is mapper]
         for parent in parents if one_to_many else ():
             pd = parent.__dict__
+            switched = _primary_key_switched(parent)
             for prop in one_to_many:
                 collection = pd.get(prop.key)
                 if not collection:
@@ -463,7 +468,32 @@ def _sync_foreign_keys(
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
-                        _set_if_different(child, many, pd.get(one))
+                        _sync_foreign_key(child, many, pd.get(one), switched)
+
+
+def _primary_key_switched(parent: Any) -> bool:
+    """True when this flush changes ``parent``'s primary key (an UPDATE of its key column):
+    its identity key still holds the old value until the post-flush step."""
+    state = _state(parent)
+    if state.key is None:
+        return False
+    d = parent.__dict__
+    return tuple([d.get(key) for key in state.mapper._pk_attr_keys]) != state.key[1]
+
+
+def _sync_foreign_key(child: Any, key: str, value: Any, parent_key_switched: bool) -> None:
+    """Give ``child``'s foreign key attribute ``key`` its parent's key ``value``.
+
+    When the parent's own primary key changed and ``child`` is persistent, do as SQLAlchemy
+    does by default (``passive_updates``): the UPDATE of the parent's key is the database's to
+    cascade (``ForeignKey(..., onupdate="CASCADE")``), so the loaded child gets the new value
+    in memory, as already committed, and no UPDATE of its own; children that are not loaded
+    are left to the database too.
+    """
+    if parent_key_switched and _state(child).key is not None:
+        _accel.instrumentation.set_committed_value(child, key, value)
+    else:
+        _set_if_different(child, key, value)
 
 
 def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
@@ -562,17 +592,15 @@ def flush(session: Any, cause: str) -> None:
 
 def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: list[Any]) -> None:
     """Phase 3: the state transitions of a successful flush."""
-    identity_map = session.identity_map
-    mark_inserted = _accel.instrumentation.mark_inserted
     for mapper, objects in inserted:
         # pending -> persistent: identity key from the new primary key, into the identity map
-        mark_inserted(mapper, identity_map, objects)
-        session._txn_inserted.update(objects)
+        session._mark_flushed_inserts(mapper, objects)
         if mapper._relationship_keys:
             for obj in objects:
                 _clear_removed(obj)
+    # changes committed; a changed primary key moves the identity key
+    session._mark_flushed_updates(updated)
     for obj in updated:
-        _state(obj)._commit_all()
         _clear_removed(obj)
     for obj in session._deleted:
         session._mark_deleted(obj, _state(obj))
