@@ -112,34 +112,43 @@ def test_threads_with_their_own_sessions_never_lose_an_acknowledged_commit(memor
     assert len(stored) == THREADS * COMMITS_PER_THREAD
 
 
-def test_a_rollback_in_one_thread_does_not_undo_another_threads_flush(memory_engine):
+def _while_another_thread_has_flushed(engine, body):
+    """Run ``body()`` in a second thread while a first thread holds a flushed, uncommitted
+    ``Item(thread=1, number=1)``; the first thread commits once ``body`` is done."""
     flushed = threading.Event()
-    rolled_back = threading.Event()
+    done = threading.Event()
 
     def writer():
-        with Session(memory_engine) as session:
+        with Session(engine) as session:
             session.add(Item(thread=1, number=1))
             session.flush()
             flushed.set()
-            rolled_back.wait()
+            done.wait()
             session.commit()
 
     def other():
         flushed.wait()
         try:
-            with Session(memory_engine) as session:
-                assert session.scalars(select(Note)).all() == []
-                session.add(Note(text="refused"))
-                with pytest.raises(OperationalError, match="table is locked"):
-                    session.flush()  # one writer at a time: the other thread's is open
-                session.rollback()
+            body()
         finally:
-            rolled_back.set()
+            done.set()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = [pool.submit(writer), pool.submit(other)]
         for result in results:
             result.result()
+
+
+def test_a_rollback_in_one_thread_does_not_undo_another_threads_flush(memory_engine):
+    def roll_back_in_another_thread():
+        with Session(memory_engine) as session:
+            assert session.scalars(select(Note)).all() == []
+            session.add(Note(text="refused"))
+            with pytest.raises(OperationalError, match="table is locked"):
+                session.flush()  # one writer at a time: the other thread's is open
+            session.rollback()
+
+    _while_another_thread_has_flushed(memory_engine, roll_back_in_another_thread)
     assert _rows(memory_engine, select(Item.thread, Item.number)) == [(1, 1)]
     assert _rows(memory_engine, select(Note.text)) == []
 
@@ -157,30 +166,12 @@ def test_threads_see_each_others_committed_rows(memory_engine):
 
 
 def test_a_table_locked_by_another_threads_transaction_is_a_clear_error(memory_engine):
-    flushed = threading.Event()
-    done = threading.Event()
-
-    def writer():
+    def read_in_another_thread():
         with Session(memory_engine) as session:
-            session.add(Item(thread=1, number=1))
-            session.flush()
-            flushed.set()
-            done.wait()
-            session.commit()
+            with pytest.raises(OperationalError, match="another thread's open transaction"):
+                session.scalars(select(Item)).all()
 
-    def reader():
-        flushed.wait()
-        try:
-            with Session(memory_engine) as session:
-                with pytest.raises(OperationalError, match="another thread's open transaction"):
-                    session.scalars(select(Item)).all()
-        finally:
-            done.set()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = [pool.submit(writer), pool.submit(reader)]
-        for result in results:
-            result.result()
+    _while_another_thread_has_flushed(memory_engine, read_in_another_thread)
     assert _rows(memory_engine, select(Item.number)) == [(1,)]
 
 
