@@ -32,6 +32,7 @@ from typing import Any, Iterable, Sequence
 
 from minialchemy import _accel
 from minialchemy.exc import InvalidRequestError
+from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import and_, or_
 from minialchemy.sql.selectable import select
 
@@ -56,6 +57,9 @@ SELECTIN_BATCH_SIZE = 500
 #: read when the attribute is first accessed.  Kept beside the state, weakly, so the
 #: instrumentation twins need no field for it.
 _object_strategies: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+#: compiled selectin statements: relationship -> (number of keys, extra columns) -> Compiled
+_compiled_in_batches: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
 
 #: the relationships of a mapper that load eagerly by default (``lazy="selectin"`` and so on)
 _default_eager: "weakref.WeakKeyDictionary[Any, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
@@ -237,8 +241,40 @@ def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_exi
     return _load_selectin_one_to_many(session, prop, wanting, populate_existing)
 
 
-def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+def _run_in_batches(
+    session: Any, prop: Any, target: Any, key_columns: list[Any], extra_columns: list[Any], keys: list[tuple[Any, ...]], populate_existing: bool
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """``SELECT target, *extra_columns WHERE key_columns IN (keys)``, 500 keys a statement: the
+    objects and the raw rows.  A statement is compiled once per relationship and number of keys
+    and reused with the next batch's values (the batches of a large load all have 500)."""
     from minialchemy.orm import loading
+
+    order = getattr(prop, "order_by_clauses", None)
+    if order is None:
+        order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else ([prop.order_by] if prop.order_by is not None else [])
+    cache = _compiled_in_batches.get(prop)
+    if cache is None:
+        cache = _compiled_in_batches[prop] = {}
+    batches = list(_batches(keys))
+    objects: list[Any] = []
+    rows: list[tuple[Any, ...]] = []
+    for number, batch in enumerate(batches, 1):
+        cache_key = (len(batch), tuple(extra_columns))
+        compiled = cache.get(cache_key)
+        if compiled is None:
+            statement = select(target.class_, *extra_columns).where(_in_criteria(key_columns, batch))
+            if order:
+                statement = statement.order_by(*order)
+            compiled = cache[cache_key] = compile_element(statement, dialect="sqlite")
+        values = [value for key in batch for value in key]
+        params = compiled.construct_params({name: value for (name, _), value in zip(compiled.binds, values)})
+        found, found_rows = loading.load_compiled_rows(session, compiled, params, target, _cause(prop, number, len(batches)), populate_existing)
+        objects.extend(found)
+        rows.extend(found_rows)
+    return objects, rows
+
+
+def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
     from minialchemy.orm.relationships import InstrumentedList
 
     target = prop.mapper
@@ -250,35 +286,25 @@ def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], popu
         d = parent.__dict__
         parent_key = tuple([d.get(a) for a in parent_attrs])
         if None not in parent_key:
-            by_key.setdefault(parent_key, [])
-    keys = list(by_key)
-    batches = list(_batches(keys))
-    loaded: list[Any] = []
-    order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else ([prop.order_by] if prop.order_by is not None else [])
-    for number, batch in enumerate(batches, 1):
-        # the foreign-key columns come once more at the end of each row: which parent a row
-        # belongs to, as the database says (the object's attribute may have been changed since)
-        statement = select(target.class_, *fk_columns).where(_in_criteria(fk_columns, batch))
-        if order:
-            statement = statement.order_by(*order)
-        objects, rows = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
-        width = len(fk_columns)
-        for obj, row in zip(objects, rows):
-            by_key[tuple(row[-width:])].append(obj)
-        loaded.extend(objects)
+            by_key[parent_key] = []
+    # the foreign-key columns come once more at the end of each row: which parent a row belongs
+    # to, as the database says (the object's attribute may have been changed since)
+    objects, rows = _run_in_batches(session, prop, target, fk_columns, fk_columns, list(by_key), populate_existing)
+    width = len(fk_columns)
+    for obj, row in zip(objects, rows):
+        by_key[row[-width:]].append(obj)
+    key = prop.key
     for parent in parents:
         d = parent.__dict__
         collection = InstrumentedList(parent, prop)
-        children = by_key.get(tuple([d.get(a) for a in parent_attrs]))
+        children = by_key.get(tuple([d.get(a) for a in parent_attrs]) if width > 1 else (d.get(parent_attrs[0]),))
         if children:
             list.extend(collection, children)
-        d[prop.key] = collection
-    return loaded
+        d[key] = collection
+    return objects
 
 
 def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
-    from minialchemy.orm import loading
-
     target = prop.mapper
     pairs = prop.fk_attr_keys()  # [(target key attribute, parent foreign-key attribute)]
     target_attrs = [one for one, _ in pairs]
@@ -291,15 +317,10 @@ def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], popu
         fk = tuple([d.get(a) for a in fk_attrs])
         if None not in fk:
             found[fk] = None
-    loaded: list[Any] = []
     target_columns = [target._props[a].column for a in target_attrs]
-    batches = list(_batches(list(found)))
-    for number, batch in enumerate(batches, 1):
-        statement = select(target.class_).where(_in_criteria(target_columns, batch))
-        objects, _ = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
-        for obj in objects:
-            found[tuple([obj.__dict__.get(a) for a in target_attrs])] = obj
-        loaded.extend(objects)
+    loaded, _ = _run_in_batches(session, prop, target, target_columns, [], list(found), populate_existing)
+    for obj in loaded:
+        found[tuple([obj.__dict__.get(a) for a in target_attrs])] = obj
     for parent in parents:
         d = parent.__dict__
         fk = tuple([d.get(a) for a in fk_attrs])
