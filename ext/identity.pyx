@@ -11,14 +11,12 @@ Built as ``minialchemy._ext.identity``; ``minialchemy._accel`` chooses which twi
 
 import cython
 from cpython.long cimport PyLong_FromVoidPtr
-from cpython.object cimport PyObject
+from minialchemy._ext.capi cimport minialchemy_weakref_target
 from weakref import ref
 
 cdef extern from "Python.h":
     ctypedef struct PyWeakReference:
         pass
-    # the referent of a weak reference (borrowed), or None once it is dead
-    PyObject* PyWeakref_GET_OBJECT(object ref)
 
 cdef extern from *:
     ctypedef class weakref.ReferenceType [object PyWeakReference]:
@@ -31,7 +29,7 @@ COMPILED = cython.compiled
 
 
 cdef inline object _id(object obj):
-    """Fast path for ``id(obj)``: the object's address as a Python int, without a call."""
+    """C spelling of ``id(obj)``: the object's address as a Python int, without a call."""
     return PyLong_FromVoidPtr(<void *>obj)
 
 
@@ -175,31 +173,26 @@ cdef IdentitySet _as_identity_set(object iterable):
 @cython.final
 @cython.auto_pickle(False)
 cdef class _KeyedRef(ReferenceType):
-    """``weakref.KeyedRef`` in C: a weak reference that remembers its identity-map key.
+    """A weak reference that remembers its identity-map key: ``weakref.KeyedRef`` in C
     (``weakref.KeyedRef`` is a Python class: creating one runs two Python functions, several
-    times the cost of the reference itself, once per loaded object.)"""
+    times the cost of the reference itself, once per loaded object)."""
 
     cdef readonly object key
 
 
 cdef inline object _live(object entry):
-    """The object an entry refers to, or None once it was collected."""
-    return <object>PyWeakref_GET_OBJECT(entry)
+    """C spelling of ``entry()``: the object an entry refers to, or None once it was collected."""
+    return minialchemy_weakref_target(entry)
 
 
 @cython.auto_pickle(False)
 cdef class IdentityMap:
-    """Identity key -> the one object loaded for that row.
-
-    Clean persistent objects are held weakly; the session holds new, modified and
-    deleted ones strongly (``hold_strongly``) until they are clean (``hold_weakly``).
-    """
+    """Identity key -> the one object loaded for that row, every object held weakly."""
 
     # attributes and C methods: declared in src/minialchemy/_ext/identity.pxd
 
     def __init__(self):
         self._refs = {}
-        self._strong = {}
         # The callback reaches the map through a weak reference: no reference cycle.
         map_ref = ref(self)
 
@@ -227,8 +220,7 @@ cdef class IdentityMap:
             del self._refs[dead_ref.key]
 
     cdef _add_absent(self, object key, object obj):
-        """``add()`` for the loader, which has just seen ``get(key)`` return None: no live
-        object is stored under *key*, so store without looking again."""
+        """``add()`` for the loader, which has just seen ``get(key)`` return None."""
         self._refs[key] = self._new_entry(key, obj)
 
     cpdef get(self, object key, object default=None):
@@ -316,7 +308,6 @@ cdef class IdentityMap:
         previous = self.get(key)
         if previous is obj:
             return previous
-        self._strong.pop(key, None)  # ``previous`` still references the displaced object
         self._refs[key] = self._new_entry(key, obj)
         return previous
 
@@ -327,36 +318,14 @@ cdef class IdentityMap:
             return
         if obj is not None and _live(entry) is not obj:
             return
-        del self._refs[key]  # before the strong reference: a freed ref never calls back
-        self._strong.pop(key, None)
-
-    cpdef hold_strongly(self, object key):
-        """Keep the object under *key* alive (it is new, modified or deleted); no-op if absent."""
-        entry = self._refs.get(key)
-        if entry is None:
-            return
-        obj = _live(entry)
-        if obj is not None:
-            self._strong[key] = obj
-
-    cpdef hold_weakly(self, object key):
-        """Let the object under *key* go once the user drops it (it is clean); no-op if absent."""
-        self._strong.pop(key, None)
-
-    cpdef bint is_held_strongly(self, object key):
-        """Return True if the map itself keeps the object under *key* alive."""
-        return key in self._strong
+        del self._refs[key]  # a freed ref never calls back
 
     cpdef clear(self):
         """Remove every entry."""
-        self._refs.clear()  # first, so no callback fires while _strong lets objects go
-        self._strong.clear()
+        self._refs.clear()
 
     def __repr__(self):
-        return (
-            f"<{type(self).__name__} with {len(self)} live entries, "
-            f"{len(self._strong)} held strongly>"
-        )
+        return f"<{type(self).__name__} with {len(self)} live entries>"
 
 
 cdef str _describe(object obj):

@@ -2,8 +2,11 @@
 """Attribute instrumentation, compiled: per-object state, column attributes, dirty tracking.
 
 This is the Cython twin of ``src/minialchemy/orm/instrumentation.py``: the same classes and
-functions in the same order, so the two files read side by side; the docstrings that explain
-*what* happens and *why* live there.  The comments here explain what the compiled twin does
+functions in the same order, with the same parameters, so the two files read side by side
+(``tests/test_twins_in_lockstep.py`` compares them); the docstrings that explain *what* happens
+and *why* live there.  Only two kinds of definition here have no Python twin: ``cdef inline``
+functions, each the C spelling of a line of the Python twin, and the C-level ``__cinit__`` and
+``__dealloc__``.  The comments here explain what the compiled twin does
 differently to be fast:
 
 - :class:`InstanceState` is a ``cdef class``: its flags and references are C fields.  Its
@@ -24,14 +27,22 @@ differently to be fast:
 Built as ``minialchemy._ext.instrumentation``; ``minialchemy._accel`` chooses which twin runs.
 """
 
+import functools
+
 import cython
+from minialchemy._ext.capi cimport (
+    minialchemy_has_instance_dict,
+    minialchemy_instance_dict,
+    minialchemy_type_lookup,
+    minialchemy_weakref_target,
+)
 from minialchemy._ext.identity cimport IdentityMap
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF
 from cpython.set cimport PySet_Discard, PySet_Add
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from cpython.weakref cimport PyWeakref_NewRef, PyWeakref_GetObject
+from cpython.weakref cimport PyWeakref_NewRef
 
 __all__ = [
     "STATE_KEY",
@@ -50,7 +61,7 @@ __all__ = [
     "delete_params",
     "mark_inserted",
     "expire_instances",
-    "session_get",
+    "session_get_fast_path",
 ]
 
 #: True when this module runs compiled (``cython.compiled`` is False in pure-Python mode).
@@ -59,10 +70,6 @@ COMPILED = cython.compiled
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
-    # The type's attribute lookup, through the interpreter's type attribute cache (borrowed).
-    PyObject* _PyType_Lookup(PyTypeObject* type, object name)
-    # Where the object's __dict__ pointer lives (NULL if instances have no __dict__).
-    PyObject** _PyObject_GetDictPtr(object obj)
     # PyObject_GenericSetAttr with a C value: NULL deletes.
     int _generic_setattr "PyObject_GenericSetAttr" (object obj, object name, PyObject* value) except -1
 
@@ -87,32 +94,10 @@ NO_VALUE = _NoValue()
 cdef object _NO_VALUE = NO_VALUE
 
 
-cdef object _sessions = None
-
-
-cdef object _session_registry():
-    """``minialchemy.orm.session._sessions``, imported on first use (the session module
-    imports the ORM, which imports this module)."""
-    global _sessions
-    if _sessions is None:
-        from minialchemy.orm.session import _sessions as registry
-        _sessions = registry
-    return _sessions
-
-
 cdef inline dict _instance_dict(object obj):
-    """``obj.__dict__`` without an attribute lookup; created (combined, not key-sharing) if the
-    object has none yet."""
-    cdef PyObject** dictptr = _PyObject_GetDictPtr(obj)
-    cdef dict d
-    if dictptr == NULL:
-        raise TypeError(f"{type(obj).__name__} objects have no __dict__; a mapped class needs one")
-    if dictptr[0] == NULL:
-        d = {}
-        Py_INCREF(d)
-        dictptr[0] = <PyObject*>d
-        return d
-    return <dict>dictptr[0]
+    """C spelling of ``obj.__dict__``, without an attribute lookup; created (combined, not
+    key-sharing) if the object has none yet (``minialchemy._ext.capi``)."""
+    return minialchemy_instance_dict(obj)
 
 
 @cython.final
@@ -160,7 +145,7 @@ cdef class InstanceState:
         if self._obj_ptr != NULL:
             return <object>self._obj_ptr
         if self._obj_ref is not None:
-            return <object>PyWeakref_GetObject(self._obj_ref)
+            return minialchemy_weakref_target(self._obj_ref)
         return None
 
     @property
@@ -310,6 +295,18 @@ cdef class InstanceState:
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
 
 
+cdef object _sessions = None
+
+
+cdef object _session_registry():
+    """The registry of live sessions by id, imported on first use."""
+    global _sessions
+    if _sessions is None:
+        from minialchemy.orm.session_registry import sessions
+        _sessions = sessions
+    return _sessions
+
+
 cdef inline void _forget_committed(InstanceState state):
     """Empty ``committed_state`` (and the mask that mirrors it)."""
     if state._committed_state:
@@ -348,29 +345,27 @@ cdef class InstrumentedObject:
         # Give the object its __dict__ now, as an ordinary dict.  Left to CPython, the first
         # attribute write would create a key-sharing dict, and 3.11's specialised attribute
         # read does not handle those (every read of such an object takes the slow path).
-        if _PyObject_GetDictPtr(self) != NULL:
+        if minialchemy_has_instance_dict(self):
             _instance_dict(self)
 
     def __init__(self, **kwargs):
         cdef PyTypeObject* tp = Py_TYPE(self)
         for key, value in kwargs.items():
-            if _PyType_Lookup(tp, key) == NULL:
+            if _class_attribute(tp, key) == NULL:
                 raise TypeError(f"{key!r} is an invalid keyword argument for {type(self).__name__}")
             setattr(self, key, value)
 
     def __setattr__(self, name, value):
-        cdef PyObject* descriptor = _PyType_Lookup(Py_TYPE(self), name)
-        if descriptor != NULL and Py_TYPE(<object>descriptor) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(self._sa_state, _instance_dict(self), name, value,
-                              (<ColumnAttribute>descriptor).index)
+        cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
+        if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
+            _set_column_value(self._sa_state, _instance_dict(self), <ColumnAttribute>attribute, value)
         else:
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
 
     def __delattr__(self, name):
-        cdef PyObject* descriptor = _PyType_Lookup(Py_TYPE(self), name)
-        if descriptor != NULL and Py_TYPE(<object>descriptor) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(self._sa_state, _instance_dict(self), name, None,
-                              (<ColumnAttribute>descriptor).index)
+        cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
+        if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
+            _set_column_value(self._sa_state, _instance_dict(self), <ColumnAttribute>attribute, None)
         else:
             _generic_setattr(self, name, NULL)
 
@@ -385,13 +380,21 @@ cdef class InstrumentedObject:
             self._sa_state._obj_ptr = NULL
 
 
-cdef int _set_column_value(InstanceState state, dict d, object key, object value,
-                           Py_ssize_t index) except -1:
-    """Write a column value; on a persistent object, first record the committed value (once)
-    and mark the object modified."""
+cdef PyObject* _class_attribute(PyTypeObject* cls, object name):
+    """What ``name`` is on the class itself (borrowed), or NULL: the interpreter's cached
+    lookup (``minialchemy._ext.capi``)."""
+    return minialchemy_type_lookup(cls, name)
+
+
+cdef int _set_column_value(InstanceState state, dict d, ColumnAttribute attribute,
+                           object value) except -1:
+    """Write the value of column ``attribute`` into ``d``; on a persistent object, first
+    record the committed value (once) and mark the object modified."""
     cdef PyObject* old
     cdef dict committed
     cdef unsigned long long bit
+    cdef str key = attribute.key
+    cdef Py_ssize_t index = attribute.index
     if state is not None and state.key is not None:
         committed = state._committed_state
         if committed is None:
@@ -458,11 +461,11 @@ cdef class PlainClassColumnAttribute(ColumnAttribute):
 
     def __set__(self, obj, value):
         cdef dict d = _instance_dict(obj)
-        _set_column_value(_state_or_none(obj, d), d, self.key, value, self.index)
+        _set_column_value(_state_or_none(obj, d), d, self, value)
 
     def __delete__(self, obj):
         cdef dict d = _instance_dict(obj)
-        _set_column_value(_state_or_none(obj, d), d, self.key, None, self.index)
+        _set_column_value(_state_or_none(obj, d), d, self, None)
 
 
 cdef inline InstanceState _state_or_none(object obj, dict d):
@@ -686,27 +689,32 @@ cpdef expire_instances(object objects):
 # -- Session.get ------------------------------------------------------------------------------
 
 
-def session_get(session, entity, ident, *, options=None, populate_existing=False,
-                with_for_update=None, identity_token=None, execution_options=None,
-                bind_arguments=None):
-    """``Session.get``: an identity-map hit on a loaded object, returned without leaving C;
-    anything else continues in ``Session._get``."""
+def session_get_fast_path(general_get):
+    """Decorator of ``Session.get`` that adds its fast path (see the Python twin): the returned
+    function is compiled, so an identity-map hit never leaves C."""
+
     # Keyword-only arguments rather than **kwargs: Cython would build a dict on every call.
-    cdef tuple pk
-    cdef InstanceState state
-    if (not populate_existing and options is None and with_for_update is None
-            and identity_token is None and execution_options is None and bind_arguments is None
-            and not isinstance(ident, (list, dict))):
-        pk = <tuple>ident if type(ident) is tuple else (ident,)
-        identity_map = session.identity_map
-        if type(identity_map) is IdentityMap:
-            obj = (<IdentityMap>identity_map).get((entity, pk, None))
-        else:
-            obj = identity_map.get((entity, pk, None))
-        if obj is not None:
-            state = _state_or_none(obj, _instance_dict(obj))
-            if state is not None and not state._expired_attributes:
-                return obj
-    return session._get(entity, ident, options=options, populate_existing=populate_existing,
-                        with_for_update=with_for_update, identity_token=identity_token,
-                        execution_options=execution_options, bind_arguments=bind_arguments)
+    def get(session, entity, ident, *, options=None, populate_existing=False,
+            with_for_update=None, identity_token=None, execution_options=None,
+            bind_arguments=None):
+        cdef tuple pk
+        cdef InstanceState state
+        if not (options or populate_existing or with_for_update or identity_token
+                or execution_options or bind_arguments or isinstance(ident, (list, dict))):
+            pk = <tuple>ident if type(ident) is tuple else (ident,)
+            identity_map = session.identity_map
+            if type(identity_map) is IdentityMap:
+                obj = (<IdentityMap>identity_map).get((entity, pk, None))
+            else:
+                obj = identity_map.get((entity, pk, None))
+            if obj is not None:
+                state = _state_or_none(obj, _instance_dict(obj))
+                if state is not None and not state._expired_attributes:
+                    return obj
+        return general_get(session, entity, ident, options=options,
+                           populate_existing=populate_existing, with_for_update=with_for_update,
+                           identity_token=identity_token, execution_options=execution_options,
+                           bind_arguments=bind_arguments)
+
+    functools.update_wrapper(get, general_get)
+    return get

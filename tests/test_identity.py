@@ -298,44 +298,6 @@ def test_clean_entry_vanishes_when_the_last_reference_is_dropped(backend):
     assert identity_map.keys() == []
 
 
-def test_strongly_held_entry_survives_dropping_the_user_reference(backend):
-    identity_map = backend.identity.IdentityMap()
-    sandy = User(id=2, name="sandy")
-    identity_map.add(user_key(2), sandy)
-    identity_map.hold_strongly(user_key(2))
-
-    del sandy
-    gc.collect()
-
-    assert identity_map.is_held_strongly(user_key(2))
-    assert identity_map[user_key(2)] == User(id=2, name="sandy")
-
-
-def test_hold_weakly_then_drop_makes_the_entry_vanish(backend):
-    identity_map = backend.identity.IdentityMap()
-    sandy = User(id=2, name="sandy")
-    identity_map.add(user_key(2), sandy)
-    identity_map.hold_strongly(user_key(2))
-    del sandy
-    gc.collect()
-
-    identity_map.hold_weakly(user_key(2))
-    gc.collect()
-
-    assert not identity_map.is_held_strongly(user_key(2))
-    assert user_key(2) not in identity_map
-
-
-def test_holding_a_missing_key_does_nothing(backend):
-    identity_map = backend.identity.IdentityMap()
-
-    identity_map.hold_strongly(user_key(9))
-    identity_map.hold_weakly(user_key(9))
-
-    assert not identity_map.is_held_strongly(user_key(9))
-    assert len(identity_map) == 0
-
-
 def test_adding_a_different_object_under_a_taken_key_raises(backend):
     identity_map = backend.identity.IdentityMap()
     sandy, impostor = User(id=2, name="sandy"), User(id=2, name="sandy")
@@ -352,25 +314,21 @@ def test_adding_the_same_object_again_changes_nothing(backend):
     identity_map = backend.identity.IdentityMap()
     sandy = User(id=2, name="sandy")
     identity_map.add(user_key(2), sandy)
-    identity_map.hold_strongly(user_key(2))
 
     identity_map.add(user_key(2), sandy)
 
     assert identity_map[user_key(2)] is sandy
-    assert identity_map.is_held_strongly(user_key(2))
     assert len(identity_map) == 1
 
 
-def test_replace_returns_the_displaced_object_and_releases_its_strong_hold(backend):
+def test_replace_returns_the_displaced_object(backend):
     identity_map = backend.identity.IdentityMap()
     old, new = User(id=2, name="old"), User(id=2, name="new")
 
     assert identity_map.replace(user_key(2), old) is None
-    identity_map.hold_strongly(user_key(2))
     assert identity_map.replace(user_key(2), new) is old
 
     assert identity_map[user_key(2)] is new
-    assert not identity_map.is_held_strongly(user_key(2))
     assert identity_map.replace(user_key(2), new) is new
 
 
@@ -418,14 +376,12 @@ def test_discard_removes_only_the_named_object(backend):
     identity_map = backend.identity.IdentityMap()
     sandy, stranger = User(id=2), User(id=2)
     identity_map.add(user_key(2), sandy)
-    identity_map.hold_strongly(user_key(2))
 
     identity_map.discard(user_key(2), stranger)
     assert identity_map[user_key(2)] is sandy
 
     identity_map.discard(user_key(2), sandy)
     assert user_key(2) not in identity_map
-    assert not identity_map.is_held_strongly(user_key(2))
 
     identity_map.discard(user_key(2))  # missing key: nothing to do
     identity_map.add(user_key(2), sandy)
@@ -449,27 +405,25 @@ def test_views_list_live_entries_only(backend):
     assert identity_map.items() == [(user_key(1), users[1]), (user_key(3), users[3])]
 
 
-def test_clear_removes_strong_and_weak_entries(backend):
-    identity_map = backend.identity.IdentityMap()
-    weak, strong = User(id=1), User(id=2)
-    identity_map.add(user_key(1), weak)
-    identity_map.add(user_key(2), strong)
-    identity_map.hold_strongly(user_key(2))
-
-    identity_map.clear()
-
-    assert len(identity_map) == 0
-    assert not identity_map.is_held_strongly(user_key(2))
-
-
-def test_repr_counts_live_and_strong_entries(backend):
+def test_clear_removes_every_entry(backend):
     identity_map = backend.identity.IdentityMap()
     users = [User(id=1), User(id=2)]
     identity_map.add(user_key(1), users[0])
     identity_map.add(user_key(2), users[1])
-    identity_map.hold_strongly(user_key(2))
 
-    assert repr(identity_map) == "<IdentityMap with 2 live entries, 1 held strongly>"
+    identity_map.clear()
+
+    assert len(identity_map) == 0
+    assert identity_map.get(user_key(2)) is None
+
+
+def test_repr_counts_live_entries(backend):
+    identity_map = backend.identity.IdentityMap()
+    users = [User(id=1), User(id=2)]
+    identity_map.add(user_key(1), users[0])
+    identity_map.add(user_key(2), users[1])
+
+    assert repr(identity_map) == "<IdentityMap with 2 live entries>"
 
 
 def test_a_dropped_map_is_freed_at_once_and_its_objects_die_quietly(backend):

@@ -16,7 +16,7 @@ import itertools
 
 import pytest
 
-from minialchemy.orm.session import _sessions
+from minialchemy.orm.session_registry import sessions as _sessions
 
 COLUMNS = ("id", "name", "fullname")
 _session_ids = itertools.count(10_000_000)
@@ -45,24 +45,17 @@ class StandInMapper:
 
 
 class StandInSession:
-    """What a state reaches through ``state.session``: registration of modified objects, the
-    identity map, and ``_get`` (where ``Session.get`` continues after its fast path)."""
+    """What a state reaches through ``state.session``: registration of modified objects, and
+    the identity map."""
 
     def __init__(self, backend):
         self.hash_key = next(_session_ids)
         self.identity_map = backend.identity.IdentityMap()
         self.modified = []
-        self.slow_gets = []
         _sessions[self.hash_key] = self
 
     def _register_modified(self, state):
         self.modified.append(state.obj())
-
-    def _get(self, entity, ident, **kwargs):
-        self.slow_gets.append((entity, ident, kwargs))
-        return "loaded by Session._get"
-
-    get = None  # set per backend: the twin's session_get, bound like Session.get
 
 
 def mapped_class(backend, plain=False):
@@ -491,37 +484,59 @@ def test_expire_instances_expires_every_object(backend, session, User):
         assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
 
 
-# --- Session.get -----------------------------------------------------------------------
+# --- Session.get's fast path -----------------------------------------------------------
 
 
-def session_get(backend, session, *args, **kwargs):
-    return backend.instrumentation.session_get(session, *args, **kwargs)
+def with_fast_path(backend):
+    """A ``get`` as ``Session`` declares it: the general path, decorated with the twin's fast
+    path; the general path records its calls instead of loading anything."""
+    general_calls = []
+
+    @backend.instrumentation.session_get_fast_path
+    def get(session, entity, ident, **options):
+        """The general path."""
+        general_calls.append((ident, options))
+        return "loaded by the general path"
+
+    return get, general_calls
 
 
-def test_session_get_returns_a_loaded_object_from_the_identity_map(backend, session, User):
+def test_session_get_fast_path_returns_a_loaded_object_from_the_identity_map(backend, session, User):
+    get, general_calls = with_fast_path(backend)
     sandy = load(backend, session, User)
 
-    assert session_get(backend, session, User, 1) is sandy
-    assert session_get(backend, session, User, (1,)) is sandy
-    assert session.slow_gets == []
+    assert get(session, User, 1) is sandy
+    assert get(session, User, (1,)) is sandy
+    assert general_calls == []
 
 
-def test_session_get_continues_in_the_session_otherwise(backend, session, User):
+def test_session_get_fast_path_leaves_everything_else_to_the_general_path(backend, session, User):
+    get, general_calls = with_fast_path(backend)
     sandy = load(backend, session, User)
     state_of(backend, sandy).expire()
 
-    assert session_get(backend, session, User, 1) == "loaded by Session._get"  # expired
-    assert session_get(backend, session, User, 2) == "loaded by Session._get"  # not in the map
-    assert session_get(backend, session, User, [1]) == "loaded by Session._get"  # a list
-    assert session_get(backend, session, User, {"id": 1}) == "loaded by Session._get"  # a dict
-    session_get(backend, session, User, 1, populate_existing=True)
-    assert [ident for _, ident, _ in session.slow_gets] == [1, 2, [1], {"id": 1}, 1]
-    assert session.slow_gets[-1][2]["populate_existing"] is True
+    assert get(session, User, 1) == "loaded by the general path"  # expired
+    assert get(session, User, 2) == "loaded by the general path"  # not in the map
+    assert get(session, User, [1]) == "loaded by the general path"  # a list
+    assert get(session, User, {"id": 1}) == "loaded by the general path"  # a dict
+    get(session, User, 1, populate_existing=True)
+
+    assert [ident for ident, _ in general_calls] == [1, 2, [1], {"id": 1}, 1]
+    assert general_calls[-1][1]["populate_existing"] is True
 
 
-def test_session_get_rejects_an_unknown_option(backend, session, User):
+def test_session_get_fast_path_keeps_the_name_and_docstring_of_the_general_path(backend):
+    get, _ = with_fast_path(backend)
+
+    assert get.__name__ == "get"
+    assert get.__doc__ == "The general path."
+
+
+def test_session_get_fast_path_rejects_an_unknown_option(backend, session, User):
+    get, _ = with_fast_path(backend)
+
     with pytest.raises(TypeError):
-        session_get(backend, session, User, 1, populate_everything=True)
+        get(session, User, 1, populate_everything=True)
 
 
 # --- the two twins, side by side ----------------------------------------------------------

@@ -14,6 +14,7 @@ from minialchemy import (
     and_,
     case,
     cast,
+    delete,
     desc,
     distinct,
     exc,
@@ -27,6 +28,7 @@ from minialchemy import (
     select,
     union,
     union_all,
+    update,
 )
 
 
@@ -286,3 +288,20 @@ def test_hostile_label_and_alias_names_stay_identifiers(conn, user_table):
     assert '"x""; DROP TABLE user_account; --"' in sql
     conn.execute(select(user_table.alias(hostile).c.name.label(hostile))).all()
     assert conn.execute(select(func.count()).select_from(user_table)).scalar() == 3
+
+
+def test_update_where_exists_correlates_to_the_updated_table(conn, user_table, address_table):
+    has_address = exists().where(address_table.c.user_id == user_table.c.id)
+    stmt = update(user_table).where(~has_address).values(fullname="no address")
+    assert str(stmt) == (
+        "UPDATE user_account SET fullname=:fullname WHERE NOT (EXISTS (SELECT * \nFROM address \n"
+        "WHERE address.user_id = user_account.id))"
+    )
+    assert conn.execute(stmt).rowcount == 1
+    assert conn.execute(select(user_table.c.name).where(user_table.c.fullname == "no address")).scalar_one() == "patrick"
+
+
+def test_delete_where_in_a_subquery(conn, user_table, address_table):
+    sandy = select(user_table.c.id).where(user_table.c.name == "sandy").subquery()
+    assert conn.execute(delete(address_table).where(address_table.c.user_id.in_(sandy))).rowcount == 2
+    assert conn.execute(select(func.count()).select_from(address_table)).scalar() == 1

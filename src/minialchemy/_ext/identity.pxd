@@ -14,7 +14,6 @@ cdef class IdentitySet:
 
 cdef class IdentityMap:
     cdef dict _refs
-    cdef dict _strong
     cdef object _on_object_collected
     cdef object __weakref__
 
@@ -29,7 +28,4 @@ cdef class IdentityMap:
     cpdef add(self, object key, object obj)
     cpdef replace(self, object key, object obj)
     cpdef discard(self, object key, object obj=*)
-    cpdef hold_strongly(self, object key)
-    cpdef hold_weakly(self, object key)
-    cpdef bint is_held_strongly(self, object key)
     cpdef clear(self)

@@ -155,45 +155,59 @@ def _as_identity_set(iterable: Iterable[object]) -> IdentitySet:
     return IdentitySet(iterable)
 
 
+class _KeyedRef(KeyedRef):
+    """A weak reference to an object of the identity map that remembers the object's key, so
+    the callback run when the object is collected knows which entry to remove."""
+
+    __slots__ = ()
+
+
 class IdentityMap:
     """Identity key -> the one object loaded for that row.
 
-    An identity key is a hashable tuple ``(cls, pk_tuple, None)``.  A clean persistent
-    object is held *weakly*: when the user drops the last reference to it, its entry
-    disappears, and a later ``session.get()`` loads the row again.  The session holds
-    new, modified and deleted objects *strongly* (``hold_strongly``) so their pending
-    changes cannot be lost, until the flush or commit makes them clean (``hold_weakly``).
+    An identity key is a hashable tuple ``(cls, pk_tuple, None)``.  Every object is held
+    *weakly*: when the user drops the last reference to a clean persistent object, its entry
+    disappears, and a later ``session.get()`` loads the row again.  Objects with changes
+    still to flush are kept alive by the session's own sets (``session.new``,
+    ``session.dirty``, ``session.deleted``), not by this map.
 
-    Internally every entry is a ``weakref.KeyedRef`` in ``_refs``; the strongly held
-    ones also sit in ``_strong``, whose reference is what keeps them alive.
+    Internally every entry is a :class:`_KeyedRef` in ``_refs``.
     """
 
-    __slots__ = ("_refs", "_strong", "_on_object_collected", "__weakref__")
+    __slots__ = ("_refs", "_on_object_collected", "__weakref__")
 
     def __init__(self) -> None:
-        self._refs: dict[Hashable, KeyedRef] = {}
-        self._strong: dict[Hashable, object] = {}
+        self._refs: dict[Hashable, _KeyedRef] = {}
         # The weakref callback must not keep the map alive (that would make every
         # map part of a reference cycle), so it reaches the map through a weak
         # reference too, as weakref.WeakValueDictionary does.
         map_ref = ref(self)
 
-        def remove_dead_entry(dead_ref: KeyedRef) -> None:
+        def remove_dead_entry(dead_ref: _KeyedRef) -> None:
             identity_map = map_ref()
             if identity_map is not None:
                 identity_map._remove_dead_entry(dead_ref)
 
         self._on_object_collected = remove_dead_entry
 
-    def _remove_dead_entry(self, dead_ref: KeyedRef) -> None:
+    def _new_entry(self, key: Hashable, obj: object) -> _KeyedRef:
+        """A weak reference to *obj* that calls back with *key* when *obj* is collected."""
+        return _KeyedRef(obj, self._on_object_collected, key)
+
+    def _remove_dead_entry(self, dead_ref: _KeyedRef) -> None:
         """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
         # Garbage-collection race: the callback runs some time after the object died
         # (after every weakref to it was cleared; later still when the garbage
         # collector breaks a cycle).  In between, add() or replace() may already have
-        # stored a NEW object under the same key, with a new KeyedRef.  Remove the
+        # stored a NEW object under the same key, with a new _KeyedRef.  Remove the
         # entry only if it still holds the dead object's ref, never the newcomer.
         if self._refs.get(dead_ref.key) is dead_ref:
             del self._refs[dead_ref.key]
+
+    def _add_absent(self, key: Hashable, obj: object) -> None:
+        """``add()`` for the loader, which has just seen ``get(key)`` return None: no live
+        object is stored under *key*, so store without looking again."""
+        self._refs[key] = self._new_entry(key, obj)
 
     def get(self, key: Hashable, default: object = None) -> object:
         """Return the live object stored under *key*, or *default*."""
@@ -262,9 +276,8 @@ class IdentityMap:
     def add(self, key: Hashable, obj: object) -> None:
         """Store *obj* under *key*, held weakly.
 
-        Adding the object already stored there does nothing (it stays held as it was).
-        Raise ``ValueError`` if a different live object is stored under *key*: one
-        row must never be two objects.
+        Adding the object already stored there does nothing.  Raise ``ValueError`` if a
+        different live object is stored under *key*: one row must never be two objects.
         """
         entry = self._refs.get(key)
         if entry is not None:
@@ -279,19 +292,17 @@ class IdentityMap:
                 )
             # The entry's object is dead and its callback has not run yet: overwrite
             # it; _remove_dead_entry will see a different ref and leave ours alone.
-        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        self._refs[key] = self._new_entry(key, obj)
 
     def replace(self, key: Hashable, obj: object) -> object:
         """Store *obj* under *key*, held weakly; return the live object it displaces, or None.
 
-        A strong hold on the displaced object is released: it belonged to that object.
         Replacing an object with itself changes nothing and returns it.
         """
         previous = self.get(key)
         if previous is obj:
             return previous
-        self._strong.pop(key, None)  # ``previous`` still references the displaced object
-        self._refs[key] = KeyedRef(obj, self._on_object_collected, key)
+        self._refs[key] = self._new_entry(key, obj)
         return previous
 
     def discard(self, key: Hashable, obj: object = None) -> None:
@@ -301,38 +312,15 @@ class IdentityMap:
             return
         if obj is not None and entry() is not obj:
             return
-        # Drop the KeyedRef before the strong reference: a ref that no longer exists
-        # never calls back, even if the object dies right after.
+        # A ref that no longer exists never calls back, even if the object dies right after.
         del self._refs[key]
-        self._strong.pop(key, None)
-
-    def hold_strongly(self, key: Hashable) -> None:
-        """Keep the object under *key* alive (it is new, modified or deleted); no-op if absent."""
-        entry = self._refs.get(key)
-        if entry is None:
-            return
-        obj = entry()
-        if obj is not None:
-            self._strong[key] = obj
-
-    def hold_weakly(self, key: Hashable) -> None:
-        """Let the object under *key* go once the user drops it (it is clean); no-op if absent."""
-        self._strong.pop(key, None)
-
-    def is_held_strongly(self, key: Hashable) -> bool:
-        """Return True if the map itself keeps the object under *key* alive."""
-        return key in self._strong
 
     def clear(self) -> None:
         """Remove every entry."""
-        self._refs.clear()  # first, so no callback fires while _strong lets objects go
-        self._strong.clear()
+        self._refs.clear()
 
     def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} with {len(self)} live entries, "
-            f"{len(self._strong)} held strongly>"
-        )
+        return f"<{type(self).__name__} with {len(self)} live entries>"
 
 
 def _describe(obj: object) -> str:

@@ -29,7 +29,8 @@ identity map) and the flush parameters (:func:`insert_params`, :func:`update_par
 :func:`delete_params`) live here too, because they read and write the same state.
 
 This is the pure-Python twin of ``ext/instrumentation.pyx``: same classes, same functions, same
-order.  ``minialchemy._accel`` picks which one the ORM uses.
+order, same parameters (``tests/test_twins_in_lockstep.py`` compares the two files).
+``minialchemy._accel`` picks which one the ORM uses.
 
 Where it sits: the mapper installs the descriptors; ``DeclarativeBase`` derives from
 :class:`InstrumentedObject`; the session and the loader create states; the unit of work reads
@@ -38,8 +39,9 @@ Where it sits: the mapper installs the descriptors; ``DeclarativeBase`` derives 
 
 from __future__ import annotations
 
+import functools
 import weakref
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 __all__ = [
     "STATE_KEY",
@@ -58,7 +60,7 @@ __all__ = [
     "delete_params",
     "mark_inserted",
     "expire_instances",
-    "session_get",
+    "session_get_fast_path",
 ]
 
 #: the ``__dict__`` key holding an object's state (SQLAlchemy's name, so the tutorial's
@@ -94,32 +96,58 @@ class InstanceState:
         detached    key is set       no session
 
     ``obj()`` returns the object (a weak reference: the state never keeps its object alive).
+    ``committed_state`` and ``expired_attributes`` are created on first use: most loaded
+    objects never need them.
     """
 
     __slots__ = (
-        "obj",
+        "_obj_ref",
         "mapper",
         "key",
         "session_id",
-        "committed_state",
-        "expired_attributes",
+        "_committed_state",
+        "_expired_attributes",
         "modified",
         "deleted_flag",
         "__weakref__",
     )
 
     def __init__(self, obj: Any, mapper: Any) -> None:
-        self.obj = weakref.ref(obj)
+        self._obj_ref = weakref.ref(obj)
         self.mapper = mapper
         self.key: tuple[Any, ...] | None = None
         self.session_id: int | None = None
-        #: attribute key -> value it had in the database (NO_VALUE if unknown), for each
-        #: attribute set since the last flush
-        self.committed_state: dict[str, Any] = {}
-        #: attribute keys to reload from the database on next access
-        self.expired_attributes: set[str] = set()
+        self._committed_state: dict[str, Any] | None = None
+        self._expired_attributes: set[str] | None = None
         self.modified = False
         self.deleted_flag = False
+
+    def obj(self) -> Any:
+        """The object itself, or None if it was garbage-collected."""
+        return self._obj_ref()
+
+    @property
+    def committed_state(self) -> dict[str, Any]:
+        """Attribute key -> the value it had in the database (NO_VALUE if unknown), for each
+        attribute set since the last flush."""
+        if self._committed_state is None:
+            self._committed_state = {}
+        return self._committed_state
+
+    @committed_state.setter
+    def committed_state(self, value: dict[str, Any]) -> None:
+        self._committed_state = value
+
+    @property
+    def expired_attributes(self) -> set[str]:
+        """Attribute keys to reload from the database on next access."""
+        if self._expired_attributes is None:
+            self._expired_attributes = set()
+        return self._expired_attributes
+
+    @expired_attributes.setter
+    def expired_attributes(self, value: set[str]) -> None:
+        self._expired_attributes = value
 
     # -- the five states ------------------------------------------------------------------
 
@@ -186,14 +214,12 @@ class InstanceState:
         """The Session this object belongs to, or None."""
         if self.session_id is None:
             return None
-        from minialchemy.orm.session import _sessions
-
-        return _sessions.get(self.session_id)
+        return _session_registry().get(self.session_id)
 
     @property
     def expired(self) -> bool:
         """True when every column attribute is expired (after commit, rollback, expire())."""
-        return bool(self.expired_attributes) and self.expired_attributes.issuperset(
+        return bool(self._expired_attributes) and self._expired_attributes.issuperset(
             self.mapper._column_attr_keys
         )
 
@@ -235,25 +261,44 @@ class InstanceState:
                 d.pop(key, None)
             for key in mapper._relationship_keys:
                 d.pop(key, None)
-            self.expired_attributes = set(mapper._column_attr_keys)
-            self.expired_attributes.update(mapper._relationship_keys)
-            self.committed_state.clear()
+            expired = set(mapper._column_attr_keys)
+            expired.update(mapper._relationship_keys)
+            self._expired_attributes = expired
+            if self._committed_state:
+                self._committed_state.clear()
             self.modified = False
             return
         for key in keys:
             d.pop(key, None)
-            self.committed_state.pop(key, None)
+            if self._committed_state is not None:
+                self._committed_state.pop(key, None)
             if key in mapper._column_attr_keys_set or key in mapper._relationship_keys:
                 self.expired_attributes.add(key)
 
     def _commit_all(self) -> None:
         """After a flush: the current values are now the committed ones."""
-        self.committed_state.clear()
+        if self._committed_state:
+            self._committed_state.clear()
         self.modified = False
 
     def __repr__(self) -> str:
         obj = self.obj()
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
+
+
+_sessions: Any = None
+
+
+def _session_registry() -> Any:
+    """The registry of live sessions by id (:data:`minialchemy.orm.session_registry.sessions`),
+    imported on first use: importing it runs ``minialchemy/orm/__init__.py``, which imports
+    this module."""
+    global _sessions
+    if _sessions is None:
+        from minialchemy.orm.session_registry import sessions
+
+        _sessions = sessions
+    return _sessions
 
 
 class InstrumentedObject:
@@ -275,14 +320,18 @@ class InstrumentedObject:
             setattr(self, key, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if type(_class_attribute(type(self), name)) is ColumnAttribute:
-            _set_column_value(self, name, value)
+        attribute = _class_attribute(type(self), name)
+        if type(attribute) is ColumnAttribute:
+            d = self.__dict__
+            _set_column_value(d.get(STATE_KEY), d, attribute, value)
         else:
             object.__setattr__(self, name, value)  # relationships, plain attributes
 
     def __delattr__(self, name: str) -> None:
-        if type(_class_attribute(type(self), name)) is ColumnAttribute:
-            _set_column_value(self, name, None)  # deleting a column value sets it to NULL
+        attribute = _class_attribute(type(self), name)
+        if type(attribute) is ColumnAttribute:
+            d = self.__dict__
+            _set_column_value(d.get(STATE_KEY), d, attribute, None)  # deleting sets NULL
         else:
             object.__delattr__(self, name)
 
@@ -301,17 +350,19 @@ def _class_attribute(cls: type, name: str) -> Any:
     return NO_VALUE
 
 
-def _set_column_value(obj: Any, key: str, value: Any) -> None:
-    """Write a column value; on a persistent object, first record the committed value (once)
-    and mark the object modified."""
-    d = obj.__dict__
-    state = d.get(STATE_KEY)
+def _set_column_value(state: InstanceState | None, d: dict[str, Any], attribute: ColumnAttribute, value: Any) -> None:
+    """Write the value of column ``attribute`` into the object's ``__dict__`` ``d``; on a
+    persistent object (``state`` has a key), first record the committed value (once) and mark
+    the object modified."""
+    key = attribute.key
     if state is not None and state.key is not None:
-        committed = state.committed_state
+        committed = state._committed_state
+        if committed is None:
+            committed = state._committed_state = {}
         if key not in committed:
             committed[key] = d.get(key, NO_VALUE)
-        if state.expired_attributes:
-            state.expired_attributes.discard(key)  # set by hand: no reload will overwrite it
+        if state._expired_attributes:
+            state._expired_attributes.discard(key)  # set by hand: no reload will overwrite it
         if not state.modified:
             state._mark_modified()
     d[key] = value
@@ -335,7 +386,7 @@ class ColumnAttribute:
         #: column to know which committed values it has recorded)
         self.index = index
 
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
+    def __get__(self, obj: Any, owner: Any) -> Any:
         if obj is None:
             return self.comparator
         try:
@@ -364,10 +415,12 @@ class PlainClassColumnAttribute(ColumnAttribute):
     __slots__ = ()
 
     def __set__(self, obj: Any, value: Any) -> None:
-        _set_column_value(obj, self.key, value)
+        d = obj.__dict__
+        _set_column_value(d.get(STATE_KEY), d, self, value)
 
     def __delete__(self, obj: Any) -> None:
-        self.__set__(obj, None)
+        d = obj.__dict__
+        _set_column_value(d.get(STATE_KEY), d, self, None)
 
 
 def new_state(obj: Any, mapper: Any) -> InstanceState:
@@ -403,10 +456,24 @@ def load_instance(
     obj = identity_map.get(key)
     if obj is not None:
         state = obj.__dict__[STATE_KEY]
-        if state.expired_attributes:
+        if state._expired_attributes:
             populate_expired(state, obj.__dict__, attr_keys, values)
         return obj
-    cls = mapper.class_
+    obj = _new_instance(mapper.class_, mapper, session_id, key, attr_keys, values)
+    identity_map.add(key, obj)
+    return obj
+
+
+def _new_instance(
+    cls: type,
+    mapper: Any,
+    session_id: int,
+    key: tuple[Any, ...],
+    attr_keys: tuple[str, ...],
+    values: Sequence[Any],
+) -> Any:
+    """A new persistent object for a row: allocated without ``__init__``, ``__dict__`` filled
+    from the row, state attached."""
     obj = cls.__new__(cls)
     d = obj.__dict__
     d.update(zip(attr_keys, values))
@@ -414,7 +481,6 @@ def load_instance(
     state.key = key
     state.session_id = session_id
     d[STATE_KEY] = state
-    identity_map.add(key, obj)
     return obj
 
 
@@ -430,7 +496,16 @@ def load_instances(mapper: Any, identity_map: Any, session_id: int, rows: Iterab
         if None in pk:
             objects.append(None)
             continue
-        objects.append(load_instance(mapper, identity_map, session_id, (cls, pk, None), attr_keys, row))
+        key = (cls, pk, None)
+        obj = identity_map.get(key)
+        if obj is not None:
+            state = obj.__dict__[STATE_KEY]
+            if state._expired_attributes:
+                populate_expired(state, obj.__dict__, attr_keys, row)
+        else:
+            obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
+            identity_map._add_absent(key, obj)
+        objects.append(obj)
     return objects
 
 
@@ -455,7 +530,7 @@ def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
     """The net change of a modified object: attributes whose value differs from the committed
     one (an attribute set back to its old value is no change), in table column order (so the
     UPDATE's SET clause lists columns as the table does, whatever order they were set in)."""
-    committed_state = state.committed_state
+    committed_state = state._committed_state
     changes: dict[str, Any] = {}
     if not committed_state:
         return changes
@@ -503,49 +578,51 @@ def expire_instances(objects: Iterable[Any]) -> None:
 
 # -- Session.get -----------------------------------------------------------------------------
 
+_GetMethod = TypeVar("_GetMethod", bound=Callable[..., Any])
 
-def session_get(
-    session: Any,
-    entity: type,
-    ident: Any,
-    *,
-    options: Any = None,
-    populate_existing: bool = False,
-    with_for_update: Any = None,
-    identity_token: Any = None,
-    execution_options: Any = None,
-    bind_arguments: Any = None,
-) -> Any:
-    """``Session.get`` (it is this function, bound as a method): the object with this primary
-    key.  Here only the hot case, an identity-map hit on a loaded object with no options: a dict
-    lookup, no SQL.  Everything else (a miss, an expired object, ``populate_existing``, an
-    identity given as a list or a dict, errors) continues in ``Session._get``.
 
-    Why here and not in ``session.py``: this is the line that runs a million times in a loop,
-    and in the compiled twin the whole call stays in C.
+def session_get_fast_path(general_get: _GetMethod) -> _GetMethod:
+    """Decorator of ``Session.get`` (in ``orm/session.py``) that adds its fast path.
+
+    The returned function answers ``session.get(User, 4)`` at once when the identity map holds
+    the object and it is loaded (nothing expired), with no options given: a dict lookup, no SQL.
+    Everything else (a miss, an expired object, ``populate_existing``, an identity given as a
+    list or a dict, errors) is left to ``general_get``, the method as ``session.py`` writes it.
+    In the compiled twin the returned function is compiled too, so the hit never leaves C: this
+    is the line that runs a million times in a loop.
     """
-    if (
-        not populate_existing
-        and options is None
-        and with_for_update is None
-        and identity_token is None
-        and execution_options is None
-        and bind_arguments is None
-        and not isinstance(ident, (list, dict))
-    ):
-        pk = ident if type(ident) is tuple else (ident,)
-        obj = session.identity_map.get((entity, pk, None))
-        if obj is not None:
-            state = obj.__dict__.get(STATE_KEY)
-            if state is not None and not state.expired_attributes:
-                return obj
-    return session._get(
-        entity,
-        ident,
-        options=options,
-        populate_existing=populate_existing,
-        with_for_update=with_for_update,
-        identity_token=identity_token,
-        execution_options=execution_options,
-        bind_arguments=bind_arguments,
-    )
+
+    def get(
+        session: Any,
+        entity: type,
+        ident: Any,
+        *,
+        options: Any = None,
+        populate_existing: bool = False,
+        with_for_update: Any = None,
+        identity_token: Any = None,
+        execution_options: Any = None,
+        bind_arguments: Any = None,
+    ) -> Any:
+        if not (options or populate_existing or with_for_update or identity_token
+                or execution_options or bind_arguments or isinstance(ident, (list, dict))):
+            pk = ident if type(ident) is tuple else (ident,)
+            obj = session.identity_map.get((entity, pk, None))
+            if obj is not None:
+                state = obj.__dict__.get(STATE_KEY)
+                if state is not None and not state._expired_attributes:
+                    return obj
+        return general_get(
+            session,
+            entity,
+            ident,
+            options=options,
+            populate_existing=populate_existing,
+            with_for_update=with_for_update,
+            identity_token=identity_token,
+            execution_options=execution_options,
+            bind_arguments=bind_arguments,
+        )
+
+    functools.update_wrapper(get, general_get)
+    return get  # type: ignore[return-value]  # same signature as general_get

@@ -238,6 +238,7 @@ class Mapper:
     # -- identity ------------------------------------------------------------------------------
 
     def identity_key_from_primary_key(self, pk: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The identity-map key of the row with primary key ``pk``: ``(User, (4,), None)``."""
         return (self.class_, tuple(pk), None)
 
     def primary_key_from_instance(self, obj: Any) -> tuple[Any, ...]:

@@ -25,9 +25,6 @@ unit of work.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import logging
-import weakref
 from typing import Any, Iterator, Sequence
 
 from minialchemy import _accel
@@ -35,15 +32,10 @@ from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackE
 from minialchemy.orm import loading, n_plus_one, strategies
 from minialchemy.orm.exc import ObjectDeletedError
 from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
+from minialchemy.orm.session_registry import next_session_id, sessions as _sessions
 
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
 
-log = logging.getLogger("minialchemy.orm")
-
-#: live sessions by id: an object's state names its session by this id, so objects do not
-#: keep their session alive
-_sessions: "weakref.WeakValueDictionary[int, Session]" = weakref.WeakValueDictionary()
-_session_ids = itertools.count(1)
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()
@@ -99,7 +91,7 @@ class Session:
         self.expire_on_commit = expire_on_commit
         self.autobegin = autobegin
         self.info = dict(info or {})
-        self.hash_key = next(_session_ids)
+        self.hash_key = next(next_session_id)
         _sessions[self.hash_key] = self
         #: (class, primary key, None) -> object; clean objects held weakly
         self.identity_map = identity.IdentityMap()
@@ -649,18 +641,31 @@ class Session:
         """``execute(statement).scalar()``: the first column of the first row, or None."""
         return self.execute(statement, params, **kwargs).scalar()
 
-    #: ``session.get(User, 4)``: the object with this primary key, from the identity map without
-    #: SQL when present, else one SELECT; None if there is no such row.  The identity-map hit is a
-    #: fast path of the instrumentation twin (compiled with the Cython twins); the rest is _get.
-    get = _accel.instrumentation.session_get
+    @_accel.instrumentation.session_get_fast_path
+    def get(
+        self,
+        entity: type,
+        ident: Any,
+        *,
+        options: Any = None,
+        populate_existing: bool = False,
+        with_for_update: Any = None,
+        identity_token: Any = None,
+        execution_options: Any = None,
+        bind_arguments: Any = None,
+    ) -> Any:
+        """``session.get(User, 4)``: the object with this primary key, from the identity map
+        without SQL when it is there, else one SELECT; None if there is no such row.  ``ident``
+        is the primary key value, a tuple of them, or a dict by attribute name.
 
-    def _get(self, entity: type, ident: Any, **kwargs: Any) -> Any:
-        """``Session.get`` past its fast path (``instrumentation.session_get``)."""
+        The decorator adds the fast path (``session_get_fast_path`` of the instrumentation
+        twin, compiled with the Cython twins): a loaded object in the identity map is returned
+        before this body runs.  This body is the general path.
+        """
         mapper = class_mapper(entity)
         pk = mapper._normalize_identity(ident)
         key = (mapper.class_, pk, None)
         obj = self.identity_map.get(key)
-        populate_existing = bool(kwargs.get("populate_existing"))
         if obj is not None and not populate_existing:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
             if state.expired_attributes:
@@ -672,7 +677,7 @@ class Session:
         self._check_pending_rollback()
         self._autoflush(f"Session.get({mapper.class_.__name__}, {ident!r})")
         return loading.get_by_identity(
-            self, mapper, pk, cause=None, options=kwargs.get("options") or (), populate_existing=populate_existing
+            self, mapper, pk, cause=None, options=options or (), populate_existing=populate_existing
         )
 
     def _lazy_load(self, state: Any, prop: Any) -> Any:

@@ -412,8 +412,10 @@ class _SQLCompiler:
         try:
             columns = []
             for expression, key, name, labeled in names:
-                inner = expression.element if isinstance(expression, el.Label) else expression
-                sql = self.process(inner)
+                if type(expression) is Column:
+                    sql = self.visit_column(expression)
+                else:
+                    sql = self.process(expression.element if isinstance(expression, el.Label) else expression)
                 if labeled or (subquery and sql != quote(name)):
                     sql = f"{sql} AS {quote(name)}"
                 columns.append(sql)
@@ -478,6 +480,18 @@ class _SQLCompiler:
             )
         return remaining
 
+    def _dml_where(self, statement: Any) -> str:
+        """`` WHERE ...`` of an UPDATE / DELETE; a SELECT nested in it (``EXISTS``, ``IN``)
+        correlates to the table being changed, as it would to an enclosing SELECT's FROM."""
+        where = statement.whereclause
+        if where is None:
+            return ""
+        self._select_stack.append([statement.table])
+        try:
+            return " WHERE " + self.process(where)
+        finally:
+            self._select_stack.pop()
+
     def visit_scalar_select(self, scalar: Any, **kw: Any) -> str:
         return "(" + self.process(scalar.element, correlate=True, record_columns=False) + ")"
 
@@ -505,12 +519,13 @@ class _SQLCompiler:
 
     def _from_name(self, from_: Any) -> str:
         """The name a FROM goes by in this statement (anonymous ones numbered: ``anon_1``)."""
-        if not getattr(from_, "_anonymous", False):
-            return quote(from_.name)
         key = id(getattr(from_, "_cte_key", from_))
         name = self._from_names.get(key)
         if name is None:
-            name = quote(self._anon_label(from_.name))
+            if getattr(from_, "_anonymous", False):
+                name = quote(self._anon_label(from_.name))
+            else:
+                name = quote(from_.name)
             self._from_names[key] = name
         return name
 
@@ -666,16 +681,12 @@ class _SQLCompiler:
         if not sets:
             raise CompileError(f"UPDATE of {table.name!r} has no values to SET")
         sql = f"UPDATE {quote(table.name)} SET {', '.join(sets)}"
-        where = update.whereclause
-        if where is not None:
-            sql += " WHERE " + self.process(where)
+        sql += self._dml_where(update)
         return sql + self._returning(update)
 
     def visit_delete(self, delete: Any, **kw: Any) -> str:
         sql = f"DELETE FROM {quote(delete.table.name)}"
-        where = delete.whereclause
-        if where is not None:
-            sql += " WHERE " + self.process(where)
+        sql += self._dml_where(delete)
         return sql + self._returning(delete)
 
 

@@ -389,6 +389,8 @@ def _concatenates(expr: ColumnElement, other: Any) -> bool:
 def _in_operand(values: Any) -> Any:
     """What ``in_()`` compares with: a SELECT becomes a scalar subquery (rendered in
     parentheses); anything else is iterated into a list of values."""
+    if getattr(values, "__visit_name__", None) == "subquery":
+        values = values.element  # IN (subquery): the SELECT inside it
     if hasattr(values, "scalar_subquery"):
         return values.scalar_subquery()
     if isinstance(values, ClauseElement):

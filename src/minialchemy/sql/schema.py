@@ -11,7 +11,6 @@ writes ``CREATE TABLE`` and DML from them.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable, Iterator
 
 from minialchemy.exc import ArgumentError, NoReferencedTableError
@@ -19,8 +18,6 @@ from minialchemy.sql import types as sqltypes
 from minialchemy.sql.elements import ColumnElement
 
 __all__ = ["MetaData", "Table", "Column", "ForeignKey", "ColumnCollection", "PrimaryKeyConstraint"]
-
-log = logging.getLogger("minialchemy.engine")
 
 
 class ColumnCollection:
@@ -243,23 +240,6 @@ class Column(ColumnElement):
         if self.name is None:
             raise ArgumentError(f"A Column added to table {table.name!r} needs a name")
         self.table = table
-
-    def copy(self) -> "Column":
-        """An unattached copy (used when one declaration serves several tables)."""
-        new = Column(
-            self.name,
-            *([self._type] if self._type is not None else []),
-            *[fk.copy() for fk in self.foreign_keys],
-            key=self.key,
-            primary_key=self.primary_key,
-            nullable=self.nullable,
-            unique=self.unique,
-            index=self.index,
-            default=self.default,
-            server_default=self.server_default,
-            autoincrement=self.autoincrement,
-        )
-        return new
 
     def __repr__(self) -> str:
         parts = [repr(self.name), repr(self.type)]

@@ -160,6 +160,13 @@ def _description(from_: Any) -> str:
     return repr(getattr(from_, "name", from_))
 
 
+def _description_of_target(target: Any, from_: Any) -> str:
+    """A join target as the user wrote it: ``Address (table 'address')`` for a mapped class."""
+    if isinstance(target, type):
+        return f"{target.__name__} (table {_description(from_)})"
+    return _description(from_)
+
+
 def _lineage(column: Any) -> Iterable[Any]:
     """The column and every column it stands for (an alias's column, then the table's)."""
     while column is not None:
@@ -544,8 +551,8 @@ class Select(_SelectBase):
         #: FROMs named with select_from(), and the joins built on them
         self._from: list[Any] = []
         #: the joins asked for, resolved against the FROM list when compiled (as SQLAlchemy does):
-        #: (right, onclause or None, explicit left or None, isouter, full)
-        self._setup_joins: list[tuple[Any, Any, Any, bool, bool]] = []
+        #: (right, onclause or None, explicit left or None, isouter, full, the target as given)
+        self._setup_joins: list[tuple[Any, Any, Any, bool, bool, Any]] = []
         self._limit: int | None = None
         self._offset: int | None = None
         self._distinct = False
@@ -575,7 +582,8 @@ class Select(_SelectBase):
 
     def _filter_by_entity(self) -> Any:
         if self._setup_joins:
-            return self._setup_joins[-1][0]
+            right, target = self._setup_joins[-1][0], self._setup_joins[-1][5]
+            return target if from_clause_of(target) is right else right
         for item in reversed(self._from + self._raw_columns):
             if _is_entity(item) and not isinstance(from_clause_of(item), Join):
                 return item
@@ -625,7 +633,7 @@ class Select(_SelectBase):
         """
         right, onclause = _join_target(target, onclause)
         new = self._generate()
-        new._setup_joins.append((right, onclause, None, isouter, full))
+        new._setup_joins.append((right, onclause, None, isouter, full, target))
         return new
 
     def join_from(self, from_: Any, target: Any, onclause: Any = None, *, isouter: bool = False, full: bool = False) -> "Select":
@@ -633,7 +641,7 @@ class Select(_SelectBase):
         left = _require_from(from_, "join_from()")
         right, onclause = _join_target(target, onclause)
         new = self._generate()
-        new._setup_joins.append((right, onclause, left, isouter, full))
+        new._setup_joins.append((right, onclause, left, isouter, full, target))
         return new
 
     def outerjoin(self, target: Any, onclause: Any = None, *, full: bool = False) -> "Select":
@@ -666,16 +674,16 @@ class Select(_SelectBase):
         new._raw_columns.extend(_coerce_column_or_entity(c) for c in columns)
         return new
 
-    def with_only_columns(self, *columns: Any) -> "Select":
-        """The same statement selecting only ``columns``."""
-        new = self._generate()
-        new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
-        return new
-
     def options(self, *options: Any) -> "Select":
         """ORM loader options: ``select(User).options(selectinload(User.addresses))``."""
         new = self._generate()
         new._with_options = (*self._with_options, *options)
+        return new
+
+    def with_only_columns(self, *columns: Any) -> "Select":
+        """The same statement selecting only ``columns``."""
+        new = self._generate()
+        new._raw_columns = [_coerce_column_or_entity(c) for c in columns]
         return new
 
     @property
@@ -770,7 +778,7 @@ class Select(_SelectBase):
     def _join_froms(self) -> list[Any]:
         """The explicit FROM list with the joins applied (each join replaces its left side)."""
         from_clauses = list(self._from)
-        for right, onclause, left, isouter, full in self._setup_joins:
+        for right, onclause, left, isouter, full, target in self._setup_joins:
             if left is not None:
                 index = next(
                     (i for i, f in enumerate(from_clauses) if any(c is left for c in _covered_froms(f))), None
@@ -788,15 +796,15 @@ class Select(_SelectBase):
             if len(indexes) > 1:
                 raise InvalidRequestError(
                     f"Can't determine which FROM clause to join from, there are multiple FROMS which can "
-                    f"join to {_description(right)} ({', '.join(_description(candidates[i]) for i in indexes)}). "
+                    f"join to {_description_of_target(target, right)} ({', '.join(self._describe_from(candidates[i]) for i in indexes)}). "
                     f"Please use the .select_from() method to establish an explicit left side, as well as "
                     f"providing an explicit ON clause if not present already to help resolve the ambiguity."
                 )
             if not indexes:
                 raise InvalidRequestError(
-                    f"Don't know how to join to {_description(right)}"
+                    f"Don't know how to join to {_description_of_target(target, right)}"
                     + (
-                        f" from {', '.join(_description(c) for c in candidates)}: no foreign key links them"
+                        f" from {', '.join(self._describe_from(c) for c in candidates)}: no foreign key links them"
                         if candidates
                         else ": the statement selects from no table yet"
                     )
@@ -811,9 +819,18 @@ class Select(_SelectBase):
                 from_clauses.append(joined)
         return from_clauses
 
+    def _describe_from(self, from_: Any) -> str:
+        """A FROM named as the statement selects it: the mapped class when one stands for it."""
+        for item in self._raw_columns:
+            if isinstance(item, type) and from_clause_of(item) is from_:
+                return _description_of_target(item, from_)
+        return _description(from_)
+
     def _final_froms(self) -> list[Any]:
         """The FROM list as rendered: the implicit FROMs (columns, WHERE) and the explicit ones
         (select_from, joins), without those a join already contains."""
+        if not self._from and not self._setup_joins:
+            return self._implicit_froms()  # nothing explicit, so nothing hides anything
         explicit = self._join_froms()
         froms: list[Any] = []
         for candidate in [*explicit, *self._implicit_froms()]:

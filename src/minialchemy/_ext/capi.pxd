@@ -1,0 +1,101 @@
+# The C API calls of the compiled twins that are private or deprecated in CPython, each behind a
+# version guard, in one place: ``from minialchemy._ext.capi cimport ...``.  The C below is copied
+# into every twin that cimports this file (Cython's verbatim ``extern from *`` block).
+#
+# Checked versions: CPython 3.10, 3.11, 3.12 and 3.13 (the package claims >= 3.10), by building
+# the twins and running their tests (tests/test_identity.py, tests/test_instrumentation_twins.py)
+# on each.  The public fallbacks were checked on 3.12 and 3.13 too, by building with
+# ``CFLAGS=-DMINIALCHEMY_PUBLIC_CAPI_ONLY``.  A version above 3.13 takes the public fallbacks.
+#
+# - ``_PyType_Lookup`` (private; the interpreter's cached MRO lookup): on 3.10-3.13; elsewhere an
+#   MRO walk over ``PyType_GetDict`` (public since 3.12).
+# - ``_PyObject_GetDictPtr`` (private): on 3.10-3.13, so the twin can give an object an ordinary
+#   (combined) ``__dict__`` in place; elsewhere ``PyObject_GenericGetDict`` (public).
+# - ``PyWeakref_GET_OBJECT`` (deprecated in 3.13, a borrowed reference): below 3.13; from 3.13
+#   ``PyWeakref_GetRef`` (public, a strong reference).
+
+from cpython.object cimport PyObject, PyTypeObject
+
+cdef extern from *:
+    """
+    #if PY_VERSION_HEX >= 0x030E0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
+    #define MINIALCHEMY_PUBLIC_CAPI_ONLY 1
+    #endif
+
+    /* The attribute `name` found on `type` or its bases, without calling a descriptor
+       (borrowed; NULL if absent, with no exception set). */
+    static inline PyObject* minialchemy_type_lookup(PyTypeObject* type, PyObject* name) {
+    #ifndef MINIALCHEMY_PUBLIC_CAPI_ONLY
+        return _PyType_Lookup(type, name);
+    #else
+        PyObject* mro = type->tp_mro;
+        Py_ssize_t i, n;
+        if (mro == NULL) return NULL;
+        n = PyTuple_GET_SIZE(mro);
+        for (i = 0; i < n; i++) {
+            PyObject* dict = PyType_GetDict((PyTypeObject*)PyTuple_GET_ITEM(mro, i));
+            PyObject* found;
+            if (dict == NULL) { PyErr_Clear(); continue; }
+            found = PyDict_GetItemWithError(dict, name);  /* borrowed: the type keeps it */
+            Py_DECREF(dict);
+            if (found != NULL) return found;
+            if (PyErr_Occurred()) { PyErr_Clear(); return NULL; }
+        }
+        return NULL;
+    #endif
+    }
+
+    /* Do instances of this object's type have a __dict__? */
+    static inline int minialchemy_has_instance_dict(PyObject* obj) {
+    #ifdef Py_TPFLAGS_MANAGED_DICT
+        if (PyType_HasFeature(Py_TYPE(obj), Py_TPFLAGS_MANAGED_DICT)) return 1;
+    #endif
+        return Py_TYPE(obj)->tp_dictoffset != 0;
+    }
+
+    /* obj.__dict__ (a new reference), created if the object has none yet: an ordinary
+       (combined) dict on the checked versions.  NULL with TypeError if instances have none. */
+    static inline PyObject* minialchemy_instance_dict(PyObject* obj) {
+    #ifndef MINIALCHEMY_PUBLIC_CAPI_ONLY
+        PyObject** dictptr = _PyObject_GetDictPtr(obj);
+        if (dictptr == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%.200s objects have no __dict__; a mapped class needs one",
+                         Py_TYPE(obj)->tp_name);
+            return NULL;
+        }
+        if (*dictptr == NULL) {
+            *dictptr = PyDict_New();
+            if (*dictptr == NULL) return NULL;
+        }
+        Py_INCREF(*dictptr);
+        return *dictptr;
+    #else
+        if (!minialchemy_has_instance_dict(obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "%.200s objects have no __dict__; a mapped class needs one",
+                         Py_TYPE(obj)->tp_name);
+            return NULL;
+        }
+        return PyObject_GenericGetDict(obj, NULL);
+    #endif
+    }
+
+    /* The referent of a weak reference (a new reference), or None once it is dead. */
+    static inline PyObject* minialchemy_weakref_target(PyObject* ref) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        PyObject* target;
+        if (PyWeakref_GetRef(ref, &target) < 0) return NULL;
+        if (target == NULL) Py_RETURN_NONE;
+        return target;
+    #else
+        PyObject* target = PyWeakref_GET_OBJECT(ref);
+        Py_INCREF(target);
+        return target;
+    #endif
+    }
+    """
+    PyObject* minialchemy_type_lookup(PyTypeObject* type, object name)
+    bint minialchemy_has_instance_dict(object obj)
+    dict minialchemy_instance_dict(object obj)
+    object minialchemy_weakref_target(object ref)
