@@ -9,6 +9,7 @@ Objects still come through the identity map: a row of ``select(User, Address)`` 
 import pytest
 
 from minialchemy import desc, exc, exists, func, select, union
+from minialchemy.orm import Mapped, mapped_column
 
 
 def test_join_between_entities_uses_the_foreign_key(session, User, Address):
@@ -78,7 +79,7 @@ def test_filter_by_after_join_reads_the_joined_entity(session, User, Address):
 def test_join_between_unrelated_entities_names_both(session, User, Address, models):
     class Note(models.Base):
         __tablename__ = "note"
-        id = models.Base.metadata.tables["user_account"].c.id.copy()
+        id: Mapped[int] = mapped_column(primary_key=True)
 
     with pytest.raises(exc.InvalidRequestError, match="Don't know how to join"):
         session.execute(select(User).join(Note))
@@ -88,7 +89,7 @@ def test_join_between_unrelated_entities_names_both(session, User, Address, mode
 def test_unrelated_join_error_names_both_classes(User, models):
     class Note(models.Base):
         __tablename__ = "note"
-        id = models.Base.metadata.tables["user_account"].c.id.copy()
+        id: Mapped[int] = mapped_column(primary_key=True)
 
     with pytest.raises(exc.InvalidRequestError) as info:
         str(select(User).join(Note))
