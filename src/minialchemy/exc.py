@@ -25,6 +25,7 @@ __all__ = [
     "ResourceClosedError",
     "NoSuchColumnError",
     "NoSuchTableError",
+    "InsertManyValuesError",
     "NoReferencedTableError",
     "StatementError",
     "DBAPIError",
@@ -87,6 +88,12 @@ class NoSuchColumnError(InvalidRequestError, KeyError):
 
 class NoSuchTableError(InvalidRequestError):
     """A table named in the metadata does not exist."""
+
+
+class InsertManyValuesError(InvalidRequestError):
+    """A batched ``INSERT ... RETURNING`` got back keys it cannot tie to its parameter rows
+    (see :mod:`minialchemy.engine.insertmanyvalues`); raised alike for the ORM's flush and for
+    Core's ``execute(insert(t).returning(...), [...])``."""
 
 
 class NoReferencedTableError(InvalidRequestError):

@@ -1,42 +1,53 @@
-"""``inspect()``: one door to look inside minialchemy's objects.
+"""``inspect()``: one door to look inside minialchemy's objects, through a registry.
 
 - ``inspect(User)`` -> the class's :class:`~minialchemy.orm.mapper.Mapper` (Data Mapper pattern:
   the mapping is an object of its own, not hidden in the class);
 - ``inspect(user)`` -> the object's :class:`~minialchemy.orm.instrumentation.InstanceState`
   (``.transient``, ``.pending``, ``.persistent``, ``.deleted``, ``.detached``, ``.identity`` ...);
 - ``inspect(engine)`` -> an :class:`Inspector` listing tables and columns in the database.
+
+This module sits below every layer and imports none of them: each layer registers what it
+knows how to inspect (:func:`_inspects`), the engine its Engine and Connection, the ORM mapped
+classes and their instances.  That is also how the SQL layer accepts ``select(User)`` without
+knowing what a mapper is: it inspects the class and asks the result for its table
+(``__clause_element__()``); only the ORM, which registered the hook, knows the answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from minialchemy.exc import ArgumentError
 
 __all__ = ["inspect", "Inspector"]
 
+#: type -> function(subject) returning its inspection object, or None when it has none
+_registrars: dict[type, Callable[[Any], Any]] = {}
+
+
+def _inspects(*types: type) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Decorator: register a function as the inspector of subjects of ``types`` (and their
+    subclasses).  Called by each layer for its own types, at import."""
+
+    def register(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        for type_ in types:
+            _registrars[type_] = function
+        return function
+
+    return register
+
 
 def inspect(subject: Any, raiseerr: bool = True) -> Any:
-    """Return the inspection object for ``subject`` (see the module docstring)."""
-    from minialchemy.engine.base import Connection, Engine
+    """Return the inspection object for ``subject`` (see the module docstring).
 
-    if isinstance(subject, type):
-        mapper = subject.__dict__.get("__mapper__") or getattr(subject, "__mapper__", None)
-        if mapper is not None:
-            return mapper
-    elif isinstance(subject, (Engine, Connection)):
-        return Inspector(subject)
-    else:
-        from minialchemy.orm.instrumentation import STATE_KEY
-
-        state = getattr(subject, "__dict__", {}).get(STATE_KEY) if hasattr(subject, "__dict__") else None
-        if state is not None:
-            return state
-        mapper = getattr(type(subject), "__mapper__", None)
-        if mapper is not None:
-            return mapper._state_for(subject)
-        if hasattr(subject, "mapper") and hasattr(subject, "class_"):
-            return subject  # a Mapper inspects to itself
+    Walks the subject's type and its bases; the first registered function that returns
+    something answers.  None (``raiseerr=False``) or ArgumentError when none does."""
+    for type_ in type(subject).__mro__:
+        registrar = _registrars.get(type_)
+        if registrar is not None:
+            found = registrar(subject)
+            if found is not None:
+                return found
     if raiseerr:
         raise ArgumentError(
             f"No inspection system is available for object of type {type(subject).__name__} "
@@ -46,18 +57,18 @@ def inspect(subject: Any, raiseerr: bool = True) -> Any:
 
 
 class Inspector:
-    """Reads the database's own catalogue (``sqlite_master``, ``PRAGMA table_info``)."""
+    """Reads the database's own catalogue (``sqlite_master``, ``PRAGMA table_info``).
+
+    ``bind`` is an Engine (a connection is opened for each question) or a Connection."""
 
     def __init__(self, bind: Any) -> None:
         self.bind = bind
 
     def _run(self, sql: str) -> list[tuple[Any, ...]]:
-        from minialchemy.engine.base import Engine
-
-        if isinstance(self.bind, Engine):
-            with self.bind.connect() as conn:
-                return conn.exec_driver_sql(sql).all()
-        return self.bind.exec_driver_sql(sql).all()
+        if hasattr(self.bind, "exec_driver_sql"):  # a Connection
+            return self.bind.exec_driver_sql(sql).all()
+        with self.bind.connect() as conn:  # an Engine
+            return conn.exec_driver_sql(sql).all()
 
     def get_table_names(self) -> list[str]:
         """Names of the tables in the database, sorted."""

@@ -1,9 +1,13 @@
 """Engine, Connection and Transaction: the only place where SQL reaches sqlite3.
 
-Every statement, whether written by the user or emitted by the ORM, goes through
-:meth:`Connection._execute_sql`, which logs it on the ``minialchemy.engine`` logger with its
-parameters and its *cause* (``flush``, ``autoflush``, ``lazy load of User.addresses``, ...),
-runs it, and wraps any sqlite3 error in the matching :mod:`minialchemy.exc` class.
+Statements come in through three public methods of :class:`Connection`: ``execute()`` (a Core
+statement, compiled here), ``execute_compiled()`` (compiled once by the caller: the ORM's flush
+and loader) and ``execute_insertmanyvalues()`` (batched ``INSERT ... RETURNING``).  Each takes
+``execution_options={"cause": ...}``: why the statement was sent (``flush step 1 of 2: INSERT
+...``, ``lazy load of User.addresses``).  All of them end in one private choke point,
+``Connection._execute_sql``, which logs the statement on the ``minialchemy.engine`` logger with
+its parameters and its cause, runs it, and wraps any sqlite3 error in the matching
+:mod:`minialchemy.exc` class.
 
 Transactions are explicit: sqlite3 runs with ``isolation_level=None`` (no hidden BEGIN), and
 the first statement on a connection emits ``BEGIN`` itself ("autobegin", logged as
@@ -23,11 +27,16 @@ import logging
 import sqlite3
 import sys
 import threading
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.result import CursorResult, row_class
 from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, ResourceClosedError, _truncate_params
+from minialchemy.inspection import Inspector, _inspects
+from minialchemy.sql.compiler import compile_element
+
+if TYPE_CHECKING:
+    from minialchemy.sql.compiler import Compiled
 
 __all__ = ["Engine", "Connection", "Transaction", "create_engine", "Dialect"]
 
@@ -62,6 +71,15 @@ class Dialect:
         limit = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
         if limit is not None and hasattr(raw, "getlimit"):
             self.max_bind_params = raw.getlimit(limit)
+
+    def has_table(self, connection: "Connection", table_name: str) -> bool:
+        """True if the database behind ``connection`` has a table of this name."""
+        result = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (table_name,),
+            execution_options={"cause": f"check whether table {table_name!r} exists"},
+        )
+        return result.first() is not None
 
     def __repr__(self) -> str:
         version = ".".join(map(str, self.sqlite_version_info))
@@ -311,6 +329,18 @@ class Connection:
         self.close()
 
     # -- execution --------------------------------------------------------------------------
+    #
+    # Three public doors, one choke point (_execute_sql) that logs each statement with its cause:
+    #   execute(statement)              a Core statement, compiled here (users, the Session)
+    #   execute_compiled(compiled)      compiled once by the caller, positional parameters (the
+    #                                   ORM's flush and loader: compile once per mapper, run often)
+    #   execute_insertmanyvalues(...)   batched INSERT ... RETURNING, keys in parameter order
+    # Each takes execution_options={"cause": "..."}: why the statement was sent, for the echo log.
+
+    @property
+    def dialect(self) -> Dialect:
+        """What this connection's SQLite can do (the engine's :class:`Dialect`)."""
+        return self.engine.dialect
 
     def execute(
         self,
@@ -322,13 +352,67 @@ class Connection:
         """Run a Core statement (``select``, ``insert``, ``update``, ``delete``, ``text``).
 
         ``parameters`` is a dict, or a list of dicts to run the statement once per dict
-        (``executemany``).
+        (``executemany``; an ``insert().returning()`` then goes in batches, see
+        :meth:`execute_insertmanyvalues`).  ``execution_options`` are merged over the
+        statement's own; ``"cause"``, a short text saying why the statement is sent, is shown
+        in the echo log (the ORM passes e.g. ``"lazy load of User.addresses"``).
         """
-        return self._execute_statement(statement, parameters, cause=None)
+        return self._execute_statement(statement, parameters, _cause_of(statement, execution_options))
+
+    def execute_compiled(
+        self,
+        compiled: Compiled,
+        parameters: Sequence[Any] | Sequence[Sequence[Any]] | None = None,
+        *,
+        many: bool = False,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> CursorResult:
+        """Run a statement compiled already (``compile_element(stmt, dialect="sqlite")``).
+
+        ``parameters`` are positional, in the order of the statement's placeholders and already
+        processed by their types (:meth:`Compiled.bind_processors`): one tuple, or with
+        ``many=True`` a list of tuples run as one ``executemany`` (which returns no rows; for
+        many rows with RETURNING use :meth:`execute_insertmanyvalues`).  This is the door for
+        callers that compile a statement once and run it many times: the ORM's flush and
+        loader.  ``execution_options={"cause": ...}`` as in :meth:`execute`.
+        """
+        cause = execution_options.get("cause") if execution_options else None
+        self._autobegin()
+        if many:
+            if compiled.returning_columns:
+                raise ArgumentError(
+                    f"executemany drops RETURNING rows; run {compiled.string!r} with "
+                    f"execute_insertmanyvalues(), or once per parameter row"
+                )
+            cursor = self._execute_sql(compiled.string, parameters, many=True, cause=cause)
+            return CursorResult([], [], rowcount=cursor.rowcount, returns_rows=False)
+        params = () if parameters is None else parameters
+        cursor = self._execute_sql(compiled.string, params, cause=cause)
+        return self._result_from_cursor(compiled, cursor, params)
+
+    def execute_insertmanyvalues(
+        self,
+        compiled: Compiled,
+        parameter_rows: Iterable[Sequence[Any]],
+        *,
+        rows_total: int,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Run a compiled ``INSERT ... RETURNING`` for ``rows_total`` positional parameter rows,
+        many rows a statement ("insertmanyvalues"); yields each statement's RETURNING rows in
+        parameter order, the table's rowid key as their last value.
+
+        The one implementation of batched RETURNING, used by the ORM's flush and by
+        :meth:`execute` with a list of parameter dicts; :mod:`minialchemy.engine.insertmanyvalues`
+        has the argument that ties each key to its row, checked on every statement
+        (:class:`~minialchemy.exc.InsertManyValuesError` when it fails).  ``parameter_rows`` is
+        consumed one statement at a time.
+        """
+        cause = execution_options.get("cause") if execution_options else None
+        self._autobegin()
+        return insertmanyvalues.execute_batches(self, compiled, parameter_rows, rows_total, cause)
 
     def _execute_statement(self, statement: Any, parameters: Any, cause: str | None) -> CursorResult:
-        from minialchemy.sql.compiler import compile_element
-
         if isinstance(statement, str):
             raise ArgumentError(
                 f"Textual SQL {statement[:60]!r} should be passed as text(...) "
@@ -352,7 +436,7 @@ class Connection:
         cursor = self._execute_sql(compiled.string, params, cause=cause)
         return self._result_from_cursor(compiled, cursor, params)
 
-    def _result_from_cursor(self, compiled: Any, cursor: sqlite3.Cursor, params: tuple[Any, ...]) -> CursorResult:
+    def _result_from_cursor(self, compiled: Compiled, cursor: sqlite3.Cursor, params: Sequence[Any]) -> CursorResult:
         description = cursor.description
         if description is None:
             inserted = None
@@ -377,110 +461,69 @@ class Connection:
             processors=processors, inserted_primary_key=inserted,
         )
 
-    def _execute_many_returning(self, compiled: Any, parameters: Sequence[Mapping[str, Any]], cause: str | None) -> CursorResult:
+    def _execute_many_returning(self, compiled: Compiled, parameters: Sequence[Mapping[str, Any]], cause: str | None) -> CursorResult:
         """``insert(t).returning(...)`` (or update/delete) with several parameter sets: one row
         back per set, in parameter order.
 
         sqlite3's executemany() drops RETURNING rows.  So an INSERT whose rows all take their key
-        from the table's rowid alias goes in batches of many rows per statement, the keys tied
-        to the parameter sets by :mod:`minialchemy.engine.insertmanyvalues` (the same rule as the
-        ORM's flush); anything else runs once per parameter set."""
-        batched = self._batched_returning_form(compiled, parameters)
-        if batched is not None:
-            return self._execute_batched_returning(compiled, parameters, cause, *batched)
-        rows: list[tuple[Any, ...]] = []
-        pks: list[tuple[Any, ...]] = []
+        from the table's rowid alias goes in batches of many rows per statement
+        (:meth:`execute_insertmanyvalues`, the same implementation as the ORM's flush); anything
+        else runs once per parameter set."""
+        keys = [key for key, _, _ in compiled.result_columns]
+        processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
+        rowid = self._batchable_key(compiled, parameters, cause)
+        if rowid is not None:
+            rows: list[tuple[Any, ...]] = []
+            pks: list[Any] = []
+            pk_row = row_class([rowid.key])
+            batches = self.execute_insertmanyvalues(
+                compiled, map(compiled.construct_params, parameters), rows_total=len(parameters),
+                execution_options={"cause": cause or "executemany with RETURNING"},
+            )
+            key_added = compiled.returning_columns[-1] is not rowid  # the compiler appended it
+            for batch in batches:
+                pks.extend(pk_row((row[-1],)) for row in batch)
+                rows.extend([row[:-1] for row in batch] if key_added else batch)
+            return CursorResult(keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
+        rows = []
+        pks = []
         for parameter_set in parameters:
             params = compiled.construct_params(parameter_set)
             cursor = self._execute_sql(compiled.string, params, cause=cause)
             rows.extend(cursor.fetchall())
             pks.append(_inserted_primary_key(compiled, params, cursor.lastrowid))
-        keys = [key for key, _, _ in compiled.result_columns]
-        processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
         return CursorResult(keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
 
-    def _batched_returning_form(self, compiled: Any, parameters: Sequence[Mapping[str, Any]]) -> tuple[Any, str] | None:
-        """``(rowid column, returning SQL)`` when the parameter sets may go in batched
-        statements, else None: the engine allows it, SQLite has RETURNING, the statement is an
-        INSERT of bound values only (no ``.values()`` expressions), into a table whose key is a
-        rowid alias that no parameter set gives a value."""
-        statement = compiled.statement
+    def _batchable_key(self, compiled: Compiled, parameters: Sequence[Mapping[str, Any]], cause: str | None) -> Any:
+        """The rowid-alias column when the parameter sets may go in batched statements, else
+        None: enough of them, the engine allows it, SQLite has RETURNING, an INSERT of bound
+        values into a table whose key is a rowid alias that no parameter set gives a value and
+        that is not at its largest rowid."""
         engine = self.engine
         if (
             len(parameters) < insertmanyvalues.MIN_BATCH_ROWS
             or not engine.insertmanyvalues
             or not engine.dialect.supports_returning
-            or statement.__visit_name__ != "insert"
-            or statement._values
-            or statement._multi_values
-            or not compiled.insert_columns
-            or len(compiled.binds) != len(compiled.insert_columns)
+            or not compiled.supports_insertmanyvalues
         ):
             return None
-        rowid = insertmanyvalues.rowid_alias(statement.table)
+        table = compiled.statement.table
+        rowid = insertmanyvalues.rowid_alias(table)
         if rowid is None or any(p.get(rowid.key) is not None for p in parameters):
             return None
-        from minialchemy.sql.compiler import quote
-
-        names = ", ".join(quote(c.name) for c in compiled.insert_columns)
-        marks = ", ".join("?" * len(compiled.insert_columns))
-        head = f"INSERT INTO {quote(statement.table.name)} ({names}) VALUES ({marks}) RETURNING "
-        if not compiled.string.startswith(head):  # not the simple shape this code understands
+        if insertmanyvalues.rowid_at_limit(self, table, cause=f"{cause or 'executemany with RETURNING'}: is a rowid of {table.name!r} at 2**63-1?"):
             return None
-        return rowid, compiled.string[len(head):]
+        return rowid
 
-    def _execute_batched_returning(
-        self, compiled: Any, parameters: Sequence[Mapping[str, Any]], cause: str | None, rowid: Any, returning: str
+    def exec_driver_sql(
+        self, sql: str, parameters: Any = None, *, execution_options: Mapping[str, Any] | None = None
     ) -> CursorResult:
-        """Run :meth:`_batched_returning_form`'s case: the key is returned as one more column,
-        each batch's rows are put in parameter order by it, then it is dropped."""
-        from minialchemy.sql.compiler import quote
-
-        table_name = compiled.statement.table.name
-        column_names = [c.name for c in compiled.insert_columns]
-        returning_with_key = f"{returning}, {quote(rowid.name)}"
-        size = insertmanyvalues.rows_per_statement(
-            self.engine.dialect, len(column_names), self.engine.insertmanyvalues_page_size
-        )
-        statements = -(-len(parameters) // size)
-        rows: list[tuple[Any, ...]] = []
-        pk_row = row_class([rowid.key])
-        pks: list[Any] = []
-        for number, start in enumerate(range(0, len(parameters), size), 1):
-            chunk = parameters[start:start + size]
-            n = len(chunk)
-            params: list[Any] = []
-            for parameter_set in chunk:
-                params += compiled.construct_params(parameter_set)
-            sql = insertmanyvalues.batched_insert_sql(table_name, column_names, n, returning_with_key)
-            why = f"{cause or 'executemany with RETURNING'}: batched RETURNING, statement {number} of {statements}, {n} rows (batch size {size})"
-            shown = insertmanyvalues.abbreviated_sql(sql, n) if log.isEnabledFor(logging.INFO) else None
-            cursor = self._execute_sql(sql, params, cause=why, log_text=shown)
-            returned = cursor.fetchall()
-            keys = insertmanyvalues.keys_in_parameter_order([row[-1] for row in returned], n)
-            if keys is None:
-                raise InvalidRequestError(
-                    f"Batched INSERT into table {table_name!r} returned keys that are not {n} "
-                    f"consecutive integers, so its RETURNING rows cannot be put in parameter order "
-                    f"(a trigger inserting into the same table? a rowid already at 2**63-1?).  The "
-                    f"rows are inserted in the current transaction: roll it back.  "
-                    f"create_engine(..., insertmanyvalues=False) runs one statement per parameter set."
-                )
-            first = keys.start
-            ordered: list[Any] = [None] * n
-            for row in returned:
-                ordered[row[-1] - first] = row[:-1]
-            rows.extend(ordered)
-            pks.extend(pk_row((key,)) for key in keys)
-        result_keys = [key for key, _, _ in compiled.result_columns]
-        processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
-        return CursorResult(result_keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
-
-    def exec_driver_sql(self, sql: str, parameters: Any = None) -> CursorResult:
-        """Run SQL text as sqlite3 takes it (``?`` or ``:name`` parameters), no compiling."""
+        """Run SQL text as sqlite3 takes it (``?`` or ``:name`` parameters), no compiling;
+        ``execution_options={"cause": ...}`` as in :meth:`execute`."""
+        cause = execution_options.get("cause") if execution_options else None
         self._autobegin()
         many = isinstance(parameters, list) and parameters and isinstance(parameters[0], (tuple, list, Mapping))
-        cursor = self._execute_sql(sql, parameters if parameters is not None else (), many=bool(many), cause=None)
+        cursor = self._execute_sql(sql, parameters if parameters is not None else (), many=bool(many), cause=cause)
         if cursor.description is None:
             return CursorResult([], [], rowcount=cursor.rowcount, lastrowid=cursor.lastrowid, returns_rows=False)
         return CursorResult([d[0] for d in cursor.description], cursor.fetchall(), rowcount=cursor.rowcount)
@@ -506,14 +549,6 @@ class Connection:
             return raw.execute(sql, params)
         except sqlite3.Error as error:
             raise DBAPIError.instance(sql, params, error) from error
-
-    def _table_exists(self, name: str) -> bool:
-        cursor = self._execute_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
-            (name,),
-            cause=f"check whether table {name!r} exists",
-        )
-        return cursor.fetchone() is not None
 
     def __repr__(self) -> str:
         state = "closed" if self._raw is None else ("in transaction" if self.in_transaction() else "idle")
@@ -548,7 +583,15 @@ class Transaction:
             self.rollback()
 
 
-def _inserted_primary_key(compiled: Any, params: tuple[Any, ...], lastrowid: int | None) -> Any:
+def _cause_of(statement: Any, execution_options: Mapping[str, Any] | None) -> str | None:
+    """The ``cause`` execution option: from the call, else from the statement's own options."""
+    if execution_options and "cause" in execution_options:
+        return execution_options["cause"]
+    own = getattr(statement, "_execution_options", None)
+    return own.get("cause") if own else None
+
+
+def _inserted_primary_key(compiled: Compiled, params: Sequence[Any], lastrowid: int | None) -> Any:
     """The new row's primary key: values given in the INSERT, else the rowid SQLite assigned to
     the table's INTEGER PRIMARY KEY (its rowid alias)."""
     table = compiled.statement.table
@@ -559,8 +602,10 @@ def _inserted_primary_key(compiled: Any, params: tuple[Any, ...], lastrowid: int
         if value is None and column.is_autoincrement_pk:
             value = lastrowid
         values.append(value)
-    keys = [c.key for c in table.primary_key.columns]
-    return row_class(keys)(values)
+    pk_row = compiled.__dict__.get("_pk_row_class")
+    if pk_row is None:  # one Row class per compiled statement, not one per execution
+        pk_row = compiled._pk_row_class = row_class([c.key for c in table.primary_key.columns])
+    return pk_row(values)
 
 
 def _log_statement(sql: str, params: Any, *, many: bool, cause: str | None, log_text: str | None) -> None:
@@ -589,6 +634,12 @@ def _enable_echo() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s INFO %(name)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+
+
+@_inspects(Engine, Connection)
+def _inspect_bind(bind: Engine | Connection) -> Inspector:
+    """``inspect(engine)`` / ``inspect(connection)``: an :class:`Inspector` of the database."""
+    return Inspector(bind)
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:

@@ -1,10 +1,14 @@
 """Batched ``INSERT ... RETURNING`` on SQLite ("insertmanyvalues"): the statement, how many
 rows go in one, and the rule that ties each key SQLite returns to the parameter row it belongs to.
 
-Two callers use it: the ORM's flush (:mod:`minialchemy.orm.persistence`, new objects of one
-table) and Core's ``conn.execute(insert(t).returning(t.c.id), [dict, ...])``
-(:meth:`minialchemy.engine.base.Connection.execute`).  ``docs/insert_strategies.md`` tells the
-story with measurements.
+It is one implementation with two callers, both through the public
+:meth:`minialchemy.engine.base.Connection.execute_insertmanyvalues`: the ORM's flush (the new
+objects of one table, :mod:`minialchemy.orm.persistence`) and Core's
+``conn.execute(insert(t).returning(t.c.id), [dict, ...])``.  The SQL text of the batched
+statement is rendered by the compiler (:meth:`minialchemy.sql.compiler.Compiled.insertmanyvalues_sql`)
+from the single-row INSERT; this module decides how many rows go in one statement, runs the
+statements, and ties each returned key to its parameter row.  ``docs/insert_strategies.md``
+tells the story with measurements.
 
 The problem.  ``sqlite3``'s ``executemany()`` throws away the rows a RETURNING clause produces,
 so getting the new keys of many rows at once means one ``execute()`` of one statement carrying
@@ -39,16 +43,20 @@ row per statement.  We tie them by this argument, step by step:
 4. RETURNING hands them back in any order.  We do not care: the *i*-th smallest key belongs
    to parameter row *i*.
 
-What step 3 assumes is checked on every statement (:func:`keys_in_parameter_order`): the
-returned keys must be exactly n distinct consecutive integers.  That catches each way the rowid
-rule can fail: a trigger that inserts into the same table between our rows (a gap), a primary
-key that is not really a rowid alias (NULLs, or not integers), and a table whose largest rowid
-is already 2**63-1 (SQLite then picks rowids at random; n >= 2 random rowids are consecutive
-with a probability below n!/2**62, which is as close to never as software gets).  A failed
-check comes *after* the rows were inserted: the caller raises, and the rows go away with the
-transaction (the ORM's flush always runs in one, and a failed flush rolls it back).  Recovering
-in place would need a SAVEPOINT around every batch, a cost paid by every flush for an event
-that does not happen with tables the ORM created.
+Step 3 has one precondition that can be known in advance: the table's largest rowid must be
+below 2**63-1 (once a table holds that rowid, SQLite picks new rowids at random).  Before its
+first batched statement into a table, :func:`execute_batches` asks (``SELECT max(rowid)``, one
+b-tree lookup); at the limit it inserts one row per statement instead (keys from
+``lastrowid``), which is always correct.
+
+What step 3 assumes is then checked on every statement (:func:`keys_in_parameter_order`): the
+returned keys must be exactly n distinct consecutive integers.  That catches the ways the rowid
+rule can still fail: a trigger that inserts into the same table between our rows (a gap), and a
+primary key that is not really a rowid alias (NULLs, or not integers).  A failed check comes
+*after* the rows were inserted: :class:`~minialchemy.exc.InsertManyValuesError` is raised (by
+both callers), and the rows go away with the transaction (the ORM's flush always runs in one,
+and a failed flush rolls it back).  Recovering in place would need a SAVEPOINT around every
+batch, a cost paid by every flush for an event that does not happen with tables the ORM created.
 
 Where the rule does not apply, callers insert one row per statement (key from
 ``cursor.lastrowid``): SQLite older than 3.35 (no RETURNING), a primary key that is composite
@@ -58,20 +66,32 @@ a table without columns to write, or a switch: ``create_engine(..., insertmanyva
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import logging
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from minialchemy.sql.compiler import quote
+from minialchemy.exc import InsertManyValuesError
+from minialchemy.sql.elements import func
+from minialchemy.sql.selectable import select
+
+if TYPE_CHECKING:
+    from minialchemy.engine.base import Connection, Dialect
+    from minialchemy.sql.compiler import Compiled
+    from minialchemy.sql.schema import Column, Table
 
 __all__ = [
     "INSERT_BATCH_ROWS",
     "MIN_BATCH_ROWS",
     "MAX_ROWID",
     "rowid_alias",
+    "rowid_at_limit",
     "rows_per_statement",
-    "batched_insert_sql",
+    "execute_batches",
     "abbreviated_sql",
     "keys_in_parameter_order",
 ]
+
+log = logging.getLogger("minialchemy.engine")
 
 #: Rows per batched INSERT statement (the default of ``create_engine(...,
 #: insertmanyvalues_page_size=...)``), capped by the bind-parameter limit.  Not the largest
@@ -93,7 +113,7 @@ MIN_BATCH_ROWS = 10
 MAX_ROWID = 2**63 - 1
 
 
-def rowid_alias(table: Any) -> Any:
+def rowid_alias(table: Table) -> Column | None:
     """The column of ``table`` that aliases SQLite's rowid, or None.
 
     That is the table's only primary-key column, declared exactly ``INTEGER`` (SQLite makes
@@ -109,32 +129,12 @@ def rowid_alias(table: Any) -> Any:
     return column
 
 
-def rows_per_statement(dialect: Any, params_per_row: int, page_size: int | None = None) -> int:
+def rows_per_statement(dialect: Dialect, params_per_row: int, page_size: int | None = None) -> int:
     """How many rows one batched statement carries: ``page_size`` (default
     :data:`INSERT_BATCH_ROWS`), but no more than the bind-parameter limit allows."""
     wanted = page_size or INSERT_BATCH_ROWS
     fits = dialect.max_bind_params // max(params_per_row, 1)
     return max(1, min(wanted, fits))
-
-
-def batched_insert_sql(table_name: str, column_names: Sequence[str], n_rows: int, returning: str) -> str:
-    """``INSERT INTO t (a, b) SELECT column1, column2 FROM (VALUES (?, ?, 0), ...) ORDER BY
-    column3 RETURNING <returning>`` for ``n_rows`` rows (see the module docstring, step 1).
-
-    ``table_name`` and ``column_names`` are unquoted names; ``returning`` is SQL text.
-    SQLite names the columns of a VALUES clause ``column1``, ``column2``, ...
-    """
-    width = len(column_names)
-    if width == 0:
-        raise ValueError("a batched INSERT needs at least one column to write")
-    names = ", ".join(quote(name) for name in column_names)
-    picked = ", ".join(f"column{i}" for i in range(1, width + 1))
-    marks = ", ".join("?" * width)
-    rows = ", ".join(f"({marks}, {position})" for position in range(n_rows))
-    return (
-        f"INSERT INTO {quote(table_name)} ({names}) SELECT {picked} FROM (VALUES {rows}) "
-        f"ORDER BY column{width + 1} RETURNING {returning}"
-    )
 
 
 def abbreviated_sql(sql: str, n_rows: int) -> str:
@@ -166,3 +166,85 @@ def keys_in_parameter_order(keys: list[Any], n_rows: int) -> range | None:
     if keys != list(expected):
         return None
     return expected
+
+
+def rowid_at_limit(connection: Connection, table: Table, cause: str | None = None) -> bool:
+    """True when ``table`` already holds the largest rowid, 2**63-1: SQLite then picks new
+    rowids at random, step 3 of the argument fails, and new rows must go one per statement.
+
+    One ``SELECT max(<rowid alias>)`` (SQLite answers it from the end of the b-tree); callers
+    ask once per table before batching (the flush plans it, logged with ``cause``)."""
+    key = rowid_alias(table)
+    if key is None:
+        return False
+    largest = connection.execute(
+        select(func.max(key)), execution_options={"cause": cause or f"is a rowid of {table.name!r} at 2**63-1?"}
+    ).scalar()
+    return largest == MAX_ROWID
+
+
+def execute_batches(
+    connection: Connection,
+    compiled: Compiled,
+    parameter_rows: Iterable[Sequence[Any]],
+    rows_total: int,
+    cause: str | None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Run ``compiled`` (an ``INSERT ... RETURNING`` of bound values into a table whose key is a
+    rowid alias) for ``rows_total`` parameter rows, many rows a statement; yield each
+    statement's RETURNING rows in parameter order, the rowid key as their last value.
+
+    ``parameter_rows`` are positional, in the order of ``compiled``'s placeholders, already
+    processed by their types; they are consumed one statement at a time (a flush of 100 000
+    objects never holds 100 000 parameter tuples).  Raises :class:`InsertManyValuesError` when
+    a statement's keys fail the check of the module docstring.
+    """
+    table = compiled.statement.table
+    key_column = rowid_alias(table)
+    if key_column is None or not compiled.supports_insertmanyvalues:
+        raise InsertManyValuesError(
+            f"{compiled.string!r} cannot be batched: batched RETURNING needs an INSERT of bound "
+            f"values into a table whose primary key is a rowid alias (a single INTEGER column)"
+        )
+    width = len(compiled.insert_columns)
+    engine = connection.engine
+    size = rows_per_statement(engine.dialect, width, engine.insertmanyvalues_page_size)
+    statements = -(-rows_total // size)
+    echoing = log.isEnabledFor(logging.INFO)
+    rows = iter(parameter_rows)
+    number = 0
+    sql_for_size: dict[int, str] = {}
+    while True:
+        chunk = list(islice(rows, size))
+        n = len(chunk)
+        if not n:
+            return
+        number += 1
+        sql = sql_for_size.get(n)
+        if sql is None:
+            sql = sql_for_size[n] = compiled.insertmanyvalues_sql(n, key_column)
+        params = list(chain.from_iterable(chunk))  # one flat list: ?, ?, ... row after row
+        if echoing:  # the cause and the short SQL are only for the log
+            why = f"{cause or 'executemany with RETURNING'}: batched RETURNING, statement {number} of {statements}, {n} rows (batch size {size})"
+            cursor = connection._execute_sql(sql, params, cause=why, log_text=abbreviated_sql(sql, n))
+        else:
+            cursor = connection._execute_sql(sql, params, cause=cause)
+        returned = cursor.fetchall()
+        keys = keys_in_parameter_order([row[-1] for row in returned], n)
+        if keys is None:
+            raise InsertManyValuesError(
+                f"Batched INSERT into table {table.name!r} returned keys that are not {n} "
+                f"consecutive integers, so they cannot be matched to the {n} parameter rows (a "
+                f"trigger inserting into the same table? a primary key that is not an INTEGER "
+                f"rowid alias?).  The rows are inserted in the current transaction: roll it back "
+                f"(a failed flush does).  Use create_engine(..., insertmanyvalues=False) to "
+                f"insert one row per statement on this database."
+            )
+        first = keys.start
+        if len(returned[0]) == 1:  # only the key: row i holds key first + i
+            ordered = list(zip(keys))
+        else:
+            ordered = [None] * n  # type: ignore[list-item]
+            for row in returned:
+                ordered[row[-1] - first] = row
+        yield ordered

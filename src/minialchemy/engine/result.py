@@ -249,6 +249,12 @@ class Result(_Consumable):
     def returns_rows(self) -> bool:
         return True
 
+    def raw_tuples(self) -> list[tuple[Any, ...]]:
+        """Every remaining row as a plain tuple (values already converted by their types),
+        without making :class:`Row` objects: for callers that build their own objects from the
+        rows, like the ORM's loader."""
+        return self._take_raw_tuples()
+
     def keys(self) -> list[str]:
         """The column keys, in order."""
         return list(self._keys)

@@ -172,14 +172,14 @@ def execute_dml(session: Any, statement: Any, params: Any, options: dict[str, An
     cause = f"ORM-enabled {statement.__visit_name__.upper()} of {mapper.class_.__name__}"
     if strategy == "fetch":
         returning = statement.returning(*mapper.primary_key)
-        result = connection._execute_statement(returning, params, cause=cause)
+        result = connection.execute(returning, params, execution_options={"cause": cause})
         keys = [tuple(row) for row in result.all()]
         result.rowcount = len(keys)
         matched = [obj for obj in (session.identity_map.get((mapper.class_, key, None)) for key in keys) if obj is not None]
         if is_update:
             value_setters = _value_evaluators(mapper, statement, fallback_expire=True)
     else:
-        result = connection._execute_statement(statement, params, cause=cause)
+        result = connection.execute(statement, params, execution_options={"cause": cause})
         matched = _evaluate_matches(session, mapper, matcher) if matcher is not None else []
     if is_update:
         _synchronize_update(session, matched, value_setters)
@@ -238,7 +238,7 @@ def _bulk_update_by_primary_key(
         criteria.append(statement.whereclause)
     matched_rows = 0
     for rows in groups.values():
-        result = connection._execute_statement(core_update(table).where(*criteria), rows, cause=cause)
+        result = connection.execute(core_update(table).where(*criteria), rows, execution_options={"cause": cause})
         if result.rowcount != len(rows):
             raise StaleDataError(
                 f"UPDATE statement on table {table.name!r} expected to update {len(rows)} row(s); "

@@ -84,16 +84,11 @@ def fetch_rows(session: Any, statement: Any, params: Any, cause: str | None) -> 
 
 
 def fetch_compiled(session: Any, compiled: Any, parameters: tuple[Any, ...], cause: str | None) -> list[tuple[Any, ...]]:
-    """Run an already compiled SELECT with its positional parameters; its rows, each value
-    through its type's result processor."""
+    """Run an already compiled SELECT with its positional parameters in the session's
+    transaction; its rows as plain tuples, each value converted by its type."""
     connection = session._connection_for_bind()
-    connection._autobegin()
-    cursor = connection._execute_sql(compiled.string, parameters, cause=cause)
-    rows = cursor.fetchall()
-    processors = [type_.result_processor() for _, type_, _ in compiled.result_columns]
-    if any(p is not None for p in processors):
-        rows = [tuple(p(v) if p is not None else v for p, v in zip(processors, row)) for row in rows]
-    return rows
+    result = connection.execute_compiled(compiled, parameters, execution_options={"cause": cause} if cause else None)
+    return result.raw_tuples()
 
 
 def execute_select(

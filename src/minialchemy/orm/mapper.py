@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.inspection import _inspects
 from minialchemy.sql.elements import ColumnElement, ColumnOperators
 from minialchemy.sql.schema import Column, Table
 
@@ -268,6 +269,12 @@ class Mapper:
     def _state_for(self, obj: Any) -> Any:
         return _accel.instrumentation.instance_state(obj)
 
+    def __clause_element__(self) -> Table:
+        """The table this mapper writes and reads: how the SQL layer turns ``select(User)`` or
+        ``insert(User)`` into SQL without knowing about mappers (it inspects ``User``, gets
+        this mapper through the hook registered below, and asks for its clause element)."""
+        return self.local_table
+
     # -- loading expired attributes -----------------------------------------------------------
 
     def _load_expired(self, state: Any, key: str) -> None:
@@ -382,3 +389,32 @@ def object_mapper(obj: Any) -> Mapper:
         )
     return mapper
 
+
+
+# -- inspect(): what the ORM registers (see minialchemy.inspection) -----------------------------
+
+
+@_inspects(type)
+def _inspect_class(cls: type) -> Mapper | None:
+    """``inspect(User)``: the class's mapper (None for a class that is not mapped)."""
+    mapper = cls.__dict__.get("__mapper__") or getattr(cls, "__mapper__", None)
+    return mapper if isinstance(mapper, Mapper) else None
+
+
+@_inspects(Mapper)
+def _inspect_mapper(mapper: Mapper) -> Mapper:
+    """``inspect(mapper)``: a mapper inspects to itself."""
+    return mapper
+
+
+@_inspects(object)
+def _inspect_instance(obj: Any) -> Any:
+    """``inspect(user)``: the object's InstanceState (None for an object of an unmapped class)."""
+    d = getattr(obj, "__dict__", None)
+    state = d.get(_accel.instrumentation.STATE_KEY) if d is not None else None
+    if state is not None:
+        return state
+    mapper = getattr(type(obj), "__mapper__", None)
+    if isinstance(mapper, Mapper):
+        return mapper._state_for(obj)
+    return None

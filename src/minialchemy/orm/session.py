@@ -630,7 +630,7 @@ class Session:
             return bulk.execute_dml(self, statement, params, options)
         if visit in ("insert", "update", "delete", "textclause"):
             self._autoflush("textual SQL" if visit == "textclause" else visit.upper())
-        return self._connection_for_bind()._execute_statement(statement, params, cause=None)
+        return self._connection_for_bind().execute(statement, params, execution_options=options)
 
     def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
         """``execute(statement).scalars()``: the first column of each row (objects for

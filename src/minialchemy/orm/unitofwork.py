@@ -237,7 +237,6 @@ def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
 def flush(session: Any, cause: str) -> None:
     """Run one flush of ``session`` (see the module docstring)."""
     connection = session._connection_for_bind()
-    connection._autobegin()
     direct_writes = _direct_foreign_key_writes(session)
     _prepare_deletes_and_orphans(session)
     saved = _saved_objects_by_mapper(session)

@@ -6,8 +6,11 @@ Every Python value becomes a bound parameter: the compiler writes ``?`` (for sql
 parameters into the tuple sqlite3 wants.  Identifiers that are SQL keywords or not plain
 lower-case names (``"order"``, ``"first name"``) are quoted everywhere.
 
-Where it sits: called by the engine (``Connection.execute``) and by ``str(statement)``; the ORM's
-flush uses :func:`quote` and the same compiler for its statements.
+Where it sits: called by the engine (``Connection.execute``) and by ``str(statement)``.  The
+ORM's flush builds Core ``insert()`` / ``update()`` / ``delete()`` statements and compiles them
+here once per mapper and column set; this module is the only place SQL text is written.  The
+batched ``INSERT ... RETURNING`` form (:meth:`Compiled.insertmanyvalues_sql`) is rendered here
+too, from the single-row INSERT, for :mod:`minialchemy.engine.insertmanyvalues`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from minialchemy.sql import selectable as sel
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, Table
 
-__all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table"]
+__all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table", "ddl_drop_table"]
 
 # SQLite's keywords (sqlite.org/lang_keywords.html): a name equal to one of them is quoted.
 RESERVED_WORDS = frozenset(
@@ -103,6 +106,10 @@ class Compiled:
         self._bind_counts: dict[str, int] = {}
         self._bind_names: dict[int, str] = {}
         self._processors: list[Any] | None = None
+        #: for an INSERT whose every value is one bound parameter: ``(INSERT INTO t (a, b),
+        #: number of columns, RETURNING clause)``, from which :meth:`insertmanyvalues_sql`
+        #: renders the many-row form; None for any other statement
+        self._insert_many_form: tuple[str, int, str] | None = None
 
     def __str__(self) -> str:
         return self.string
@@ -144,6 +151,51 @@ class Compiled:
         if self._processors:
             return process_parameters(self._processors, out, self.string, params)
         return tuple(out)
+
+    def bind_processors(self) -> list[Any] | None:
+        """The bind processor of each placeholder, in order (None: no placeholder needs one).
+
+        A caller that builds positional parameters itself (the ORM's flush) applies them;
+        :meth:`construct_params` applies them for you."""
+        if self._processors is None:
+            found = [bind.type.bind_processor() for _, bind in self.binds]
+            self._processors = found if any(p is not None for p in found) else []
+        return self._processors or None
+
+    @property
+    def supports_insertmanyvalues(self) -> bool:
+        """True for an INSERT whose values are all bound parameters: it has a many-row form."""
+        return self._insert_many_form is not None
+
+    def insertmanyvalues_sql(self, n_rows: int, key_column: Column) -> str:
+        """The batched form of this single-row INSERT for ``n_rows`` parameter rows::
+
+            INSERT INTO t (a, b) SELECT column1, column2
+            FROM (VALUES (?, ?, 0), (?, ?, 1), ...) ORDER BY column3 RETURNING <returning>, key
+
+        The third value of each VALUES row is its position, written as a literal: the ORDER BY
+        makes SQLite insert the rows in parameter order (the argument is in
+        :mod:`minialchemy.engine.insertmanyvalues`).  SQLite names the columns of a VALUES
+        clause ``column1``, ``column2``, ...  ``key_column`` (the rowid alias) is returned as the
+        last column, added to the statement's own RETURNING unless that already ends with it.
+        """
+        if self._insert_many_form is None:
+            raise CompileError(
+                f"{self.string!r} has no many-row form: only an INSERT whose values are all "
+                f"bound parameters has one"
+            )
+        head, width, returning = self._insert_many_form
+        if width == 0:
+            raise CompileError("a batched INSERT needs at least one column to write")
+        key = quote(key_column.name)
+        if not self.returning_columns:
+            returning = f" RETURNING {key}"
+        elif self.returning_columns[-1] is not key_column:
+            returning = f"{returning}, {key}"
+        picked = ", ".join(f"column{i}" for i in range(1, width + 1))
+        marks = ", ".join("?" * width)
+        rows = ", ".join(f"({marks}, {position})" for position in range(n_rows))
+        return f"{head} SELECT {picked} FROM (VALUES {rows}) ORDER BY column{width + 1}{returning}"
 
 
 def _shown(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -594,6 +646,7 @@ class _SQLCompiler:
             given_keys.update(table.c.keys())
         names: list[str] = []
         values: list[str] = []
+        all_bound = True  # every value one bound parameter (then a many-row form exists)
         for column in table.columns:
             if column.key in insert._values:
                 value = insert._values[column.key]
@@ -606,6 +659,8 @@ class _SQLCompiler:
                 element = el.BindParameter(column.key, type_=column.type, callable_=column.default_value)
             else:
                 continue
+            if not isinstance(element, el.BindParameter):
+                all_bound = False
             self.compiled.insert_columns.append(column)
             names.append(quote(column.name))
             values.append(self.process(element))
@@ -614,11 +669,15 @@ class _SQLCompiler:
             raise CompileError(
                 f"Unconsumed column names: {', '.join(sorted(unknown))} (table {table.name!r})"
             )
+        returning = self._returning(insert)
         if names:
-            sql = f"INSERT INTO {quote(table.name)} ({', '.join(names)}) VALUES ({', '.join(values)})"
+            head = f"INSERT INTO {quote(table.name)} ({', '.join(names)})"
+            sql = f"{head} VALUES ({', '.join(values)})"
+            if all_bound and self.compiled.positional:
+                self.compiled._insert_many_form = (head, len(names), returning)
         else:
             sql = f"INSERT INTO {quote(table.name)} DEFAULT VALUES"
-        return sql + self._returning(insert)
+        return sql + returning
 
     def _insert_multi_values(self, insert: Any) -> str:
         table: Table = insert.table
@@ -727,6 +786,11 @@ def ddl_create_table(table: Table) -> str:
                 line += " ON UPDATE " + validate_sql_phrase(fk.onupdate, f"{fk!r} onupdate")
             lines.append(line)
     return f"CREATE TABLE {quote(table.name)} (\n\t" + ", \n\t".join(lines) + "\n)"
+
+
+def ddl_drop_table(table: Table) -> str:
+    """``DROP TABLE`` for ``table``."""
+    return f"DROP TABLE {quote(table.name)}"
 
 
 def _sql_literal(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from minialchemy.exc import ArgumentError
 from minialchemy.sql.elements import ColumnElement, and_, coerce_expression
 from minialchemy.sql.schema import Column, Table
-from minialchemy.sql.selectable import Executable, table_of
+from minialchemy.sql.selectable import Executable, entity_table, table_of
 
 __all__ = ["Insert", "Update", "Delete", "insert", "update", "delete"]
 
@@ -36,11 +36,16 @@ class _DMLBase(Executable):
         if hasattr(key, "__clause_element__"):
             return key.__clause_element__()
         column = self.table.c.get(key)
-        mapper = getattr(self.entity, "__mapper__", None)
-        if mapper is not None and key in mapper.column_attrs:
+        if self.entity is not self.table and isinstance(key, str):
             # update(Order).values(choice=...): an attribute name of a mapped class, whose
-            # column may be named differently (mapped_column("select"))
-            column = mapper.column_attrs[key].column
+            # column may be named differently (mapped_column("select")); the class attribute
+            # knows its column (__clause_element__), the SQL layer need not know the mapper
+            attribute = getattr(self.entity, key, None)
+            clause = getattr(attribute, "__clause_element__", None)
+            if clause is not None:
+                candidate = clause()
+                if isinstance(candidate, Column) and candidate.table is self.table:
+                    column = candidate
         if column is None:
             for candidate in self.table.columns:  # the database name also works
                 if candidate.name == key:
@@ -73,7 +78,7 @@ class _DMLBase(Executable):
         """``RETURNING columns`` (SQLite >= 3.35); the result then has rows."""
         new = self._generate()
         for column in columns:
-            if isinstance(column, Table) or hasattr(column, "__table__"):
+            if isinstance(column, Table) or entity_table(column) is not None:
                 new._returning.extend(table_of(column).columns)
             else:
                 new._returning.append(coerce_expression(column))

@@ -430,19 +430,19 @@ class MetaData:
 
         with bind.begin() as conn:
             for table in self.sorted_tables:
-                if checkfirst and conn._table_exists(table.name):
+                if checkfirst and conn.dialect.has_table(conn, table.name):
                     continue
-                conn._execute_sql(ddl_create_table(table), (), cause="create_all")
+                conn.exec_driver_sql(ddl_create_table(table), execution_options={"cause": "create_all"})
 
     def drop_all(self, bind: Any, checkfirst: bool = True) -> None:
         """Emit ``DROP TABLE`` for each existing table, children first."""
-        from minialchemy.sql.compiler import quote
+        from minialchemy.sql.compiler import ddl_drop_table
 
         with bind.begin() as conn:
             for table in reversed(self.sorted_tables):
-                if checkfirst and not conn._table_exists(table.name):
+                if checkfirst and not conn.dialect.has_table(conn, table.name):
                     continue
-                conn._execute_sql(f"DROP TABLE {quote(table.name)}", (), cause="drop_all")
+                conn.exec_driver_sql(ddl_drop_table(table), execution_options={"cause": "drop_all"})
 
     def clear(self) -> None:
         self.tables.clear()

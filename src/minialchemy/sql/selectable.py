@@ -17,8 +17,8 @@ list, so ``WHERE address.user_id = user_account.id`` inside it refers to the out
 
 Where it sits: built by users and by the ORM (lazy loads, ``Session.get``, relationship joins);
 rendered by :mod:`minialchemy.sql.compiler`.  This module knows nothing of mappers: an ORM entity
-stands for a FROM through :func:`from_clause_of` (a mapped class offers its ``__table__``; any
-other object offers a FROM through ``__clause_element__()``), and a relationship joins through
+stands for a FROM through :func:`from_clause_of` (a mapped class through ``inspect()``, where
+the ORM registered it; any other object offers a FROM through ``__clause_element__()``), and a relationship joins through
 the ``_join_target_and_onclause()`` hook described at :meth:`Select.join`.
 """
 
@@ -34,6 +34,7 @@ from minialchemy.exc import (
     NoForeignKeysError,
 )
 from minialchemy.sql import types as sqltypes
+from minialchemy.inspection import inspect
 from minialchemy.sql.elements import (
     ClauseElement,
     ColumnElement,
@@ -51,6 +52,7 @@ __all__ = [
     "Executable",
     "table_of",
     "from_clause_of",
+    "entity_table",
     "FromClause",
     "Alias",
     "Subquery",
@@ -99,27 +101,42 @@ class Executable(ClauseElement):
 
 
 def table_of(obj: Any) -> Table:
-    """The table a DML target stands for: a Table, or a mapped class (its ``__table__``)."""
+    """The table a DML target stands for: a Table, or a mapped class (see :func:`entity_table`)."""
     if isinstance(obj, Table):
         return obj
-    table = getattr(obj, "__table__", None)
-    if isinstance(table, Table):
+    table = entity_table(obj)
+    if table is not None:
         return table
     raise ArgumentError(f"{obj!r} is not a Table or a mapped class")
+
+
+def entity_table(obj: Any) -> Table | None:
+    """The table of an entity such as a mapped class, or None.
+
+    The SQL layer knows nothing of mappers: it inspects ``obj`` (:func:`minialchemy.inspection.inspect`,
+    where the ORM registered mapped classes) and asks the answer for its clause element."""
+    if not isinstance(obj, type):
+        return None
+    found = inspect(obj, raiseerr=False)
+    clause = getattr(found, "__clause_element__", None)
+    if clause is None:
+        return None
+    table = clause()
+    return table if isinstance(table, Table) else None
 
 
 def from_clause_of(obj: Any) -> "Table | FromClause | None":
     """The FROM that ``obj`` stands for, or None when it is not one.
 
-    A Table or FromClause is itself; a mapped class stands for its ``__table__``; any other
-    object may offer one through ``__clause_element__()`` (an ORM alias of a class does).  This
-    is the one place the SQL layer recognises entities, so it never needs to import the ORM.
+    A Table or FromClause is itself; a mapped class stands for its table (:func:`entity_table`);
+    any other object may offer one through ``__clause_element__()`` (an ORM alias of a class
+    does).  This is the one place the SQL layer recognises entities, so it never needs to import
+    the ORM.
     """
     if isinstance(obj, (Table, FromClause)):
         return obj
     if isinstance(obj, type):
-        table = getattr(obj, "__table__", None)
-        return table if isinstance(table, Table) else None
+        return entity_table(obj)
     clause_element = getattr(obj, "__clause_element__", None)
     if clause_element is not None:
         clause = clause_element()
