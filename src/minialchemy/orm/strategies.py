@@ -249,9 +249,7 @@ def _run_in_batches(
     and reused with the next batch's values (the batches of a large load all have 500)."""
     from minialchemy.orm import loading
 
-    order = getattr(prop, "order_by_clauses", None)
-    if order is None:
-        order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else ([prop.order_by] if prop.order_by is not None else [])
+    order = prop.order_by_clauses
     cache = _compiled_in_batches.get(prop)
     if cache is None:
         cache = _compiled_in_batches[prop] = {}

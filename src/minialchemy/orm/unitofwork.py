@@ -25,9 +25,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minialchemy import _accel
-from minialchemy.exc import StatementError
+from minialchemy.exc import CircularDependencyError, StatementError
 from minialchemy.orm import persistence
-from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
+from minialchemy.orm.exc import StaleDataError
+from minialchemy.orm.relationships import (
+    MANYTOMANY,
+    MANYTOONE,
+    ONETOMANY,
+    InstrumentedList,
+    _replaced_children,
+    replaced_children,
+)
+from minialchemy.sql.dml import delete as delete_statement
+from minialchemy.sql.dml import insert as insert_statement
+from minialchemy.sql.elements import bindparam
 
 __all__ = ["flush", "plan_flush", "FlushStep"]
 
@@ -93,17 +104,23 @@ def plan_flush(session: Any, saved: dict[Any, list[Any]] | None = None) -> list[
 
 
 def _prepare_deletes_and_orphans(session: Any) -> None:
-    """Phase 1: children of deleted parents, children removed from collections."""
+    """Phase 1: children of deleted parents, children removed from collections (or replaced
+    in a one-to-one)."""
     instrumentation = _accel.instrumentation
     for obj in list(session._deleted):
         mapper = type(obj).__mapper__
         for key in mapper._relationship_keys:
             prop = mapper._props[key]
             prop._resolve()
-            if prop.direction != ONETOMANY or prop.viewonly or prop.passive_deletes:
+            if prop.direction != ONETOMANY or prop.viewonly:
                 continue
-            children = getattr(obj, key)  # loads the collection if needed (no autoflush: flushing)
-            for child in list(children):
+            if prop.passive_deletes:
+                # the database's ON DELETE handles the rows; only children already loaded
+                # are seen to (deleted or detached from the parent), none is loaded for it
+                children = obj.__dict__.get(key)
+            else:
+                children = getattr(obj, key)  # loads the collection if needed (no autoflush: flushing)
+            for child in _as_list(children):
                 if child in session._deleted:
                     continue
                 if "delete" in prop.cascade:
@@ -117,15 +134,21 @@ def _prepare_deletes_and_orphans(session: Any) -> None:
         mapper = type(obj).__mapper__
         d = obj.__dict__
         for key in mapper._relationship_keys:
-            collection = d.get(key)
-            if not isinstance(collection, InstrumentedList) or not collection._removed:
-                continue
+            value = d.get(key)
+            if isinstance(value, InstrumentedList):
+                if not value._removed or value._committed is not None:  # many-to-many: association rows
+                    continue
+                removed = value._removed
+            else:
+                removed = replaced_children(obj, key)
+                if not removed:
+                    continue
             prop = mapper._props[key]
-            for child in collection._removed:
-                if any(item is child for item in collection):
+            for child in removed:
+                if child is value or (isinstance(value, InstrumentedList) and any(item is child for item in value)):
                     continue
                 child_state = instrumentation.instance_state(child)
-                if "delete-orphan" in prop.cascade:
+                if "delete-orphan" in prop.cascade and not _has_other_parent(prop, child, obj):
                     if child_state.key is not None:
                         session.delete(child)
                     elif child_state.session_id == session.hash_key:
@@ -138,6 +161,233 @@ def _prepare_deletes_and_orphans(session: Any) -> None:
                 if all(child_d.get(many) == value for (_, many), value in zip(prop.fk_attr_keys(), owner_values)):
                     for _, many in prop.fk_attr_keys():
                         setattr(child, many, None)
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A relationship's value as a list: a collection, or a one-to-one's object (or nothing)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+def _has_other_parent(prop: Any, child: Any, parent: Any) -> bool:
+    """The removed child now belongs to another parent (through ``back_populates``): not an
+    orphan."""
+    if not prop.back_populates:
+        return False
+    other = child.__dict__.get(prop.back_populates)
+    return other is not None and other is not parent
+
+
+# -- self-referential tables: rows in dependency order ------------------------------------------
+
+
+def _self_referential(mapper: Any) -> list[Any]:
+    """The relationships of ``mapper`` to itself (an adjacency list), configured."""
+    props = [mapper._props[key] for key in mapper._relationship_keys]
+    for prop in props:
+        prop._resolve()
+    return [p for p in props if p.mapper is mapper and p.direction in (MANYTOONE, ONETOMANY) and not p.viewonly]
+
+
+def _parent_edges(props: list[Any], objects: list[Any], among: list[Any]) -> list[tuple[Any, Any]]:
+    """``(parent, child)`` pairs between objects of ``among`` (the new ones), from the
+    relationships ``props`` of a self-referential mapper as they are in memory: a child's
+    many-to-one, or a parent's one-to-many collection (``objects``: every saved object)."""
+    ids = {id(o) for o in among}
+    edges = []
+    for obj in objects:
+        d = obj.__dict__
+        for prop in props:
+            if prop.key not in d:
+                continue
+            if prop.direction == MANYTOONE:
+                parent = d[prop.key]
+                if parent is not None and id(obj) in ids and id(parent) in ids:
+                    edges.append((parent, obj))
+            elif id(obj) in ids:
+                edges.extend((obj, child) for child in _as_list(d[prop.key]) if id(child) in ids)
+    return edges
+
+
+def _levels(objects: list[Any], edges: list[tuple[Any, Any]], what: str) -> list[list[Any]]:
+    """Topological sort by levels: level 0 has no parent among ``objects``, level n only
+    parents in the levels before it; each level keeps the order of ``objects``.  Rows that
+    depend on each other in a circle raise CircularDependencyError."""
+    parents_left = {id(o): 0 for o in objects}
+    children: dict[int, list[Any]] = {}
+    for parent, child in edges:
+        if parent is child:
+            parents_left[id(child)] += 1
+            continue
+        parents_left[id(child)] += 1
+        children.setdefault(id(parent), []).append(child)
+    levels = []
+    current = [o for o in objects if parents_left[id(o)] == 0]
+    placed = 0
+    while current:
+        levels.append(current)
+        placed += len(current)
+        released = set()
+        for parent in current:
+            for child in children.get(id(parent), ()):
+                parents_left[id(child)] -= 1
+                if parents_left[id(child)] == 0:
+                    released.add(id(child))
+        current = [o for o in objects if id(o) in released]
+    if placed != len(objects):
+        from minialchemy.orm.mapper import _instance_str
+
+        stuck = [o for o in objects if parents_left[id(o)] > 0]
+        names = ", ".join(_instance_str(o) for o in stuck[:6]) + (" ..." if len(stuck) > 6 else "")
+        raise CircularDependencyError(
+            f"Circular dependency detected: {len(stuck)} {what} depend on each other in a circle "
+            f"({names}); no order of statements satisfies their foreign keys.  Break the cycle "
+            f"(set one of these parents to None) before flushing.",
+            cycles=stuck,
+            edges=[(p, c) for p, c in edges if id(c) in {id(o) for o in stuck}],
+        )
+    return levels
+
+
+def insert_levels(mapper: Any, new: list[Any], saved: list[Any]) -> list[list[Any]]:
+    """The new objects of a self-referential ``mapper`` in INSERT order, as levels of the
+    tree: parents (level 0) before their children (level 1) before theirs.  Each level can be
+    one batch: its parents' primary keys exist when its foreign keys are copied."""
+    props = _self_referential(mapper)
+    if not props or len(new) < 2:
+        return [new]
+    # (``saved``: every object the flush saves of this mapper, new or not: a persistent
+    # parent's collection may list new children)
+    return _levels(new, _parent_edges(props, saved, new), f"new {mapper.class_.__name__} objects")
+
+
+def delete_levels(session: Any, mapper: Any, deleted: list[Any]) -> list[list[Any]]:
+    """The deleted objects of a self-referential ``mapper`` in DELETE order: leaves first,
+    then their parents.  Ordered by the foreign-key values the rows hold."""
+    props = _self_referential(mapper)
+    if not props or len(deleted) < 2:
+        return [deleted]
+    pairs = props[0].pairs
+    one_keys = [mapper._col_to_attr[one] for one, _ in pairs]
+    many_keys = [mapper._col_to_attr[many] for _, many in pairs]
+    with session.no_autoflush:
+        by_key = {tuple(getattr(o, k) for k in one_keys): o for o in deleted}
+        edges = []
+        for obj in deleted:
+            parent = by_key.get(tuple(getattr(obj, k) for k in many_keys))
+            if parent is not None:
+                edges.append((parent, obj))
+    levels = _levels(deleted, edges, f"deleted {mapper.class_.__name__} objects")
+    levels.reverse()
+    return levels
+
+
+# -- many-to-many: association rows -------------------------------------------------------------
+
+
+class AssociationRows:
+    """The association-table rows a flush inserts and deletes (many-to-many ``secondary=``),
+    each once even when both sides of the relationship show the change."""
+
+    def __init__(self) -> None:
+        self.to_insert: dict[Any, dict[tuple[Any, ...], dict[Any, Any]]] = {}
+        self.to_delete: dict[Any, dict[tuple[Any, ...], dict[Any, Any]]] = {}
+
+    @staticmethod
+    def _row(prop: Any, owner: Any, item: Any) -> dict[Any, Any]:
+        row = {}
+        for parent_column, column in prop.secondary_pairs:
+            row[column] = getattr(owner, prop.parent._col_to_attr[parent_column])
+        for target_column, column in prop.secondary_target_pairs:
+            row[column] = getattr(item, prop.mapper._col_to_attr[target_column])
+        return row
+
+    def _add(self, into: dict[Any, Any], prop: Any, owner: Any, item: Any) -> None:
+        row = self._row(prop, owner, item)
+        table = prop.secondary_table
+        key = tuple(row.get(c) for c in table.columns)
+        into.setdefault(table, {})[key] = row
+
+    def insert(self, prop: Any, owner: Any, item: Any) -> None:
+        self._add(self.to_insert, prop, owner, item)
+
+    def delete(self, prop: Any, owner: Any, item: Any) -> None:
+        self._add(self.to_delete, prop, owner, item)
+
+    def __bool__(self) -> bool:
+        return bool(self.to_insert or self.to_delete)
+
+
+def _many_to_many(mapper: Any) -> list[Any]:
+    props = [mapper._props[key] for key in mapper._relationship_keys]
+    for prop in props:
+        prop._resolve()
+    return [p for p in props if p.direction == MANYTOMANY and not p.viewonly]
+
+
+def association_rows_of_deleted(session: Any) -> list[tuple[Any, Any, Any]]:
+    """``(relationship, deleted object, related object)`` for each association row a deleted
+    object has: its many-to-many collections are loaded (one SELECT each, as in SQLAlchemy)."""
+    links = []
+    for obj in list(session._deleted):
+        for prop in _many_to_many(type(obj).__mapper__):
+            collection = getattr(obj, prop.key)
+            committed = collection._committed if isinstance(collection, InstrumentedList) else None
+            for item in committed if committed is not None else _as_list(collection):
+                links.append((prop, obj, item))
+    return links
+
+
+def association_changes(session: Any, saved: dict[Any, list[Any]], of_deleted: list[tuple[Any, Any, Any]]) -> AssociationRows:
+    """The association rows to write, once the objects on both sides have primary keys: for
+    each many-to-many collection, a row per member added since it was loaded (or flushed)
+    and a row deleted per member removed, and the rows of deleted objects."""
+    rows = AssociationRows()
+    deleted = session._deleted
+    for mapper, objects in saved.items():
+        props = _many_to_many(mapper)
+        for obj in objects if props else ():
+            d = obj.__dict__
+            for prop in props:
+                collection = d.get(prop.key)
+                if not isinstance(collection, InstrumentedList) or collection._committed is None:
+                    continue
+                committed = collection._committed
+                before = {id(item) for item in committed}
+                now = {id(item) for item in collection}
+                for item in collection:
+                    if id(item) not in before and item not in deleted:
+                        rows.insert(prop, obj, item)
+                for item in committed:
+                    if id(item) not in now:
+                        rows.delete(prop, obj, item)
+    for prop, obj, item in of_deleted:
+        rows.delete(prop, obj, item)
+    return rows
+
+
+def emit_association_rows(connection: Any, rows: AssociationRows, cause: str) -> None:
+    """DELETE the association rows that went (``DELETE FROM post_tag WHERE post_tag.post_id = ?
+    AND post_tag.tag_id = ?``, one executemany per table), then INSERT the new ones."""
+    for table, found in rows.to_delete.items():
+        params = list(found.values())
+        columns = list(params[0])
+        statement = delete_statement(table).where(*[c == bindparam(c.key) for c in columns])
+        result = connection._execute_statement(
+            statement, [{c.key: row[c] for c in columns} for row in params], cause=f"{cause}: association rows"
+        )
+        if result.rowcount != len(params):
+            raise StaleDataError(
+                f"DELETE statement on table {table.name!r} expected to delete {len(params)} row(s); "
+                f"only {result.rowcount} were matched (were the association rows changed by "
+                f"someone else?)"
+            )
+    for table, found in rows.to_insert.items():
+        params = [{c.key: v for c, v in row.items()} for row in found.values()]
+        connection._execute_statement(insert_statement(table), params, cause=f"{cause}: association rows")
 
 
 def _set_if_different(obj: Any, key: str, value: Any) -> None:
@@ -209,7 +459,7 @@ def _sync_foreign_keys(
                 collection = pd.get(prop.key)
                 if not collection:
                     continue
-                for child in collection:
+                for child in _as_list(collection):
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
@@ -239,6 +489,7 @@ def flush(session: Any, cause: str) -> None:
     connection = session._connection_for_bind()
     direct_writes = _direct_foreign_key_writes(session)
     _prepare_deletes_and_orphans(session)
+    links_of_deleted = association_rows_of_deleted(session)
     saved = _saved_objects_by_mapper(session)
     steps = plan_flush(session, saved)
     instrumentation = _accel.instrumentation
@@ -248,35 +499,60 @@ def flush(session: Any, cause: str) -> None:
     filled: list[Any] = []  # one persistence.FilledKeys per INSERT step: (object, key) pairs
     try:
         for step in steps:
+            if step.kind != "save":
+                continue
             mapper = step.mapper
-            if step.kind == "save":
-                _sync_foreign_keys(session, mapper, saved, direct_writes)
-                # Until the post-flush step, the only change to what a flush saves is a clean
-                # object joining session._modified (a foreign key set by the sync above): an
-                # unchanged size means ``saved`` is still exact.
-                if len(session._modified) != modified_count:
-                    saved = _saved_objects_by_mapper(session)
-                    modified_count = len(session._modified)
-                new = []
-                changes = []
-                for obj in saved.get(mapper, ()):
-                    state = _state(obj)
-                    if state.key is None:
-                        new.append(obj)
-                        continue
-                    changed = instrumentation.update_params(state, obj.__dict__)
-                    if changed:
-                        changes.append((obj, changed))
-                    updated.append(obj)
-                if new:
-                    _apply_python_defaults(mapper, new)
+            _sync_foreign_keys(session, mapper, saved, direct_writes)
+            # Until the post-flush step, the only change to what a flush saves is a clean
+            # object joining session._modified (a foreign key set by the sync above): an
+            # unchanged size means ``saved`` is still exact.
+            if len(session._modified) != modified_count:
+                saved = _saved_objects_by_mapper(session)
+                modified_count = len(session._modified)
+            new = []
+            persistent = []
+            for obj in saved.get(mapper, ()):
+                (new if _state(obj).key is None else persistent).append(obj)
+            if new:
+                _apply_python_defaults(mapper, new)
+                # a table that refers to itself (a tree): parents' rows before children's
+                self_referential = bool(_self_referential(mapper))
+                levels = insert_levels(mapper, new, saved.get(mapper, [])) if self_referential else [new]
+                for number, level in enumerate(levels):
+                    if number:
+                        # the parents of this level have their primary keys now
+                        _sync_foreign_keys(session, mapper, saved, direct_writes)
+                        if len(session._modified) != modified_count:
+                            saved = _saved_objects_by_mapper(session)
+                            modified_count = len(session._modified)
                     # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
-                    filled.append(persistence.emit_insert(connection, mapper, new, cause))
-                    inserted.append((mapper, new))
-                if changes:
-                    persistence.emit_update(connection, mapper, changes, cause)
-            elif step.objects:
-                persistence.emit_delete(connection, mapper, step.objects, cause)
+                    filled.append(persistence.emit_insert(connection, mapper, level, cause))
+                inserted.append((mapper, new))
+                if self_referential:
+                    # existing rows moved under a new parent get its key now
+                    _sync_foreign_keys(session, mapper, saved, direct_writes)
+                    if len(session._modified) != modified_count:
+                        saved = _saved_objects_by_mapper(session)
+                        modified_count = len(session._modified)
+                        # (the objects just inserted get their identity key only after the flush)
+                        persistent = [obj for obj in saved.get(mapper, ()) if _state(obj).key is not None]
+            changes = []
+            for obj in persistent:
+                state = _state(obj)
+                changed = instrumentation.update_params(state, obj.__dict__)
+                if changed:
+                    changes.append((obj, changed))
+                updated.append(obj)
+            if changes:
+                persistence.emit_update(connection, mapper, changes, cause)
+        links = association_changes(session, saved, links_of_deleted)
+        if links:
+            emit_association_rows(connection, links, cause)
+        for step in steps:
+            if step.kind == "delete" and step.objects:
+                # a table that refers to itself: children's rows before their parents'
+                for level in delete_levels(session, step.mapper, step.objects):
+                    persistence.emit_delete(connection, step.mapper, level, cause)
     except BaseException:
         for keys_filled in filled:  # undo: these objects are pending again, without an id
             keys_filled.undo()
@@ -286,17 +562,15 @@ def flush(session: Any, cause: str) -> None:
 
 def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: list[Any]) -> None:
     """Phase 3: the state transitions of a successful flush."""
-    identity_map = session.identity_map
-    mark_inserted = _accel.instrumentation.mark_inserted
     for mapper, objects in inserted:
         # pending -> persistent: identity key from the new primary key, into the identity map
-        mark_inserted(mapper, identity_map, objects)
-        session._txn_inserted.update(objects)
+        session._mark_flushed_inserts(mapper, objects)
         if mapper._relationship_keys:
             for obj in objects:
                 _clear_removed(obj)
+    # changes committed; a changed primary key moves the identity key
+    session._mark_flushed_updates(updated)
     for obj in updated:
-        _state(obj)._commit_all()
         _clear_removed(obj)
     for obj in session._deleted:
         session._mark_deleted(obj, _state(obj))
@@ -306,7 +580,9 @@ def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: li
 
 
 def _clear_removed(obj: Any) -> None:
+    """After a flush: collections hold what the database holds, no child is pending removal."""
     for key in type(obj).__mapper__._relationship_keys:
         collection = obj.__dict__.get(key)
         if isinstance(collection, InstrumentedList):
-            collection._removed.clear()
+            collection._mark_committed()
+    _replaced_children.clear(obj)
