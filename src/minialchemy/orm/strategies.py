@@ -297,52 +297,50 @@ def _run_in_batches(
 
 
 def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    """``SELECT address.*, address.user_id FROM address WHERE address.user_id IN (...)``."""
     target = prop.mapper
     pairs = prop.fk_attr_keys()  # [(parent key attribute, child foreign-key attribute)]
-    parent_attrs = [one for one, _ in pairs]
     fk_columns = [target._props[many].column for _, many in pairs]
+    return _load_selectin_collections(session, prop, parents, [one for one, _ in pairs], fk_columns, (), populate_existing)
+
+
+def _load_selectin_many_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    """``SELECT tag.*, post_tag.post_id FROM tag, post_tag WHERE tag.id = post_tag.tag_id AND
+    post_tag.post_id IN (...)``: one related object may belong to several parents."""
+    parent_attrs = [prop.parent._col_to_attr[parent_column] for parent_column, _ in prop.secondary_pairs]
+    association_columns = [association_column for _, association_column in prop.secondary_pairs]
+    through = [target_column == association_column for target_column, association_column in prop.secondary_target_pairs]
+    loaded = _load_selectin_collections(session, prop, parents, parent_attrs, association_columns, through, populate_existing)
+    return list({id(obj): obj for obj in loaded}.values())
+
+
+def _load_selectin_collections(
+    session: Any,
+    prop: Any,
+    parents: list[Any],
+    parent_attrs: list[str],
+    key_columns: list[Any],
+    through: Sequence[Any],
+    populate_existing: bool,
+) -> list[Any]:
+    """Fill each parent's collection from rows selected by ``key_columns IN (parent keys)``.
+
+    The key columns come once more at the end of each row: which parent a row belongs to, as
+    the database says (an object's attribute may have been changed since)."""
     by_key: dict[tuple[Any, ...], list[Any]] = {}
     for parent in parents:
         d = parent.__dict__
         parent_key = tuple([d.get(a) for a in parent_attrs])
         if None not in parent_key:
             by_key[parent_key] = []
-    # the foreign-key columns come once more at the end of each row: which parent a row belongs
-    # to, as the database says (the object's attribute may have been changed since)
-    objects, rows = _run_in_batches(session, prop, target, fk_columns, fk_columns, list(by_key), populate_existing)
-    width = len(fk_columns)
+    objects, rows = _run_in_batches(session, prop, prop.mapper, key_columns, key_columns, list(by_key), populate_existing, through)
+    width = len(key_columns)
     for obj, row in zip(objects, rows):
         by_key[row[-width:]].append(obj)
     for parent in parents:
         d = parent.__dict__
         set_loaded(parent, prop, by_key.get(tuple([d.get(a) for a in parent_attrs]) if width > 1 else (d.get(parent_attrs[0]),)))
     return objects
-
-
-def _load_selectin_many_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
-    """``SELECT tag.*, post_tag.post_id FROM tag, post_tag WHERE tag.id = post_tag.tag_id AND
-    post_tag.post_id IN (...)``: each row says which parent (through the association table)
-    the related object belongs to; one object may belong to several."""
-    target = prop.mapper
-    parent_attrs = [prop.parent._col_to_attr[parent_column] for parent_column, _ in prop.secondary_pairs]
-    association_columns = [association_column for _, association_column in prop.secondary_pairs]
-    through = [target_column == association_column for target_column, association_column in prop.secondary_target_pairs]
-    by_key: dict[tuple[Any, ...], list[Any]] = {}
-    for parent in parents:
-        d = parent.__dict__
-        parent_key = tuple([d.get(a) for a in parent_attrs])
-        if None not in parent_key:
-            by_key[parent_key] = []
-    objects, rows = _run_in_batches(
-        session, prop, target, association_columns, association_columns, list(by_key), populate_existing, through
-    )
-    width = len(association_columns)
-    for obj, row in zip(objects, rows):
-        by_key[row[-width:]].append(obj)
-    for parent in parents:
-        d = parent.__dict__
-        set_loaded(parent, prop, by_key.get(tuple([d.get(a) for a in parent_attrs])))
-    return list({id(obj): obj for obj in objects}.values())
 
 
 def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
