@@ -363,10 +363,12 @@ class RelationshipProperty:
         """A string argument (``"Node.id"``, ``"Child.name.desc()"``): evaluated with the
         registry's classes, the MetaData's tables and minialchemy's SQL functions in scope,
         as SQLAlchemy does; a plain name is an attribute of this relationship's class."""
-        import minialchemy
+        from minialchemy.sql import elements, schema, selectable, types
 
         registry = self.parent.registry
-        namespace: dict[str, Any] = {k: getattr(minialchemy, k) for k in minialchemy.__all__}
+        namespace: dict[str, Any] = {}
+        for module in (elements, selectable, schema, types):  # desc(), func, and_(), Integer...
+            namespace.update((name, getattr(module, name)) for name in module.__all__)
         metadata = self.parent.local_table.metadata
         if metadata is not None:
             namespace.update(metadata.tables)

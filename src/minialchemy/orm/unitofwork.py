@@ -376,8 +376,10 @@ def emit_association_rows(connection: Any, rows: AssociationRows, cause: str) ->
         params = list(found.values())
         columns = list(params[0])
         statement = delete_statement(table).where(*[c == bindparam(c.key) for c in columns])
-        result = connection._execute_statement(
-            statement, [{c.key: row[c] for c in columns} for row in params], cause=f"{cause}: association rows"
+        result = connection.execute(
+            statement,
+            [{c.key: row[c] for c in columns} for row in params],
+            execution_options={"cause": f"{cause}: association rows"},
         )
         if result.rowcount != len(params):
             raise StaleDataError(
@@ -387,7 +389,7 @@ def emit_association_rows(connection: Any, rows: AssociationRows, cause: str) ->
             )
     for table, found in rows.to_insert.items():
         params = [{c.key: v for c, v in row.items()} for row in found.values()]
-        connection._execute_statement(insert_statement(table), params, cause=f"{cause}: association rows")
+        connection.execute(insert_statement(table), params, execution_options={"cause": f"{cause}: association rows"})
 
 
 def _set_if_different(obj: Any, key: str, value: Any) -> None:
