@@ -641,9 +641,10 @@ cpdef tuple delete_params(InstanceState state):
 # -- state transitions in bulk ---------------------------------------------------------------
 
 
-cpdef mark_inserted(object mapper, object identity_map, object objects):
-    """After the INSERTs of a flush: identity key, committed values, identity map (see the
-    Python twin).  One C loop for the whole table's new objects."""
+cpdef list mark_inserted(object mapper, object identity_map, object objects):
+    """After the INSERTs of a flush: identity key, committed values, identity map; return the
+    objects displaced from the identity map (see the Python twin).  One C loop for the whole
+    table's new objects."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t i, npk = len(pk_keys)
@@ -652,6 +653,7 @@ cpdef mark_inserted(object mapper, object identity_map, object objects):
     cdef InstanceState state
     cdef PyObject* value_ptr
     cdef tuple pk, key
+    cdef list displaced = []
     for obj in objects:
         d = _instance_dict(obj)
         state = _state_or_none(obj, d)
@@ -672,9 +674,12 @@ cpdef mark_inserted(object mapper, object identity_map, object objects):
         _forget_committed(state)
         state.modified = False
         if compiled_map is not None:
-            compiled_map.add(key, obj)
+            previous = compiled_map.replace(key, obj)
         else:
-            identity_map.add(key, obj)
+            previous = identity_map.replace(key, obj)
+        if previous is not None and previous is not obj:
+            displaced.append(previous)
+    return displaced
 
 
 cpdef expire_instances(object objects):

@@ -464,13 +464,26 @@ def test_mark_inserted_makes_new_objects_persistent_in_the_identity_map(backend,
         obj.__dict__["id"] = number  # what the INSERT filled in
     state_of(backend, krabs).committed_state["name"] = "old"
 
-    backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
 
+    assert displaced == []
     for number, obj in enumerate((squidward, krabs), start=4):
         state = state_of(backend, obj)
         assert state.persistent and state.key == (User, (number,), None)
         assert dict(state.committed_state) == {} and not state.modified
         assert session.identity_map.get((User, (number,), None)) is obj
+
+
+def test_mark_inserted_returns_the_objects_it_displaced_from_the_identity_map(backend, session, User):
+    stale_sandy = load(backend, session, User, (2, "sandy", "Sandy Cheeks"))  # row deleted since
+    new_sandy = User(name="new sandy")
+    state_of(backend, new_sandy).session_id = session.hash_key
+    new_sandy.__dict__["id"] = 2  # the INSERT reused the key
+
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [new_sandy])
+
+    assert displaced == [stale_sandy]
+    assert session.identity_map.get((User, (2,), None)) is new_sandy
 
 
 def test_expire_instances_expires_every_object(backend, session, User):

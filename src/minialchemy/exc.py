@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "SAWarning",
     "SQLAlchemyError",
     "ArgumentError",
     "NoForeignKeysError",
     "AmbiguousForeignKeysError",
     "CompileError",
+    "CircularDependencyError",
     "InvalidRequestError",
     "NoResultFound",
     "MultipleResultsFound",
@@ -60,6 +62,17 @@ class AmbiguousForeignKeysError(ArgumentError):
 
 class CompileError(SQLAlchemyError):
     """A statement could not be rendered as SQL."""
+
+
+class CircularDependencyError(SQLAlchemyError):
+    """The unit of work found rows that depend on each other in a circle (``a.parent = b``,
+    ``b.parent = a``, both new): no order of INSERTs (or DELETEs) can satisfy the foreign keys.
+    ``cycles`` holds the objects involved."""
+
+    def __init__(self, message: str, cycles: Any = (), edges: Any = ()) -> None:
+        super().__init__(message)
+        self.cycles = cycles
+        self.edges = edges
 
 
 class InvalidRequestError(SQLAlchemyError):
@@ -196,6 +209,11 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """Wraps ``sqlite3.NotSupportedError``."""
+
+
+class SAWarning(RuntimeWarning):
+    """Something the ORM went on with but you should know about (SQLAlchemy's name): for
+    example a flush that displaced another object from the identity map."""
 
 
 class NPlusOneWarning(UserWarning):

@@ -10,7 +10,7 @@ from minialchemy.orm.aliased import aliased
 from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapped_column, registry
 from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
 from minialchemy.orm.relationship_clauses import with_parent
-from minialchemy.orm.relationships import relationship
+from minialchemy.orm.relationships import configure_mappers, relationship
 from minialchemy.orm.session import Session, SessionTransaction, make_transient, object_session, sessionmaker
 from minialchemy.orm.strategy_options import (
     Load,
@@ -32,6 +32,7 @@ __all__ = [
     "SessionTransaction",
     "aliased",
     "class_mapper",
+    "configure_mappers",
     "contains_eager",
     "exc",
     "joinedload",

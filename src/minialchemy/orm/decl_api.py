@@ -16,6 +16,7 @@ Where it sits: runs once per class, at class creation; produces a Mapper.
 from __future__ import annotations
 
 import datetime
+import weakref
 import re
 import sys
 import types
@@ -78,7 +79,9 @@ class MappedColumn:
         args.extend(fk.copy() for fk in self.foreign_keys)
         # mapped_column("select"): the column is named (and keyed, in table.c) "select"; the
         # mapper still maps it to the attribute ``key``
-        return Column(*args, key=key if self.name is None else self.name, **kwargs)
+        #: the Column built (``relationship(remote_side=[id])`` in the class body names this)
+        self.column = Column(*args, key=key if self.name is None else self.name, **kwargs)
+        return self.column
 
 
 def mapped_column(*args: Any, **kwargs: Any) -> Any:
@@ -190,6 +193,25 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         self.type_annotation_map = dict(type_annotation_map or {})
         self._class_registry: dict[str, type] = {}
         self.mappers: list[Mapper] = []
+        #: mappers whose relationships are not configured yet (see :meth:`configure`)
+        self._unconfigured: list[Mapper] = []
+        registry._all.add(self)
+
+    #: every live registry, for ``configure_mappers()``
+    _all: "weakref.WeakSet[registry]" = weakref.WeakSet()
+
+    def configure(self, cascade: bool = False) -> None:
+        """Configure the relationships of the classes mapped so far: target class, direction,
+        join columns, ``secondary``, ``remote_side``, ``back_populates``.  Runs by itself at
+        the first use of any relationship; a mistake raises here, naming class, attribute and
+        fix (and raises again at the next use until it is fixed)."""
+        while self._unconfigured:
+            mapper = self._unconfigured[0]
+            for key in mapper._relationship_keys:
+                prop = mapper._props[key]
+                if not prop._resolved:
+                    prop._setup()
+            self._unconfigured.pop(0)
 
     def map_imperatively(self, class_: type, local_table: Table, properties: dict[str, Any] | None = None) -> Mapper:
         """Map ``class_`` to ``local_table``; ``properties`` adds relationships (and renames
@@ -199,6 +221,8 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         mapper = Mapper(class_, local_table, properties, self)
         self._class_registry[class_.__name__] = class_
         self.mappers.append(mapper)
+        if mapper._relationship_keys:
+            self._unconfigured.append(mapper)
         return mapper
 
     def _resolve(self, name: str, context: str) -> type:
@@ -213,6 +237,7 @@ class registry:  # noqa: N801 - SQLAlchemy's name
     def dispose(self) -> None:
         self._class_registry.clear()
         self.mappers.clear()
+        self._unconfigured.clear()
 
 
 class DeclarativeBase(_accel.instrumentation.InstrumentedObject):

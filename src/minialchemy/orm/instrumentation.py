@@ -552,19 +552,29 @@ def delete_params(state: InstanceState) -> tuple[Any, ...]:
 # -- state transitions in bulk ---------------------------------------------------------------
 
 
-def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> None:
+def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> list[Any]:
     """After the INSERTs of a flush (pending -> persistent): each new object of ``mapper`` gets
     its identity key ``(cls, (pk,), None)`` from its primary-key attributes (filled by the
-    INSERT), its values count as committed, and it enters the identity map."""
+    INSERT), its values count as committed, and it enters the identity map.
+
+    Return the objects it displaced there, usually none: a live object already stored under
+    a new object's key, whose row was deleted behind the session's back (raw SQL, an ORM
+    ``delete()`` without synchronisation) before the INSERT reused its primary key.  The
+    session decides what becomes of them (``Session._mark_flushed_inserts``).
+    """
     cls = mapper.class_
     pk_keys = mapper._pk_attr_keys
+    displaced = []
     for obj in objects:
         d = obj.__dict__
         state = d[STATE_KEY]
         key = (cls, tuple([d.get(k) for k in pk_keys]), None)
         state.key = key
         state._commit_all()
-        identity_map.add(key, obj)
+        previous = identity_map.replace(key, obj)
+        if previous is not None and previous is not obj:
+            displaced.append(previous)
+    return displaced
 
 
 def expire_instances(objects: Iterable[Any]) -> None:

@@ -209,8 +209,10 @@ def load_row_by_identity(session: Any, mapper: Any, pk: tuple[Any, ...], keys: l
 def relationship_criteria(prop: Any, obj: Any) -> list[Any] | None:
     """The WHERE criteria that select the objects related to ``obj`` through ``prop`` (the
     lazy load's, and ``with_parent()``'s): ``? = address.user_id`` for ``User.addresses``,
-    ``user_account.id = ?`` for ``Address.user``; None when a foreign key is NULL."""
-    from minialchemy.orm.relationships import MANYTOONE
+    ``user_account.id = ?`` for ``Address.user``, ``? = post_tag.post_id AND tag.id =
+    post_tag.tag_id`` for the many-to-many ``Post.tags`` (the association table joins the
+    FROM list); None when a foreign key is NULL."""
+    from minialchemy.orm.relationships import MANYTOMANY, MANYTOONE
 
     prop._resolve()
     target = prop.mapper
@@ -222,18 +224,28 @@ def relationship_criteria(prop: Any, obj: Any) -> list[Any] | None:
                 return None
             criteria.append(target._props[one].column == value)
         return criteria
+    if prop.direction == MANYTOMANY:
+        parent = prop.parent
+        for parent_column, association_column in prop.secondary_pairs:
+            value = getattr(obj, parent._col_to_attr[parent_column])
+            criteria.append(_parent_value_equals(value, association_column))
+        criteria.extend(target_column == association_column for target_column, association_column in prop.secondary_target_pairs)
+        return criteria
     for one, many in prop.fk_attr_keys():
-        column = target._props[many].column
-        # the parent's key on the left, as SQLAlchemy's lazy loader writes it: ? = address.user_id
-        value = BindParameter("param", getattr(obj, one), type_=column.type, unique=True)
-        criteria.append(BinaryExpression(value, column, operator.eq))
+        criteria.append(_parent_value_equals(getattr(obj, one), target._props[many].column))
     return criteria
+
+
+def _parent_value_equals(value: Any, column: Any) -> Any:
+    """The parent's key on the left, as SQLAlchemy's lazy loader writes it: ``? = address.user_id``."""
+    return BinaryExpression(BindParameter("param", value, type_=column.type, unique=True), column, operator.eq)
 
 
 def load_relationship(session: Any, state: Any, prop: Any, before_sql: Callable[[], str]) -> Any:
     """The lazy load: a many-to-one from the identity map when possible (no SQL), otherwise
-    a SELECT; a one-to-many collection by SELECT on the foreign key.  ``before_sql`` is called
-    only when a SELECT is needed; it returns the cause the echo log shows (or raises, for
+    a SELECT; a one-to-many collection by SELECT on the foreign key; a many-to-many by SELECT
+    of the target joined to the association table.  ``before_sql`` is called only when a
+    SELECT is needed; it returns the cause the echo log shows (or raises, for
     ``raiseload(..., sql_only=True)``)."""
     from minialchemy.orm.relationships import MANYTOONE
 
@@ -253,7 +265,6 @@ def load_relationship(session: Any, state: Any, prop: Any, before_sql: Callable[
         statement = select(target.class_).where(*criteria)
         return _unique(execute_select(session, statement, None, cause=before_sql())).scalars().first()
     statement = select(target.class_).where(*criteria)
-    if prop.order_by is not None:
-        order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else [prop.order_by]
-        statement = statement.order_by(*order)
+    if prop.order_by_clauses:
+        statement = statement.order_by(*prop.order_by_clauses)
     return _unique(execute_select(session, statement, None, cause=before_sql())).scalars().all()

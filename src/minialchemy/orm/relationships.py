@@ -1,5 +1,14 @@
 """Relationships between mapped classes: ``User.addresses`` (one-to-many) and ``Address.user``
-(many-to-one), with Lazy Load, ``back_populates`` and cascades.
+(many-to-one), with Lazy Load, ``back_populates`` and cascades, and the other classic patterns:
+
+- **adjacency list** (a tree in one table): ``parent = relationship(back_populates="children",
+  remote_side=[id])``.  When a table's foreign key points at the table itself, both directions
+  are possible; ``remote_side`` names the column on the far side (the parent's ``id``: a
+  many-to-one to the parent).  Without it, the relationship is the one-to-many ``children``.
+- **many-to-many** through an association table: ``relationship(secondary=post_tag)``; the
+  association rows are written by the unit of work from what was appended and removed.
+- **one-to-one**: ``relationship(uselist=False)`` (or a ``Mapped[Optional["Child"]]``
+  annotation) on the one-to-many side makes it hold one object instead of a list.
 
 - **Lazy load**: a relationship is loaded the first time it is read.  A many-to-one whose target
   is already in the identity map costs no SQL at all; otherwise one SELECT (after an autoflush).
@@ -16,8 +25,13 @@
 The foreign-key columns themselves are written by the unit of work at flush time, from the
 parent's primary key (which, for a new parent, exists only after its INSERT).
 
+Configuration (direction, join columns, ``back_populates``, ``secondary``, ``remote_side``) is
+worked out for every relationship of a registry at first use (:func:`configure_mappers`), so a
+mistake is reported there, naming the class, the attribute and the fix.
+
 Where it sits: installed on classes by the mapper; used by the session (cascades, lazy loads)
-and by :mod:`minialchemy.orm.unitofwork` (foreign-key synchronization, dependency order).
+and by :mod:`minialchemy.orm.unitofwork` (foreign-key synchronization, association rows,
+dependency order).
 """
 
 from __future__ import annotations
@@ -26,13 +40,23 @@ import weakref
 from typing import Any, Iterable
 
 from minialchemy import _accel
-from minialchemy.exc import ArgumentError
+from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm.relationship_clauses import RelationshipComparator
+from minialchemy.sql.schema import Column, Table
 
-__all__ = ["RelationshipProperty", "relationship", "InstrumentedList", "MANYTOONE", "ONETOMANY"]
+__all__ = [
+    "RelationshipProperty",
+    "relationship",
+    "configure_mappers",
+    "InstrumentedList",
+    "MANYTOONE",
+    "ONETOMANY",
+    "MANYTOMANY",
+]
 
 MANYTOONE = "MANYTOONE"
 ONETOMANY = "ONETOMANY"
+MANYTOMANY = "MANYTOMANY"
 
 _ALL_CASCADES = ("save-update", "merge", "refresh-expire", "expunge", "delete")
 
@@ -89,8 +113,14 @@ class RelationshipProperty:
         foreign_keys: Any = None,
         viewonly: bool = False,
         passive_deletes: bool = False,
+        secondary: Any = None,
+        remote_side: Any = None,
     ) -> None:
         self.argument = argument
+        #: the association table of a many-to-many (a Table, its name, or a callable)
+        self.secondary = secondary
+        #: for a table that refers to itself: the column(s) on the far side of the relation
+        self.remote_side = remote_side
         self.back_populates = back_populates
         self.cascade = _parse_cascade(cascade)
         self.uselist = uselist
@@ -115,42 +145,243 @@ class RelationshipProperty:
     # -- resolution -----------------------------------------------------------------------------
 
     def _resolve(self) -> None:
+        """Make sure this relationship (and every other one of its registry) is configured."""
         if self._resolved:
             return
+        self.parent.registry.configure()
+        if not self._resolved:  # a mapper outside its registry's list (never in practice)
+            self._setup()
+
+    def _owner_name(self) -> str:
+        return f"{self.parent.class_.__name__}.{self.key}"
+
+    def _setup(self) -> None:
+        """Work out the target, the direction and the join columns from the foreign keys
+        (called once, by :meth:`registry.configure`)."""
+        owner = self._owner_name()
         target = self.argument
         if callable(target) and not isinstance(target, type):
             target = target()
         if isinstance(target, str):
-            target = self.parent.registry._resolve(target, f"relationship {self.parent.class_.__name__}.{self.key}")
+            target = self.parent.registry._resolve(target, f"relationship {owner}")
         mapper = getattr(target, "__mapper__", None)
         if mapper is None:
-            raise ArgumentError(f"relationship {self.parent.class_.__name__}.{self.key}: {target!r} is not a mapped class")
+            raise ArgumentError(f"relationship {owner}: {target!r} is not a mapped class")
         self._target_mapper = mapper
+        #: (column of the "one" side, foreign-key column of the "many" side)
+        self.pairs: list[tuple[Column, Column]] = []
+        #: many-to-many: (parent column, association column), (target column, association column)
+        self.secondary_table: Table | None = None
+        self.secondary_pairs: list[tuple[Column, Column]] = []
+        self.secondary_target_pairs: list[tuple[Column, Column]] = []
+        if self.secondary is not None:
+            self._setup_many_to_many()
+        elif self.parent.local_table is mapper.local_table:
+            self._setup_self_referential()
+        else:
+            self._setup_between_tables()
+        if self.uselist is None:
+            self.uselist = self.direction != MANYTOONE
+        self._order_by_clauses = self._resolve_order_by()
+        self._check_back_populates()
+        self._resolved = True
+
+    def _wanted_foreign_keys(self) -> set[Column] | None:
+        if self.foreign_keys is None:
+            return None
+        fks = self.foreign_keys if isinstance(self.foreign_keys, (list, tuple, set)) else [self.foreign_keys]
+        return {_as_column(self._evaluate(c) if isinstance(c, str) else c) for c in fks}
+
+    def _setup_between_tables(self) -> None:
         parent_table = self.parent.local_table
-        target_table = mapper.local_table
-        wanted = None
-        if self.foreign_keys is not None:
-            fks = self.foreign_keys if isinstance(self.foreign_keys, (list, tuple)) else [self.foreign_keys]
-            wanted = {getattr(c, "__clause_element__", lambda c=c: c)() for c in fks}
+        target_table = self._target_mapper.local_table
+        wanted = self._wanted_foreign_keys()
         to_target = [fk for fk in parent_table.foreign_keys if fk.references(target_table) and (wanted is None or fk.parent in wanted)]
         to_parent = [fk for fk in target_table.foreign_keys if fk.references(parent_table) and (wanted is None or fk.parent in wanted)]
-        if to_target and not (parent_table is target_table):
+        if to_target:
             self.direction = MANYTOONE
-            #: (column of the "one" side, foreign-key column of the "many" side)
             self.pairs = [(fk.column, fk.parent) for fk in to_target]
+            remote = {fk.column for fk in to_target}
         elif to_parent:
             self.direction = ONETOMANY
             self.pairs = [(fk.column, fk.parent) for fk in to_parent]
+            remote = {fk.parent for fk in to_parent}
         else:
             raise ArgumentError(
                 f"Could not determine join condition between parent table {parent_table.name!r} "
-                f"and target table {target_table.name!r} of relationship "
-                f"{self.parent.class_.__name__}.{self.key}: there are no foreign keys linking them "
-                f"(add ForeignKey(...) to a column)"
+                f"and target table {target_table.name!r} of relationship {self._owner_name()}: "
+                f"there are no foreign keys linking them (add ForeignKey(...) to a column)"
             )
-        if self.uselist is None:
-            self.uselist = self.direction == ONETOMANY
-        self._resolved = True
+        if self.remote_side is not None:
+            given = self._remote_side_columns()
+            if not given <= remote:
+                # naming the far side's own columns is redundant and harmless; anything else
+                # contradicts the foreign key
+                raise ArgumentError(
+                    f"Relationship {self._owner_name()} could not use remote_side="
+                    f"{_column_names(given)}: remote_side is only needed when a table refers to "
+                    f"itself (an adjacency list, such as parent = relationship(remote_side=[id])); "
+                    f"here {parent_table.name!r} and {target_table.name!r} are different tables and "
+                    f"the foreign key {_fk_names(self.pairs)} already gives the direction "
+                    f"({self.direction}).  Remove remote_side from {self._owner_name()}."
+                )
+
+    def _setup_self_referential(self) -> None:
+        """A table whose foreign key points at itself: ``remote_side`` picks the direction."""
+        table = self.parent.local_table
+        wanted = self._wanted_foreign_keys()
+        fks = [fk for fk in table.foreign_keys if fk.references(table) and (wanted is None or fk.parent in wanted)]
+        if not fks:
+            raise ArgumentError(
+                f"Could not determine join condition of relationship {self._owner_name()}: table "
+                f"{table.name!r} has no foreign key to itself (add a column such as "
+                f"parent_id = mapped_column(ForeignKey({(table.name + '.id')!r})))"
+            )
+        self.pairs = [(fk.column, fk.parent) for fk in fks]
+        referenced = {fk.column for fk in fks}
+        referencing = {fk.parent for fk in fks}
+        if self.remote_side is None:
+            self.direction = ONETOMANY  # the children, as in SQLAlchemy
+            return
+        given = self._remote_side_columns()
+        if given and given <= referenced:
+            self.direction = MANYTOONE
+        elif given and given <= referencing:
+            self.direction = ONETOMANY
+        else:
+            cls = self.parent.class_.__name__
+            one = ", ".join(f"{cls}.{self.parent._col_to_attr[c]}" for c in referenced)
+            many = ", ".join(f"{cls}.{self.parent._col_to_attr[c]}" for c in referencing)
+            raise ArgumentError(
+                f"Relationship {self._owner_name()} could not determine its direction from "
+                f"remote_side={_column_names(given)}: in the self-referential table "
+                f"{table.name!r} remote_side names a column of the foreign key "
+                f"{_fk_names(self.pairs)} on the far side -- remote_side=[{one}] for a "
+                f"many-to-one to the parent, or remote_side=[{many}] (the default) for the "
+                f"one-to-many children."
+            )
+
+    def _setup_many_to_many(self) -> None:
+        """``secondary=``: join through an association table with a foreign key to each side."""
+        owner = self._owner_name()
+        secondary = self.secondary
+        if callable(secondary) and not isinstance(secondary, Table):
+            secondary = secondary()
+        if isinstance(secondary, str):
+            metadata = self.parent.local_table.metadata
+            found = metadata.tables.get(secondary) if metadata is not None else None
+            if found is None:
+                known = ", ".join(sorted(metadata.tables)) if metadata is not None else ""
+                raise InvalidRequestError(
+                    f"relationship {owner}: secondary={secondary!r} names no table of its "
+                    f"MetaData (tables: {known or 'none'}).  Define the association table first, "
+                    f"Table({secondary!r}, Base.metadata, Column(..., ForeignKey(...)), ...), or "
+                    f"pass the Table object itself: relationship(secondary=that_table)."
+                )
+            secondary = found
+        if not isinstance(secondary, Table):
+            raise ArgumentError(f"relationship {owner}: secondary must be a Table or a table name, got {secondary!r}")
+        parent_table = self.parent.local_table
+        target_table = self._target_mapper.local_table
+        if parent_table is target_table:
+            raise ArgumentError(
+                f"relationship {owner}: a many-to-many from table {parent_table.name!r} to itself "
+                f"needs primaryjoin/secondaryjoin to tell its two foreign keys apart, which "
+                f"minialchemy does not support; map the association table to a class instead "
+                f"(the association-object pattern)"
+            )
+        to_parent = [fk for fk in secondary.foreign_keys if fk.references(parent_table)]
+        to_target = [fk for fk in secondary.foreign_keys if fk.references(target_table)]
+        if not to_parent or not to_target:
+            raise ArgumentError(
+                f"Could not determine join condition between parent/child tables on relationship "
+                f"{owner}: there are no foreign keys linking {parent_table.name!r} and "
+                f"{target_table.name!r} via secondary table {secondary.name!r} (it needs a "
+                f"ForeignKey to each of them)"
+            )
+        self.direction = MANYTOMANY
+        self.secondary_table = secondary
+        self.secondary_pairs = [(fk.column, fk.parent) for fk in to_parent]
+        self.secondary_target_pairs = [(fk.column, fk.parent) for fk in to_target]
+        if self.remote_side is not None:
+            raise ArgumentError(
+                f"relationship {owner}: remote_side does not apply to a many-to-many "
+                f"(secondary={secondary.name!r}); remove it"
+            )
+
+    def _check_back_populates(self) -> None:
+        if not self.back_populates:
+            return
+        target = self._target_mapper
+        other = target._props.get(self.back_populates)
+        owner = self._owner_name()
+        name = target.class_.__name__
+        if other is None:
+            relationships = [k for k in target._relationship_keys]
+            hint = ""
+            close = [k for k in relationships if _similar(k, self.back_populates)]
+            if close:
+                hint = f" (did you mean {close[0]!r}?)"
+            raise InvalidRequestError(
+                f"relationship {owner} has back_populates={self.back_populates!r}, but mapper "
+                f"{name} has no property {self.back_populates!r}{hint}.  back_populates names the "
+                f"relationship on {name} that points back to {self.parent.class_.__name__} "
+                f"(relationships of {name}: {', '.join(relationships) or 'none'}); declare it, "
+                f"e.g. {self.back_populates} = relationship(back_populates={self.key!r}), or fix "
+                f"the name."
+            )
+        if not other.is_relationship:
+            raise InvalidRequestError(
+                f"back_populates on relationship {owner} refers to attribute {name}.{other.key} "
+                f"that is a column, not a relationship; back_populates should name the "
+                f"relationship on {name} that points back to {self.parent.class_.__name__}"
+            )
+
+    def _remote_side_columns(self) -> set[Column]:
+        items = self.remote_side
+        if callable(items) and not isinstance(items, (list, tuple, set)) and not hasattr(items, "__clause_element__"):
+            items = items()
+        if isinstance(items, str):
+            items = self._evaluate(items)
+        if not isinstance(items, (list, tuple, set)):
+            items = [items]
+        return {_as_column(self._evaluate(item) if isinstance(item, str) else item) for item in items}
+
+    def _resolve_order_by(self) -> list[Any]:
+        order = self.order_by
+        if order is None or order is False:
+            return []
+        if callable(order) and not hasattr(order, "__clause_element__") and not isinstance(order, (list, tuple)):
+            order = order()
+        if isinstance(order, str):
+            order = self._evaluate(order)
+        if not isinstance(order, (list, tuple)):
+            order = [order]
+        return [self._evaluate(item) if isinstance(item, str) else item for item in order]
+
+    def _evaluate(self, text: str) -> Any:
+        """A string argument (``"Node.id"``, ``"Child.name.desc()"``): evaluated with the
+        registry's classes, the MetaData's tables and minialchemy's SQL functions in scope,
+        as SQLAlchemy does; a plain name is an attribute of this relationship's class."""
+        from minialchemy.sql import elements, schema, selectable, types
+
+        registry = self.parent.registry
+        namespace: dict[str, Any] = {}
+        for module in (elements, selectable, schema, types):  # desc(), func, and_(), Integer...
+            namespace.update((name, getattr(module, name)) for name in module.__all__)
+        metadata = self.parent.local_table.metadata
+        if metadata is not None:
+            namespace.update(metadata.tables)
+        namespace.update(registry._class_registry)
+        if text.isidentifier() and text not in namespace and text in self.parent._props:
+            return getattr(self.parent.class_, text)
+        try:
+            return eval(text, {"__builtins__": {}}, namespace)  # noqa: S307 - SQLAlchemy's rule
+        except Exception as error:
+            raise InvalidRequestError(
+                f"relationship {self._owner_name()}: could not evaluate {text!r} ({error}); "
+                f"name a mapped class and attribute, such as \"Child.name\""
+            ) from error
 
     @property
     def mapper(self) -> Any:
@@ -174,6 +405,12 @@ class RelationshipProperty:
         """The mapper on the "many" side (owner of the foreign-key column)."""
         self._resolve()
         return self.parent if self.direction == MANYTOONE else self.mapper
+
+    @property
+    def order_by_clauses(self) -> list[Any]:
+        """``order_by=`` as clauses (strings and callables evaluated): how a collection loads."""
+        self._resolve()
+        return self._order_by_clauses
 
     def fk_attr_keys(self) -> list[tuple[str, str]]:
         """``[(attribute on the one side, foreign-key attribute on the many side)]``."""
@@ -209,9 +446,30 @@ class RelationshipProperty:
         if self.uselist:
             collection = InstrumentedList(obj, self)
             list.extend(collection, value)
+            collection._mark_committed()
             value = collection
+        elif self.direction != MANYTOONE:  # one-to-one seen from the parent: the child, if any
+            value = value[0] if value else None
         d[self.key] = value
         return value
+
+    def _loaded_value_before_change(self, obj: Any, state: Any) -> Any:
+        """The current value before an assignment replaces it.  A persistent object's unloaded
+        collection (or one-to-one child) is loaded first, without autoflush, as SQLAlchemy
+        does: the flush must know which children lost their parent."""
+        d = obj.__dict__
+        if self.key in d or state.key is None or state.session is None or self.direction == MANYTOONE:
+            return d.get(self.key)
+        with state.session.no_autoflush:
+            return getattr(obj, self.key)
+
+    @property
+    def reverse_property(self) -> "RelationshipProperty | None":
+        """The relationship named by ``back_populates`` (on the target class), or None."""
+        if not self.back_populates:
+            return None
+        self._resolve()
+        return self._target_mapper._props[self.back_populates]
 
     # -- setting ---------------------------------------------------------------------------------
 
@@ -223,11 +481,12 @@ class RelationshipProperty:
         if self.uselist:
             for item in value or ():
                 _check_cascade_target(state, item, self)
-            old = d.get(self.key)
-            if old is None and state.key is not None and state.session is not None:
-                old = getattr(obj, self.key)  # the members being replaced lose their parent
+            old = self._loaded_value_before_change(obj, state)
             _record_committed_members(state, self.key, old)
             new = InstrumentedList(obj, self)
+            if isinstance(old, InstrumentedList):
+                new._committed = old._committed
+                new._removed = list(old._removed)
             d[self.key] = new
             if old is not None:
                 for item in list(old):
@@ -235,13 +494,19 @@ class RelationshipProperty:
             for item in value or ():
                 new.append(item)
             return
+        if self.direction == ONETOMANY:
+            self._set_one_to_one_child(obj, state, value)
+            return
         old = d.get(self.key)
         if value is not None and value is not old:
             _check_cascade_target(state, value, self)  # a refused assignment changes nothing
         _record_committed_reference(state, self.key)
         d[self.key] = value
         _touch(state)
-        if self.back_populates:
+        reverse = self.reverse_property
+        if reverse is not None and not reverse.uselist:
+            _set_one_to_one_reverse(self, obj, old, value)
+        elif reverse is not None:
             if old is not None and old is not value:
                 old_collection = old.__dict__.get(self.back_populates)
                 if isinstance(old_collection, InstrumentedList) and _contains(old_collection, obj):
@@ -260,6 +525,31 @@ class RelationshipProperty:
         if value is not None:
             _cascade_add(state, value, self)
 
+    def _set_one_to_one_child(self, obj: Any, state: Any, value: Any) -> None:
+        """``person.passport = passport`` (a one-to-many with ``uselist=False``): the old child,
+        if any, is remembered for the flush (its foreign key cleared, or with delete-orphan
+        the child deleted), and ``passport.person`` follows."""
+        instrumentation = _accel.instrumentation
+        old = self._loaded_value_before_change(obj, state)
+        obj.__dict__[self.key] = value
+        _touch(state)
+        back = self.back_populates
+        if old is not None and old is not value:
+            _replaced_children.add(obj, self.key, old)
+            if back and old.__dict__.get(back) is obj:
+                old.__dict__[back] = None
+            _touch(instrumentation.instance_state(old))
+        if value is not None:
+            _replaced_children.discard(obj, self.key, value)
+            if back:
+                previous = value.__dict__.get(back)
+                if previous is not None and previous is not obj and previous.__dict__.get(self.key) is value:
+                    previous.__dict__[self.key] = None
+                    _touch(instrumentation.instance_state(previous))
+                value.__dict__[back] = obj
+            _touch(instrumentation.instance_state(value))
+            _cascade_add(state, value, self)
+
     def __repr__(self) -> str:
         owner = self.parent.class_.__name__ if self.parent is not None else "?"
         return f"<Relationship {owner}.{self.key}>"
@@ -271,8 +561,132 @@ def relationship(argument: Any = None, **kwargs: Any) -> RelationshipProperty:
     return RelationshipProperty(argument, **kwargs)
 
 
+def configure_mappers() -> None:
+    """Configure every relationship of every registry now (they configure themselves at first
+    use anyway): a configuration mistake is raised here, naming the class and attribute."""
+    from minialchemy.orm.decl_api import registry
+
+    for reg in list(registry._all):
+        reg.configure()
+
+
+def _as_column(item: Any) -> Column:
+    """A Column from what a ``remote_side`` / ``foreign_keys`` list may hold: a Column, a class
+    attribute (``Node.id``) or, inside the class body, the ``mapped_column()`` itself."""
+    if isinstance(item, Column):
+        return item
+    column = getattr(item, "column", None)  # a MappedColumn once its class is mapped
+    if isinstance(column, Column):
+        return column
+    clause = getattr(item, "__clause_element__", None)
+    if clause is not None:
+        return clause()
+    raise ArgumentError(f"expected a column or mapped attribute, got {item!r}")
+
+
+def _column_names(columns: Iterable[Column]) -> str:
+    return "[" + ", ".join(f"{c.table.name}.{c.name}" for c in columns) + "]"
+
+
+def _fk_names(pairs: Iterable[tuple[Column, Column]]) -> str:
+    return ", ".join(f"{many.table.name}.{many.name} -> {one.table.name}.{one.name}" for one, many in pairs)
+
+
+def _similar(a: str, b: str) -> bool:
+    """Close enough to be a typo (``usr`` for ``user``)."""
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
+
+
 def _contains(items: Iterable[Any], obj: Any) -> bool:
     return any(item is obj for item in items)
+
+
+def _set_one_to_one_reverse(prop: RelationshipProperty, obj: Any, old: Any, value: Any) -> None:
+    """``passport.person = sandy`` where ``Person.passport`` is one-to-one: ``sandy.passport``
+    becomes ``passport`` (the passport it replaces is remembered for the flush, as when the
+    parent side is assigned), and the old person's ``passport`` is cleared."""
+    instrumentation = _accel.instrumentation
+    back = prop.back_populates
+    if old is not None and old is not value and old.__dict__.get(back) is obj:
+        old.__dict__[back] = None
+        _replaced_children.add(old, back, obj)
+        _touch(instrumentation.instance_state(old))
+    if value is not None:
+        previous = value.__dict__.get(back)
+        if previous is not obj:
+            if previous is not None:
+                _replaced_children.add(value, back, previous)
+            value.__dict__[back] = obj
+            _replaced_children.discard(value, back, obj)
+            _touch(instrumentation.instance_state(value))
+
+
+class _ReplacedChildren:
+    """One-to-one children replaced (or set to None) since the last flush, per parent object
+    and attribute: the flush clears their foreign key, or deletes them (delete-orphan).  The
+    scalar counterpart of :attr:`InstrumentedList._removed`.  Keyed by ``id(parent)`` with a
+    weak reference, so a parent that goes away takes its entry with it."""
+
+    def __init__(self) -> None:
+        self._by_parent: dict[int, tuple[Any, dict[str, list[Any]]]] = {}
+
+    def add(self, parent: Any, key: str, child: Any) -> None:
+        entry = self._by_parent.get(id(parent))
+        if entry is None:
+            ident = id(parent)
+            ref = weakref.ref(parent, lambda _ref, ident=ident: self._by_parent.pop(ident, None))
+            entry = self._by_parent[ident] = (ref, {})
+        children = entry[1].setdefault(key, [])
+        if not _contains(children, child):
+            children.append(child)
+
+    def discard(self, parent: Any, key: str, child: Any) -> None:
+        entry = self._by_parent.get(id(parent))
+        if entry is not None and key in entry[1]:
+            entry[1][key] = [c for c in entry[1][key] if c is not child]
+
+    def of(self, parent: Any, key: str) -> list[Any]:
+        """The children replaced under ``parent.<key>`` since the last flush."""
+        entry = self._by_parent.get(id(parent))
+        return list(entry[1].get(key, ())) if entry is not None else []
+
+    def clear(self, parent: Any) -> None:
+        self._by_parent.pop(id(parent), None)
+
+
+_replaced_children = _ReplacedChildren()
+
+
+def replaced_children(parent: Any, key: str) -> list[Any]:
+    """One-to-one children replaced under ``parent.<key>`` since the last flush."""
+    return _replaced_children.of(parent, key)
+
+
+def _add_to_reverse_collection(item: Any, key: str, owner: Any) -> None:
+    """Many-to-many ``back_populates``: ``tag.posts`` gains ``post`` when ``post.tags`` gains
+    ``tag`` -- if ``tag.posts`` is loaded (or ``tag`` is new); an unloaded collection will
+    load it from the association rows after the flush."""
+    instrumentation = _accel.instrumentation
+    collection = item.__dict__.get(key)
+    if collection is None and instrumentation.instance_state(item).key is None:
+        collection = getattr(item, key)
+    if isinstance(collection, InstrumentedList) and not _contains(collection, owner):
+        collection._before_change()
+        list.append(collection, owner)
+        _touch(instrumentation.instance_state(item))
+
+
+def _remove_from_reverse_collection(item: Any, key: str, owner: Any) -> None:
+    collection = item.__dict__.get(key)
+    if isinstance(collection, InstrumentedList):
+        for index, existing in enumerate(collection):
+            if existing is owner:
+                collection._before_change()
+                list.__delitem__(collection, index)
+                _touch(_accel.instrumentation.instance_state(item))
+                return
 
 
 def _record_committed_reference(state: Any, key: str) -> None:
@@ -380,10 +794,11 @@ class RelationshipAttribute(RelationshipComparator):
 
 
 class InstrumentedList(list):
-    """A one-to-many collection: a list that keeps the other side (``back_populates``), the
-    session (save-update cascade) and the flush (removed children) informed."""
+    """A one-to-many or many-to-many collection: a list that keeps the other side
+    (``back_populates``), the session (save-update cascade) and the flush (removed children;
+    for a many-to-many, what it held when last loaded or flushed) informed."""
 
-    __slots__ = ("_owner", "_prop", "_removed")
+    __slots__ = ("_owner", "_prop", "_removed", "_committed")
 
     def __init__(self, owner: Any, prop: RelationshipProperty, items: Iterable[Any] = ()) -> None:
         super().__init__()
@@ -392,8 +807,17 @@ class InstrumentedList(list):
         #: children removed since the last flush (their foreign key is cleared, or with
         #: delete-orphan they are deleted)
         self._removed: list[Any] = []
+        #: many-to-many only: the members when last loaded or flushed; the flush inserts an
+        #: association row for each member added since, and deletes one for each member gone
+        self._committed: tuple[Any, ...] | None = () if getattr(prop, "direction", None) == MANYTOMANY else None
         for item in items:
             self.append(item)
+
+    def _mark_committed(self) -> None:
+        """The members are what the database holds now (after a load or a flush)."""
+        if self._committed is not None:
+            self._committed = tuple(self)
+        self._removed.clear()
 
     # events ----------------------------------------------------------------------------------
 
@@ -412,7 +836,9 @@ class InstrumentedList(list):
         prop = self._prop
         self._removed = [r for r in self._removed if r is not item]
         item_state = instrumentation.instance_state(item)
-        if prop.back_populates:
+        if prop.back_populates and prop.direction == MANYTOMANY:
+            _add_to_reverse_collection(item, prop.back_populates, owner)
+        elif prop.back_populates:
             previous = item.__dict__.get(prop.back_populates)
             if previous is not None and previous is not owner:
                 other = previous.__dict__.get(prop.key)
@@ -432,7 +858,9 @@ class InstrumentedList(list):
             return
         instrumentation = _accel.instrumentation
         prop = self._prop
-        if prop.back_populates and item.__dict__.get(prop.back_populates) is owner:
+        if prop.back_populates and prop.direction == MANYTOMANY:
+            _remove_from_reverse_collection(item, prop.back_populates, owner)
+        elif prop.back_populates and item.__dict__.get(prop.back_populates) is owner:
             _record_committed_reference(instrumentation.instance_state(item), prop.back_populates)
             item.__dict__[prop.back_populates] = None
         self._removed.append(item)

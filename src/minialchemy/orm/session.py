@@ -25,10 +25,12 @@ unit of work.
 from __future__ import annotations
 
 import contextlib
+import warnings
+import weakref
 from typing import Any, Iterator, Sequence
 
 from minialchemy import _accel
-from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError
+from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
 from minialchemy.orm import loading, n_plus_one, strategies
 from minialchemy.orm.exc import ObjectDeletedError
 from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
@@ -39,6 +41,48 @@ __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "m
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()
+
+
+class _WeakObjectList:
+    """Objects held weakly, in the order they were added: the objects that the flushes of the
+    current transaction INSERTed.  ``rollback()`` turns those still alive back into transient
+    objects; the others need nothing, so a long transaction does not keep every object it
+    flushed alive (clean persistent objects are held weakly, as loaded ones are).
+
+    Dead references are dropped whenever the list has doubled since the last time, so it stays
+    within twice the number of live objects.  ``discard()`` does nothing: an object expunged
+    after its INSERT is still made transient by ``rollback()`` (as SQLAlchemy does); one added
+    to another session since is recognised by its state, and left alone.
+    """
+
+    __slots__ = ("_refs", "_compact_at")
+
+    _MIN_COMPACT_AT = 1024
+
+    def __init__(self) -> None:
+        self._refs: list[weakref.ref[Any]] = []
+        self._compact_at = self._MIN_COMPACT_AT
+
+    def update(self, objects: Any) -> None:
+        """Remember each object of ``objects`` (weakly)."""
+        self._refs.extend(map(weakref.ref, objects))
+        if len(self._refs) >= self._compact_at:
+            self._refs = [entry for entry in self._refs if entry() is not None]
+            self._compact_at = max(self._MIN_COMPACT_AT, 2 * len(self._refs))
+
+    def discard(self, obj: Any) -> None:
+        """Nothing to do (see the class docstring)."""
+
+    def clear(self) -> None:
+        self._refs.clear()
+        self._compact_at = self._MIN_COMPACT_AT
+
+    def __iter__(self) -> Iterator[Any]:
+        """The objects still alive."""
+        return iter([obj for entry in self._refs if (obj := entry()) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for entry in self._refs if entry() is not None)
 
 
 def _state_of(obj: Any) -> Any:
@@ -98,9 +142,11 @@ class Session:
         self._new = identity.IdentitySet()
         self._modified = identity.IdentitySet()
         self._deleted = identity.IdentitySet()
-        #: objects INSERTed / DELETEd by flushes of the current transaction (for rollback)
-        self._txn_inserted = identity.IdentitySet()
+        #: objects INSERTed (held weakly) / DELETEd by flushes of the current transaction, and
+        #: objects whose primary key a flush changed, with their key before: for rollback
+        self._txn_inserted = _WeakObjectList()
         self._txn_deleted = identity.IdentitySet()
+        self._txn_key_switches: dict[int, tuple[Any, tuple[Any, ...]]] = {}
         self._connection: Any = None
         self._pending_rollback: BaseException | None = None
         self._flushing = False
@@ -225,6 +271,7 @@ class Session:
             state.session_id = None  # deleted -> detached
         self._txn_deleted.clear()
         self._txn_inserted.clear()
+        self._txn_key_switches.clear()
         if self.expire_on_commit:
             self.expire_all()
 
@@ -241,19 +288,33 @@ class Session:
         SQLAlchemy does): objects added in the transaction become transient, deleted ones
         persistent again, every object expired."""
         state_key = _accel.instrumentation.STATE_KEY
-        for obj in [*self._txn_inserted, *self._new]:
+        # (an object expunged since its INSERT becomes transient too, as in SQLAlchemy; one
+        # added to another session since is that session's business)
+        inserted = [
+            obj for obj in self._txn_inserted
+            if obj.__dict__[state_key].session_id in (self.hash_key, None)
+        ]
+        for obj in [*inserted, *self._new]:
             state = obj.__dict__[state_key]
             if state.key is not None:
                 self.identity_map.discard(state.key, obj)
             state.key = None
             state.session_id = None
             state._commit_all()
+        for obj, original_key in self._txn_key_switches.values():
+            state = obj.__dict__[state_key]
+            if state.session_id == self.hash_key and state.key is not None:
+                # a flush of this transaction changed its primary key: back to the key it had
+                self.identity_map.discard(state.key, obj)
+                state.key = original_key
+                self.identity_map.replace(original_key, obj)
         for obj in self._txn_deleted:
             state = obj.__dict__[state_key]
             state.deleted_flag = False
             self.identity_map.replace(state.key, obj)
         self._txn_inserted.clear()
         self._txn_deleted.clear()
+        self._txn_key_switches.clear()
         self._new.clear()
         self._deleted.clear()
         self._modified.clear()
@@ -420,6 +481,8 @@ class Session:
             prop = mapper._props[key]
             if "delete" not in prop.cascade:
                 continue
+            if prop.passive_deletes and key not in obj.__dict__:
+                continue  # not loaded: the database's ON DELETE CASCADE removes those rows
             with self.no_autoflush:
                 value = getattr(obj, key)
             for child in (list(value) if prop.uselist else [value]):
@@ -457,6 +520,7 @@ class Session:
         self.identity_map.clear()
         for collection in (self._new, self._modified, self._deleted, self._txn_inserted, self._txn_deleted):
             collection.clear()
+        self._txn_key_switches.clear()
 
     # -- expiry and refresh ----------------------------------------------------------------------
 
@@ -621,6 +685,70 @@ class Session:
             yield self
         finally:
             self._no_autoflush_depth -= 1
+
+    def _mark_flushed_inserts(self, mapper: Any, objects: list[Any]) -> None:
+        """Post-flush, after the INSERTs of ``mapper``'s new objects: pending -> persistent.
+        Each gets its identity key and enters the identity map (``mark_inserted``), held
+        weakly from now on, as loaded objects are; ``rollback()`` still finds those alive."""
+        displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects)
+        self._txn_inserted.update(objects)
+        for old in displaced:
+            self._displaced_by_flush(old, old.__dict__[_accel.instrumentation.STATE_KEY].key, row_reused=True)
+
+    def _mark_flushed_updates(self, objects: list[Any]) -> None:
+        """Post-flush, after the UPDATEs of persistent objects: their values are committed, and
+        an object whose primary key the UPDATE changed moves to its new identity key (the row
+        is the same, so ``session.get()`` with the new key returns this object)."""
+        state_key = _accel.instrumentation.STATE_KEY
+        for obj in objects:
+            state = obj.__dict__[state_key]
+            committed = state.committed_state
+            pk_keys = state.mapper._pk_attr_keys
+            if committed and any(key in committed for key in pk_keys):
+                d = obj.__dict__
+                pk = tuple([d.get(key) for key in pk_keys])
+                if pk != state.key[1]:
+                    self._switch_identity_key(obj, state, (state.key[0], pk, state.key[2]))
+            state._commit_all()
+
+    def _switch_identity_key(self, obj: Any, state: Any, new_key: tuple[Any, ...]) -> None:
+        """``obj``'s row now has the primary key of ``new_key``: re-key it in the identity map,
+        remembering the key it had when the transaction began (``rollback()`` restores it)."""
+        old_key = state.key
+        self._txn_key_switches.setdefault(id(obj), (obj, old_key))
+        self.identity_map.discard(old_key, obj)
+        state.key = new_key
+        previous = self.identity_map.replace(new_key, obj)
+        if previous is not None and previous is not obj:
+            self._displaced_by_flush(previous, new_key, row_reused=False)
+
+    def _displaced_by_flush(self, old: Any, key: tuple[Any, ...], row_reused: bool) -> None:
+        """A flush stored a new object under ``key`` in place of ``old``: ``old``'s row was
+        deleted behind the session's back (raw SQL, an ORM ``delete()`` without
+        synchronisation) and an INSERT reused its key (``row_reused``), or an UPDATE moved
+        another object's row to that key.
+
+        As SQLAlchemy does: an expired ``old`` whose row was reused is known to be gone, and
+        becomes a deleted object (nothing warns); otherwise ``old`` keeps its state but is
+        no longer in the identity map, and a :class:`SAWarning` says so.
+        """
+        state = old.__dict__[_accel.instrumentation.STATE_KEY]
+        if state.session_id != self.hash_key:
+            return
+        if row_reused and state.expired:
+            # its row is gone: persistent -> deleted (detached at commit, back at rollback)
+            for collection in (self._modified, self._deleted):
+                collection.discard(old)
+            self._mark_deleted(old, state)
+            return
+        warnings.warn(
+            f"Identity map already had an identity for {key!r}, replacing it with the newly "
+            f"flushed object; {_instance_str(old)} stays in the session outside the identity "
+            f"map (its row was deleted or re-keyed without this Session knowing: expunge() it, "
+            f"or use synchronize_session with ORM-enabled update()/delete())",
+            SAWarning,
+            stacklevel=4,
+        )
 
     def _mark_deleted(self, obj: Any, state: Any) -> None:
         """persistent -> deleted: its row's DELETE was sent (by a flush, or by an ORM-enabled

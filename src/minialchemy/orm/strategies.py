@@ -254,7 +254,7 @@ def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], popu
     keys = list(by_key)
     batches = list(_batches(keys))
     loaded: list[Any] = []
-    order = prop.order_by if isinstance(prop.order_by, (list, tuple)) else ([prop.order_by] if prop.order_by is not None else [])
+    order = prop.order_by_clauses
     for number, batch in enumerate(batches, 1):
         # the foreign-key columns come once more at the end of each row: which parent a row
         # belongs to, as the database says (the object's attribute may have been changed since)

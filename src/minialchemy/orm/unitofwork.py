@@ -46,10 +46,21 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
-from minialchemy.exc import StatementError
+from minialchemy.exc import CircularDependencyError, StatementError
 from minialchemy.orm import persistence
-from minialchemy.orm.exc import FlushError
-from minialchemy.orm.relationships import MANYTOONE, ONETOMANY, InstrumentedList
+from minialchemy.orm.exc import FlushError, StaleDataError
+from minialchemy.orm.relationships import (
+    MANYTOMANY,
+    MANYTOONE,
+    ONETOMANY,
+    InstrumentedList,
+    _replaced_children,
+    replaced_children,
+)
+from minialchemy.sql.compiler import compile_element
+from minialchemy.sql.dml import delete as delete_statement
+from minialchemy.sql.dml import insert as insert_statement
+from minialchemy.sql.elements import bindparam
 
 if TYPE_CHECKING:
     from minialchemy.engine.base import Connection
@@ -65,6 +76,8 @@ __all__ = [
     "InsertRows",
     "UpdateRows",
     "DeleteRows",
+    "DeleteAssociationRows",
+    "InsertAssociationRows",
     "plan_flush",
     "flush",
     "MAX_FLUSH_ROUNDS",
@@ -90,6 +103,174 @@ def _relationships(mapper: Mapper, direction: str) -> list[RelationshipProperty]
     return [prop for prop in props if prop.direction == direction and not prop.viewonly]
 
 
+# -- relationship patterns: one-to-one values, trees, association rows ------------------------
+
+def _as_list(value: Any) -> list[Any]:
+    """A relationship's value as a list: a collection, or a one-to-one's object (or nothing)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+def _has_other_parent(prop: Any, child: Any, parent: Any) -> bool:
+    """The removed child now belongs to another parent (through ``back_populates``): not an
+    orphan."""
+    if not prop.back_populates:
+        return False
+    other = child.__dict__.get(prop.back_populates)
+    return other is not None and other is not parent
+
+
+# -- self-referential tables: rows in dependency order ------------------------------------------
+
+
+def _self_referential(mapper: Any) -> list[Any]:
+    """The relationships of ``mapper`` to itself (an adjacency list), configured."""
+    props = [mapper._props[key] for key in mapper._relationship_keys]
+    for prop in props:
+        prop._resolve()
+    return [p for p in props if p.mapper is mapper and p.direction in (MANYTOONE, ONETOMANY) and not p.viewonly]
+
+
+def _parent_edges(props: list[Any], objects: list[Any], among: list[Any]) -> list[tuple[Any, Any]]:
+    """``(parent, child)`` pairs between objects of ``among`` (the new ones), from the
+    relationships ``props`` of a self-referential mapper as they are in memory: a child's
+    many-to-one, or a parent's one-to-many collection (``objects``: every saved object)."""
+    ids = {id(o) for o in among}
+    edges = []
+    for obj in objects:
+        d = obj.__dict__
+        for prop in props:
+            if prop.key not in d:
+                continue
+            if prop.direction == MANYTOONE:
+                parent = d[prop.key]
+                if parent is not None and id(obj) in ids and id(parent) in ids:
+                    edges.append((parent, obj))
+            elif id(obj) in ids:
+                edges.extend((obj, child) for child in _as_list(d[prop.key]) if id(child) in ids)
+    return edges
+
+
+def _levels(objects: list[Any], edges: list[tuple[Any, Any]], what: str) -> list[list[Any]]:
+    """Topological sort by levels: level 0 has no parent among ``objects``, level n only
+    parents in the levels before it; each level keeps the order of ``objects``.  Rows that
+    depend on each other in a circle raise CircularDependencyError."""
+    parents_left = {id(o): 0 for o in objects}
+    children: dict[int, list[Any]] = {}
+    for parent, child in edges:
+        if parent is child:
+            parents_left[id(child)] += 1
+            continue
+        parents_left[id(child)] += 1
+        children.setdefault(id(parent), []).append(child)
+    levels = []
+    current = [o for o in objects if parents_left[id(o)] == 0]
+    placed = 0
+    while current:
+        levels.append(current)
+        placed += len(current)
+        released = set()
+        for parent in current:
+            for child in children.get(id(parent), ()):
+                parents_left[id(child)] -= 1
+                if parents_left[id(child)] == 0:
+                    released.add(id(child))
+        current = [o for o in objects if id(o) in released]
+    if placed != len(objects):
+        from minialchemy.orm.mapper import _instance_str
+
+        stuck = [o for o in objects if parents_left[id(o)] > 0]
+        names = ", ".join(_instance_str(o) for o in stuck[:6]) + (" ..." if len(stuck) > 6 else "")
+        raise CircularDependencyError(
+            f"Circular dependency detected: {len(stuck)} {what} depend on each other in a circle "
+            f"({names}); no order of statements satisfies their foreign keys.  Break the cycle "
+            f"(set one of these parents to None) before flushing.",
+            cycles=stuck,
+            edges=[(p, c) for p, c in edges if id(c) in {id(o) for o in stuck}],
+        )
+    return levels
+
+
+def insert_levels(mapper: Any, new: list[Any], saved: list[Any]) -> list[list[Any]]:
+    """The new objects of a self-referential ``mapper`` in INSERT order, as levels of the
+    tree: parents (level 0) before their children (level 1) before theirs.  Each level can be
+    one batch: its parents' primary keys exist when its foreign keys are copied."""
+    props = _self_referential(mapper)
+    if not props or len(new) < 2:
+        return [new]
+    # (``saved``: every object the flush saves of this mapper, new or not: a persistent
+    # parent's collection may list new children)
+    return _levels(new, _parent_edges(props, saved, new), f"new {mapper.class_.__name__} objects")
+
+
+def delete_levels(session: Any, mapper: Any, deleted: list[Any]) -> list[list[Any]]:
+    """The deleted objects of a self-referential ``mapper`` in DELETE order: leaves first,
+    then their parents.  Ordered by the foreign-key values the rows hold."""
+    props = _self_referential(mapper)
+    if not props or len(deleted) < 2:
+        return [deleted]
+    pairs = props[0].pairs
+    one_keys = [mapper._col_to_attr[one] for one, _ in pairs]
+    many_keys = [mapper._col_to_attr[many] for _, many in pairs]
+    with session.no_autoflush:
+        by_key = {tuple(getattr(o, k) for k in one_keys): o for o in deleted}
+        edges = []
+        for obj in deleted:
+            parent = by_key.get(tuple(getattr(obj, k) for k in many_keys))
+            if parent is not None:
+                edges.append((parent, obj))
+    levels = _levels(deleted, edges, f"deleted {mapper.class_.__name__} objects")
+    levels.reverse()
+    return levels
+
+
+# -- many-to-many: association rows -------------------------------------------------------------
+
+
+class AssociationRows:
+    """The association-table rows a flush inserts and deletes (many-to-many ``secondary=``),
+    each once even when both sides of the relationship show the change."""
+
+    def __init__(self) -> None:
+        self.to_insert: dict[Any, dict[tuple[Any, ...], dict[Any, Any]]] = {}
+        self.to_delete: dict[Any, dict[tuple[Any, ...], dict[Any, Any]]] = {}
+
+    @staticmethod
+    def _row(prop: Any, owner: Any, item: Any) -> dict[Any, Any]:
+        row = {}
+        for parent_column, column in prop.secondary_pairs:
+            row[column] = getattr(owner, prop.parent._col_to_attr[parent_column])
+        for target_column, column in prop.secondary_target_pairs:
+            row[column] = getattr(item, prop.mapper._col_to_attr[target_column])
+        return row
+
+    def _add(self, into: dict[Any, Any], prop: Any, owner: Any, item: Any) -> None:
+        row = self._row(prop, owner, item)
+        table = prop.secondary_table
+        key = tuple(row.get(c) for c in table.columns)
+        into.setdefault(table, {})[key] = row
+
+    def insert(self, prop: Any, owner: Any, item: Any) -> None:
+        self._add(self.to_insert, prop, owner, item)
+
+    def delete(self, prop: Any, owner: Any, item: Any) -> None:
+        self._add(self.to_delete, prop, owner, item)
+
+    def __bool__(self) -> bool:
+        return bool(self.to_insert or self.to_delete)
+
+
+def _many_to_many(mapper: Any) -> list[Any]:
+    props = [mapper._props[key] for key in mapper._relationship_keys]
+    for prop in props:
+        prop._resolve()
+    return [p for p in props if p.direction == MANYTOMANY and not p.viewonly]
+
+
+
 # -- the plan --------------------------------------------------------------------------------
 
 
@@ -104,6 +285,8 @@ class _FlushRun:
         self.plan = plan
         self.filled: list[persistence.FilledKeys] = []
         self.inserted: list[Any] = []  # every object INSERTed, in order
+        #: objects written whose collections hold what the database holds once the flush ends
+        self.written_with_relationships: list[Any] = []
         self.direct_writes = plan.direct_writes
 
     def cause_of(self, step: FlushStep) -> str:
@@ -361,13 +544,10 @@ class InsertRows(FlushStep):
         else:
             persistence.emit_insert_per_row(run.connection, mapper, objects, cause, filled)
         # pending -> persistent, now: a change made later in this flush is tracked again
-        session = run.session
-        _accel.instrumentation.mark_inserted(mapper, session.identity_map, objects)
-        session._txn_inserted.update(objects)
+        run.session._mark_flushed_inserts(mapper, objects)
         run.inserted.extend(objects)
         if mapper._relationship_keys:
-            for obj in objects:
-                _clear_removed(obj)
+            run.written_with_relationships.extend(objects)
 
 
 class UpdateRows(FlushStep):
@@ -406,13 +586,15 @@ class UpdateRows(FlushStep):
                 changes.append((obj, changed))
         if changes:
             persistence.emit_update(run.connection, self.mapper, changes, run.cause_of(self))
-        # written: these values are the committed ones now; a change made later in this flush
-        # marks the object modified again (and is flushed), it is not swallowed
+        # written: these values are the committed ones now (a changed primary key moves the
+        # identity key); a change made later in this flush marks the object modified again
+        # (and is flushed), it is not swallowed
+        session._mark_flushed_updates(self.objects)
         modified = session._modified
         for obj in self.objects:
-            _state(obj)._commit_all()
-            _clear_removed(obj)
             modified.discard(obj)
+        if self.mapper._relationship_keys:
+            run.written_with_relationships.extend(self.objects)
 
 
 class DeleteRows(FlushStep):
@@ -438,6 +620,91 @@ class DeleteRows(FlushStep):
             session._modified.discard(obj)
 
 
+class _AssociationRowsStep(FlushStep):
+    """The rows of a many-to-many association table (``secondary=``) a flush deletes or
+    inserts: one row per link, written once even when both sides of the relationship show the
+    change.  Runs after every INSERT (a link needs the keys of both its objects) and before the
+    DELETEs of the rows it links."""
+
+    def __init__(self, table: Any, links: list[tuple[Any, Any, Any]], why: str) -> None:
+        prop = links[0][0]
+        super().__init__(prop.parent, [owner for _, owner, _ in links], why)
+        self.table = table.name
+        self.association_table = table
+        self.links = links
+        self.strategy = "executemany"
+        #: the association columns a row fills: the table's, in its order
+        written = {column for _, column in prop.secondary_pairs} | {column for _, column in prop.secondary_target_pairs}
+        self.columns = [c for c in table.columns if c in written]
+
+    @property
+    def row_count(self) -> int:
+        # a link seen from both sides (post.tags and tag.posts) is one row
+        return len({frozenset((id(owner), id(item))) for _, owner, item in self.links})
+
+    def _detail(self) -> str:
+        return f"{self.row_count} association row{'s' if self.row_count != 1 else ''}, one executemany"
+
+    def _rows(self) -> list[dict[str, Any]]:
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for prop, owner, item in self.links:
+            row = AssociationRows._row(prop, owner, item)
+            found.setdefault(tuple(row.get(c) for c in self.columns), {c.key: row[c] for c in self.columns})
+        return list(found.values())
+
+
+class DeleteAssociationRows(_AssociationRowsStep):
+    """DELETE the association rows of links that went (``DELETE FROM post_tag WHERE
+    post_tag.post_id = ? AND post_tag.tag_id = ?``)."""
+
+    operation = "DELETE"
+    title = "delete association rows"
+
+    def __init__(self, table: Any, links: list[tuple[Any, Any, Any]]) -> None:
+        super().__init__(
+            table, links,
+            f"links removed from many-to-many collections (or of deleted objects): their "
+            f"{table.name} rows go before any row they link is deleted",
+        )
+        self.statement = delete_statement(table).where(*[c == bindparam(c.key) for c in self.columns])
+
+    @property
+    def statements(self) -> list[str]:
+        return [compile_element(self.statement, dialect="sqlite").string]
+
+    def execute(self, run: _FlushRun) -> None:
+        rows = self._rows()
+        result = run.connection.execute(self.statement, rows, execution_options={"cause": run.cause_of(self)})
+        if result.rowcount != len(rows):
+            raise StaleDataError(
+                f"DELETE statement on table {self.table!r} expected to delete {len(rows)} row(s); "
+                f"only {result.rowcount} were matched (were the association rows changed by "
+                f"someone else?)"
+            )
+
+
+class InsertAssociationRows(_AssociationRowsStep):
+    """INSERT the association rows of links added to many-to-many collections."""
+
+    operation = "INSERT"
+    title = "insert association rows"
+
+    def __init__(self, table: Any, links: list[tuple[Any, Any, Any]]) -> None:
+        super().__init__(
+            table, links,
+            f"after the INSERTs of the objects they link: a {table.name} row holds both of their "
+            f"primary keys",
+        )
+        self.statement = insert_statement(table)
+
+    @property
+    def statements(self) -> list[str]:
+        return [compile_element(self.statement, dialect="sqlite", column_keys=[c.key for c in self.columns]).string]
+
+    def execute(self, run: _FlushRun) -> None:
+        run.connection.execute(self.statement, self._rows(), execution_options={"cause": run.cause_of(self)})
+
+
 # -- building the plan (reads the session, changes nothing) ----------------------------------
 
 
@@ -461,6 +728,7 @@ class _Planner:
         # ids of the objects the flush DELETEs, and the objects in the order found
         self.deleted_ids: set[int] = set()
         self.deleted: list[Any] = []
+        self._deletes_processed = 0
         self.cascade_deletes: list[Any] = []
         self.nulls: list[tuple[Any, RelationshipProperty, Any]] = []
         self.expunges: list[Any] = []
@@ -486,19 +754,21 @@ class _Planner:
 
     def _plan_deletes(self) -> None:
         """The objects to DELETE (with the children their cascades reach) and the children
-        whose foreign key becomes NULL.  Loads a deleted parent's unloaded collection."""
+        whose foreign key becomes NULL.  Loads a deleted parent's unloaded collection (with
+        ``passive_deletes=True`` only the loaded children are seen to: the database's ON DELETE
+        handles the rows).  Called again when orphans join the deleted objects."""
         session = self.session
         for obj in session._deleted:
             self._mark_deleted(obj)
-        index = 0
-        while index < len(self.deleted):  # grows as cascades reach further
-            obj = self.deleted[index]
-            index += 1
+        while self._deletes_processed < len(self.deleted):  # grows as cascades reach further
+            obj = self.deleted[self._deletes_processed]
+            self._deletes_processed += 1
             for prop in _relationships(type(obj).__mapper__, ONETOMANY):
                 if prop.passive_deletes:
-                    continue
-                with session.no_autoflush:
-                    children = list(getattr(obj, prop.key))  # may load: the decision needs it
+                    children = _as_list(obj.__dict__.get(prop.key))
+                else:
+                    with session.no_autoflush:
+                        children = _as_list(getattr(obj, prop.key))  # may load: the decision needs it
                 for child in children:
                     if id(child) in self.deleted_ids:
                         continue
@@ -512,8 +782,9 @@ class _Planner:
                         self._plan_null(child, prop, obj)
 
     def _plan_orphans(self, saved: dict[Mapper, list[Any]]) -> None:
-        """Children removed from a loaded collection since the last flush (only objects of
-        classes with relationships can have such collections)."""
+        """Children removed from a loaded collection (or replaced in a one-to-one) since the
+        last flush: deleted (``delete-orphan``, unless they moved to another parent), expunged
+        (pending ones) or their foreign key set to NULL."""
         session = self.session
         for mapper, objects in saved.items():
             if not mapper._relationship_keys:
@@ -521,15 +792,23 @@ class _Planner:
             for obj in objects:
                 d = obj.__dict__
                 for key in mapper._relationship_keys:
-                    collection = d.get(key)
-                    if not isinstance(collection, InstrumentedList) or not collection._removed:
-                        continue
+                    value = d.get(key)
+                    if isinstance(value, InstrumentedList):
+                        if not value._removed or value._committed is not None:  # many-to-many: association rows
+                            continue
+                        removed = value._removed
+                    else:
+                        removed = replaced_children(obj, key)
+                        if not removed:
+                            continue
                     prop = mapper._props[key]
-                    for child in collection._removed:
-                        if any(item is child for item in collection) or id(child) in self.deleted_ids:
+                    for child in removed:
+                        if child is value or (isinstance(value, InstrumentedList) and any(item is child for item in value)):
+                            continue
+                        if id(child) in self.deleted_ids:
                             continue
                         child_state = _state(child)
-                        if "delete-orphan" in prop.cascade:
+                        if "delete-orphan" in prop.cascade and not _has_other_parent(prop, child, obj):
                             if child_state.key is not None:
                                 if self._mark_deleted(child):
                                     self.cascade_deletes.append(child)
@@ -606,7 +885,7 @@ class _Planner:
                     collection = pd.get(prop.key)
                     if not collection:
                         continue
-                    for child in collection:
+                    for child in _as_list(collection):
                         if id(child) in self.deleted_ids or not _may_sync(session, child, parent, prop, direct_writes, self.deleted_ids):
                             continue
                         self.synced_ids.add(id(child))
@@ -684,6 +963,8 @@ class _Planner:
         self._plan_deletes()
         saved = self._saved_by_mapper()
         self._plan_orphans(saved)
+        if len(self.deleted) > self._deletes_processed:
+            self._plan_deletes()  # orphans deleted: their own children
         if self.expunges or self.cascade_deletes or self.nulls:
             self._adjust_saved(saved)
         if any(mapper._relationship_keys for mapper in saved):
@@ -691,6 +972,7 @@ class _Planner:
         deleted: dict[Mapper, list[Any]] = {}
         for obj in self.deleted:
             deleted.setdefault(type(obj).__mapper__, []).append(obj)
+        links = self._association_links(saved)
         ordered = _sorted_mappers([*saved, *deleted])
         written = {m.local_table for m in ordered if m in saved}
         steps: list[FlushStep] = []
@@ -698,45 +980,119 @@ class _Planner:
             first = type((self.cascade_deletes or [c for c, _, _ in self.nulls] or self.expunges)[0]).__mapper__
             steps.append(ProcessDeletedParents(first, self.cascade_deletes, self.nulls, self.expunges))
         for mapper in ordered:
-            objects = saved.get(mapper)
-            if not objects:
-                continue
-            table = mapper.local_table
-            parents = [t.name for t in table.referenced_tables() if t in written]
-            if parents:
-                why = f"parents first: {table.name} refers to {', '.join(parents)}, written before it"
-            else:
-                why = f"{table.name} refers to no other table written in this flush"
-            synced = [o for o in objects if id(o) in self.synced_ids] if self.synced_ids else []
-            if synced:
-                steps.append(SyncForeignKeys(
-                    mapper, synced,
-                    f"before {table.name} is written: its foreign keys take the primary keys of "
-                    f"their parents{' (' + ', '.join(parents) + ', written by now)' if parents else ''}",
-                    saved,
-                ))
-            new: list[Any] = []
-            persistent: list[Any] = []
-            state_key = _accel.instrumentation.STATE_KEY
-            for obj in objects:  # one pass: pending objects are INSERTed, persistent ones UPDATEd
-                (new if obj.__dict__[state_key].key is None else persistent).append(obj)
-            if new:
-                steps.extend(self._insert_steps(mapper, new, why))
-            if persistent:
-                steps.append(UpdateRows(mapper, persistent, why, [self._predicted_changes(o) for o in persistent]))
+            if saved.get(mapper):
+                steps += self._save_steps(mapper, saved, written)
+        for action, step_class in (("delete", DeleteAssociationRows), ("insert", InsertAssociationRows)):
+            for table, table_links in links[action].items():
+                steps.append(step_class(table, table_links))
         for mapper in reversed(ordered):
-            objects = deleted.get(mapper)
-            if not objects:
-                continue
-            table = mapper.local_table
-            children = [t.name for t in _tables_referring_to(table, ordered) if t is not table]
-            why = (
-                f"children first: {', '.join(children)} refer{'s' if len(children) == 1 else ''} to "
-                f"{table.name}, so their rows go before it" if children else
-                f"deletes run last, children before parents; nothing written in this flush refers to {table.name}"
-            )
-            steps.append(DeleteRows(mapper, objects, why))
+            if deleted.get(mapper):
+                steps += self._delete_steps(mapper, deleted[mapper], ordered)
         return FlushPlan(steps, self.direct_writes)
+
+    def _save_steps(self, mapper: Mapper, saved: dict[Mapper, list[Any]], written: set[Any]) -> list[FlushStep]:
+        """Sync foreign keys, INSERT (a tree's rows level by level), UPDATE: one table."""
+        objects = saved[mapper]
+        table = mapper.local_table
+        parents = [t.name for t in table.referenced_tables() if t in written]
+        if parents:
+            why = f"parents first: {table.name} refers to {', '.join(parents)}, written before it"
+        else:
+            why = f"{table.name} refers to no other table written in this flush"
+        steps: list[FlushStep] = []
+        synced = [o for o in objects if id(o) in self.synced_ids] if self.synced_ids else []
+        if synced:
+            steps.append(SyncForeignKeys(
+                mapper, synced,
+                f"before {table.name} is written: its foreign keys take the primary keys of "
+                f"their parents{' (' + ', '.join(parents) + ', written by now)' if parents else ''}",
+                saved,
+            ))
+        new: list[Any] = []
+        persistent: list[Any] = []
+        state_key = _accel.instrumentation.STATE_KEY
+        for obj in objects:  # one pass: pending objects are INSERTed, persistent ones UPDATEd
+            (new if obj.__dict__[state_key].key is None else persistent).append(obj)
+        self_referential = bool(new) and bool(mapper._relationship_keys) and bool(_self_referential(mapper))
+        if new:
+            levels = insert_levels(mapper, new, objects) if self_referential else [new]
+            for number, level in enumerate(levels):
+                level_why = why
+                if len(levels) > 1:
+                    level_why = (
+                        f"level {number + 1} of {len(levels)} of the tree in {table.name}: parents' rows "
+                        f"before their children's (rows of one table ordered row by row)"
+                    )
+                if number:
+                    steps.append(SyncForeignKeys(
+                        mapper, level,
+                        f"the parents of tree level {number + 1} were inserted by the step before: "
+                        f"their new keys go into {table.name}'s foreign keys",
+                        saved,
+                    ))
+                steps += self._insert_steps(mapper, level, level_why)
+        if persistent:
+            if self_referential:
+                moved = [o for o in persistent if id(o) in self.synced_ids]
+                if moved:
+                    steps.append(SyncForeignKeys(
+                        mapper, moved,
+                        f"existing rows of {table.name} moved under a new parent take its key, "
+                        f"known since the INSERT above",
+                        saved,
+                    ))
+            steps.append(UpdateRows(mapper, persistent, why, [self._predicted_changes(o) for o in persistent]))
+        return steps
+
+    def _delete_steps(self, mapper: Mapper, objects: list[Any], ordered: list[Mapper]) -> list[FlushStep]:
+        """DELETE one table's rows: after the tables that refer to it; a tree leaves first."""
+        table = mapper.local_table
+        children = [t.name for t in _tables_referring_to(table, ordered) if t is not table]
+        why = (
+            f"children first: {', '.join(children)} refer{'s' if len(children) == 1 else ''} to "
+            f"{table.name}, so their rows go before it" if children else
+            f"deletes run last, children before parents; nothing written in this flush refers to {table.name}"
+        )
+        levels = delete_levels(self.session, mapper, objects) if mapper._relationship_keys else [objects]
+        if len(levels) == 1:
+            return [DeleteRows(mapper, objects, why)]
+        return [
+            DeleteRows(mapper, level, f"tree in {table.name}, leaves first: level {len(levels) - number} of "
+                                      f"{len(levels)} (a row goes before the row it refers to)")
+            for number, level in enumerate(levels)
+        ]
+
+    def _association_links(self, saved: dict[Mapper, list[Any]]) -> dict[str, dict[Any, list[tuple[Any, Any, Any]]]]:
+        """``{"insert"|"delete": {association table: [(relationship, owner, item)]}}``: a link
+        per member added to or removed from a many-to-many collection since it was loaded (or
+        flushed), and every link of a deleted object (its collections are loaded for it)."""
+        links: dict[str, dict[Any, list[tuple[Any, Any, Any]]]] = {"insert": {}, "delete": {}}
+        deleted_ids = self.deleted_ids
+        for obj in self.deleted:
+            for prop in _many_to_many(type(obj).__mapper__):
+                with self.session.no_autoflush:
+                    collection = getattr(obj, prop.key)  # may load: the decision needs it
+                committed = collection._committed if isinstance(collection, InstrumentedList) else None
+                for item in committed if committed is not None else _as_list(collection):
+                    links["delete"].setdefault(prop.secondary_table, []).append((prop, obj, item))
+        for mapper, objects in saved.items():
+            props = _many_to_many(mapper) if mapper._relationship_keys else []
+            for obj in objects if props else ():
+                d = obj.__dict__
+                for prop in props:
+                    collection = d.get(prop.key)
+                    if not isinstance(collection, InstrumentedList) or collection._committed is None:
+                        continue
+                    committed = collection._committed
+                    before = {id(item) for item in committed}
+                    now = {id(item) for item in collection}
+                    for item in collection:
+                        if id(item) not in before and id(item) not in deleted_ids:
+                            links["insert"].setdefault(prop.secondary_table, []).append((prop, obj, item))
+                    for item in committed:
+                        if id(item) not in now:
+                            links["delete"].setdefault(prop.secondary_table, []).append((prop, obj, item))
+        return links
 
 
 def _key_value(parent: Any, key: str) -> Any:
@@ -844,7 +1200,7 @@ def _sync_foreign_keys(
                 collection = pd.get(prop.key)
                 if not collection:
                     continue
-                for child in collection:
+                for child in _as_list(collection):
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
@@ -899,6 +1255,8 @@ def _run(session: Session, plan: FlushPlan, cause: str) -> None:
         for keys_filled in run.filled:  # undo: these objects are pending again, without an id
             keys_filled.undo()
         raise
+    for obj in run.written_with_relationships:  # after the association rows were read
+        _clear_removed(obj)
     # the inserted objects leave session.new (one clear() when nothing else joined it)
     inserted = run.inserted
     if not session._work_added_during_flush and len(session._new) == len(inserted):
@@ -910,7 +1268,9 @@ def _run(session: Session, plan: FlushPlan, cause: str) -> None:
 
 
 def _clear_removed(obj: Any) -> None:
+    """After a flush: collections hold what the database holds, no child is pending removal."""
     for key in type(obj).__mapper__._relationship_keys:
         collection = obj.__dict__.get(key)
         if isinstance(collection, InstrumentedList):
-            collection._removed.clear()
+            collection._mark_committed()
+    _replaced_children.clear(obj)

@@ -241,6 +241,22 @@ class Column(ColumnElement):
             raise ArgumentError(f"A Column added to table {table.name!r} needs a name")
         self.table = table
 
+    def copy(self) -> "Column":
+        """An unattached copy (used when one declaration serves several tables)."""
+        return Column(
+            self.name,
+            *([self._type] if self._type is not None else []),
+            *[fk.copy() for fk in self.foreign_keys],
+            key=self.key,
+            primary_key=self.primary_key,
+            nullable=self.nullable,
+            unique=self.unique,
+            index=self.index,
+            default=self.default,
+            server_default=self.server_default,
+            autoincrement=self.autoincrement,
+        )
+
     def __repr__(self) -> str:
         parts = [repr(self.name), repr(self.type)]
         if self.table is not None:
