@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
-from typing import List
+from typing import List, Optional
 
 import pytest
 
-from minialchemy import ForeignKey, String, insert, select, text
+from minialchemy import Column, ForeignKey, String, Table, insert, select, text
 from minialchemy.orm import Mapped, Session, mapped_column, relationship
 from minialchemy.orm.unitofwork import FlushPlan
 
@@ -76,7 +76,35 @@ def add_models(models):
         id: Mapped[int] = mapped_column(primary_key=True)
         value: Mapped[int] = mapped_column(default=7)
 
-    return SimpleNamespace(**vars(models), Folder=Folder, Note=Note, Tag=Tag, Counter=Counter)
+    class Node(Base):  # a tree in one table (an adjacency list)
+        __tablename__ = "node"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("node.id"))
+        name: Mapped[str]
+        parent: Mapped[Optional["Node"]] = relationship(back_populates="children", remote_side=[id])
+        children: Mapped[List["Node"]] = relationship(back_populates="parent", cascade="all, delete-orphan")
+
+    post_label = Table(
+        "post_label", Base.metadata,
+        Column("post_id", ForeignKey("post.id"), primary_key=True),
+        Column("label_id", ForeignKey("label.id"), primary_key=True),
+    )
+
+    class Post(Base):  # many-to-many through post_label
+        __tablename__ = "post"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str]
+        labels: Mapped[List["Label"]] = relationship(secondary=post_label, back_populates="posts")
+
+    class Label(Base):
+        __tablename__ = "label"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str]
+        posts: Mapped[List[Post]] = relationship(secondary="post_label", back_populates="labels")
+
+    return SimpleNamespace(
+        **vars(models), Folder=Folder, Note=Note, Tag=Tag, Counter=Counter, Node=Node, Post=Post, Label=Label
+    )
 
 
 @pytest.fixture
@@ -91,6 +119,11 @@ def engine(m, seeded_engine_for):
     with engine.begin() as conn:
         conn.execute(insert(m.Folder), [{"id": 1, "title": "inbox"}])
         conn.execute(insert(m.Note), [{"id": i, "body": f"note {i}", "folder_id": 1} for i in (1, 2, 3)])
+        conn.execute(insert(m.Node), [{"id": 1, "name": "root"}, {"id": 2, "name": "a", "parent_id": 1},
+                                      {"id": 3, "name": "a1", "parent_id": 2}, {"id": 4, "name": "b", "parent_id": 1}])
+        conn.execute(insert(m.Post), [{"id": 1, "title": "hello"}])
+        conn.execute(insert(m.Label), [{"id": 1, "name": "news"}, {"id": 2, "name": "fun"}])
+        conn.execute(insert(m.Post.__table__.metadata.tables["post_label"]), [{"post_id": 1, "label_id": 1}, {"post_id": 1, "label_id": 2}])
     return engine
 
 
@@ -147,6 +180,34 @@ def python_defaults(m, session):
     session.add_all([m.Counter(), m.Counter(value=1), m.Counter()])
 
 
+def a_tree_added_leaves_first(m, session):
+    root = m.Node(name="top")
+    child = m.Node(name="child", parent=root)
+    grandchild = m.Node(name="grandchild", parent=child)
+    session.add_all([grandchild, child, root])  # rows must still go parents first
+
+
+def delete_a_subtree(m, session):
+    session.delete(session.get(m.Node, 1))  # children cascade: leaves first
+
+
+def move_a_node_under_a_new_parent(m, session):
+    node = session.get(m.Node, 3)
+    node.parent = m.Node(name="new parent", parent=session.get(m.Node, 1))
+
+
+def links_added_and_removed(m, session):
+    post = session.get(m.Post, 1)
+    news, fun = session.get(m.Label, 1), session.get(m.Label, 2)
+    post.labels.remove(news)
+    post.labels.append(m.Label(name="new label"))
+    session.add(m.Post(title="second", labels=[fun]))
+
+
+def delete_a_linked_object(m, session):
+    session.delete(session.get(m.Label, 2))  # its post_label rows go first
+
+
 SCENARIOS = [
     two_new_users,
     many_new_users,
@@ -158,6 +219,11 @@ SCENARIOS = [
     server_generated_text_keys,
     move_an_address_to_a_new_user,
     python_defaults,
+    a_tree_added_leaves_first,
+    delete_a_subtree,
+    move_a_node_under_a_new_parent,
+    links_added_and_removed,
+    delete_a_linked_object,
 ]
 
 
