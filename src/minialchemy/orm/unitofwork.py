@@ -362,12 +362,20 @@ class FlushStep:
 class FlushPlan:
     """The steps of one flush, in the order they run: iterate it, index it, print it."""
 
-    def __init__(self, steps: Sequence[FlushStep], direct_writes: set[tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self,
+        steps: Sequence[FlushStep],
+        direct_writes: set[tuple[int, str]] | None = None,
+        key_switched: set[int] | None = None,
+    ) -> None:
         self.steps: list[FlushStep] = list(steps)
         for number, step in enumerate(self.steps, 1):
             step.number = number
         #: ``(id(object), attribute)`` of foreign keys set by hand (they win over the sync)
         self.direct_writes: set[tuple[int, str]] = direct_writes or set()
+        #: ids of the persistent objects whose primary key the flush changes (their loaded
+        #: children follow in memory only, as with SQLAlchemy's passive_updates)
+        self.key_switched: set[int] = key_switched or set()
 
     def __iter__(self) -> Iterator[FlushStep]:
         return iter(self.steps)
@@ -463,7 +471,7 @@ class SyncForeignKeys(FlushStep):
         return f"{super()._detail()}: {shown}" if shown else super()._detail()
 
     def execute(self, run: _FlushRun) -> None:
-        _sync_foreign_keys(run.session, self.mapper, self.saved, run.direct_writes)
+        _sync_foreign_keys(run.session, self.mapper, self.saved, run.direct_writes, run.plan.key_switched)
 
 
 class InsertRows(FlushStep):
@@ -568,7 +576,8 @@ class UpdateRows(FlushStep):
 
     def _detail(self) -> str:
         groups = len({tuple(c) for c in self._planned_changes if c})
-        return f"{self.row_count} rows in {groups} statement{'s' if groups != 1 else ''} (one executemany per set of changed columns)"
+        rows = self.row_count
+        return f"{rows} row{'s' if rows != 1 else ''} in {groups} statement{'s' if groups != 1 else ''} (one executemany per set of changed columns)"
 
     @property
     def statements(self) -> list[str]:
@@ -736,6 +745,10 @@ class _Planner:
         self.planned_values: dict[int, dict[str, Any]] = {}
         #: ids of the objects whose foreign keys a sync step copies
         self.synced_ids: set[int] = set()
+        #: ids of persistent objects whose primary key this flush changes
+        self.key_switched: set[int] = set()
+        #: mapper -> persistent children a sync step gives a parent's changed key in memory only
+        self.sync_only: dict[Mapper, list[Any]] = {}
 
     @property
     def connection(self) -> Connection:
@@ -876,6 +889,8 @@ class _Planner:
                     if not _may_sync(session, obj, parent, prop, direct_writes, self.deleted_ids):
                         continue
                     self.synced_ids.add(id(obj))
+                    if parent is not None and id(parent) in self.key_switched and _state(obj).key is not None:
+                        continue  # in memory only, as committed: no UPDATE of the child's row
                     for one, many in prop.fk_attr_keys():
                         planned.setdefault(id(obj), {})[many] = None if parent is None else _key_value(parent, one)
         for parent_mapper, parents in list(saved.items()):
@@ -885,10 +900,16 @@ class _Planner:
                     collection = pd.get(prop.key)
                     if not collection:
                         continue
+                    switched = id(parent) in self.key_switched
                     for child in _as_list(collection):
                         if id(child) in self.deleted_ids or not _may_sync(session, child, parent, prop, direct_writes, self.deleted_ids):
                             continue
                         self.synced_ids.add(id(child))
+                        if switched and _state(child).key is not None:
+                            # in memory only, as committed: no UPDATE of the child's row
+                            if id(child) not in saved_ids:
+                                self.sync_only.setdefault(prop.mapper, []).append(child)
+                            continue
                         for one, many in prop.fk_attr_keys():
                             planned.setdefault(id(child), {})[many] = _key_value(parent, one)
                         if id(child) not in saved_ids and _state(child).key is not None:
@@ -968,6 +989,10 @@ class _Planner:
         if self.expunges or self.cascade_deletes or self.nulls:
             self._adjust_saved(saved)
         if any(mapper._relationship_keys for mapper in saved):
+            self.key_switched = {
+                id(o) for objects in saved.values() for o in objects
+                if _state(o).key is not None and _primary_key_switched(o)
+            } if session._modified else set()
             self._plan_sync(saved)
         deleted: dict[Mapper, list[Any]] = {}
         for obj in self.deleted:
@@ -982,13 +1007,21 @@ class _Planner:
         for mapper in ordered:
             if saved.get(mapper):
                 steps += self._save_steps(mapper, saved, written)
+            elif self.sync_only.get(mapper):
+                steps.append(SyncForeignKeys(
+                    mapper, self.sync_only[mapper],
+                    f"after the UPDATE of their parent's primary key: loaded {mapper.local_table.name} "
+                    f"rows take the new key in memory only (the database cascades it, as with "
+                    f"SQLAlchemy's passive_updates)",
+                    saved,
+                ))
         for action, step_class in (("delete", DeleteAssociationRows), ("insert", InsertAssociationRows)):
             for table, table_links in links[action].items():
                 steps.append(step_class(table, table_links))
         for mapper in reversed(ordered):
             if deleted.get(mapper):
                 steps += self._delete_steps(mapper, deleted[mapper], ordered)
-        return FlushPlan(steps, self.direct_writes)
+        return FlushPlan(steps, self.direct_writes, self.key_switched)
 
     def _save_steps(self, mapper: Mapper, saved: dict[Mapper, list[Any]], written: set[Any]) -> list[FlushStep]:
         """Sync foreign keys, INSERT (a tree's rows level by level), UPDATE: one table."""
@@ -1174,10 +1207,15 @@ def _may_sync(
 
 
 def _sync_foreign_keys(
-    session: Session, mapper: Mapper, saved: dict[Mapper, list[Any]], direct_writes: set[tuple[int, str]]
+    session: Session,
+    mapper: Mapper,
+    saved: dict[Mapper, list[Any]],
+    direct_writes: set[tuple[int, str]],
+    key_switched: set[int],
 ) -> None:
     """Copy parents' primary keys into the foreign keys of ``mapper``'s objects (``saved``:
-    the flush's objects by mapper)."""
+    the flush's objects by mapper; ``key_switched``: ids of the parents whose primary key this
+    flush changes)."""
     # many-to-one: the object refers to its parent (address.user)
     many_to_one = _relationships(mapper, MANYTOONE)
     if many_to_one:
@@ -1189,7 +1227,7 @@ def _sync_foreign_keys(
                 parent = d[prop.key]
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
-                switched = parent is not None and _primary_key_switched(parent)
+                switched = parent is not None and id(parent) in key_switched
                 for one, many in prop.fk_attr_keys():
                     value = None if parent is None else parent.__dict__.get(one)
                     _sync_foreign_key(obj, many, value, switched)
@@ -1198,7 +1236,7 @@ def _sync_foreign_keys(
         one_to_many = [p for p in _relationships(parent_mapper, ONETOMANY) if p.mapper is mapper]
         for parent in parents if one_to_many else ():
             pd = parent.__dict__
-            switched = _primary_key_switched(parent)
+            switched = id(parent) in key_switched
             for prop in one_to_many:
                 collection = pd.get(prop.key)
                 if not collection:
@@ -1212,7 +1250,7 @@ def _sync_foreign_keys(
 
 def _primary_key_switched(parent: Any) -> bool:
     """True when this flush changes ``parent``'s primary key (an UPDATE of its key column):
-    its identity key still holds the old value until the post-flush step."""
+    its identity key still holds the old value (the plan asks before any step runs)."""
     state = _state(parent)
     if state.key is None:
         return False
