@@ -49,6 +49,7 @@ from minialchemy.engine import insertmanyvalues
 from minialchemy.exc import CircularDependencyError, StatementError
 from minialchemy.orm import persistence
 from minialchemy.orm.exc import FlushError, StaleDataError
+from minialchemy.orm.mapper import _identity_str
 from minialchemy.orm.relationships import (
     MANYTOMANY,
     MANYTOONE,
@@ -780,8 +781,14 @@ class _Planner:
                 if prop.passive_deletes:
                     children = _as_list(obj.__dict__.get(prop.key))
                 else:
-                    with session.no_autoflush:
-                        children = _as_list(getattr(obj, prop.key))  # may load: the decision needs it
+                    # may load: the decision needs it (no autoflush: planning); the log says why
+                    what = "delete them" if "delete" in prop.cascade else (
+                        f"set {', '.join(many for _, many in prop.fk_attr_keys())} NULL on them")
+                    with session.no_autoflush, session.loading_because(
+                        f"flush: load {type(obj).__name__}.{prop.key} to {what}, the children of deleted "
+                        f"{_identity_str(obj)}"
+                    ):
+                        children = _as_list(getattr(obj, prop.key))
                 for child in children:
                     if id(child) in self.deleted_ids:
                         continue
@@ -1103,7 +1110,10 @@ class _Planner:
         deleted_ids = self.deleted_ids
         for obj in self.deleted:
             for prop in _many_to_many(type(obj).__mapper__):
-                with self.session.no_autoflush:
+                with self.session.no_autoflush, self.session.loading_because(
+                    f"flush: load {type(obj).__name__}.{prop.key} to delete the {prop.secondary_table.name} "
+                    f"rows of deleted {_identity_str(obj)}"
+                ):
                     collection = getattr(obj, prop.key)  # may load: the decision needs it
                 committed = collection._committed if isinstance(collection, InstrumentedList) else None
                 for item in committed if committed is not None else _as_list(collection):
