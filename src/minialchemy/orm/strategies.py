@@ -225,7 +225,7 @@ def _cause(prop: Any, number: int, batches: int) -> str:
 
 def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_existing: bool) -> list[Any]:
     """Load ``prop`` for every parent without it; returns the related objects loaded."""
-    from minialchemy.orm.relationships import MANYTOONE
+    from minialchemy.orm.relationships import MANYTOMANY, MANYTOONE
 
     prop._resolve()
     key = prop.key
@@ -234,6 +234,8 @@ def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_exi
         return []
     if prop.direction == MANYTOONE:
         return _load_selectin_many_to_one(session, prop, wanting, populate_existing)
+    if prop.direction == MANYTOMANY:
+        return _load_selectin_many_to_many(session, prop, wanting, populate_existing)
     return _load_selectin_one_to_many(session, prop, wanting, populate_existing)
 
 
@@ -268,10 +270,49 @@ def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], popu
         loaded.extend(objects)
     for parent in parents:
         d = parent.__dict__
-        collection = InstrumentedList(parent, prop)
         children = by_key.get(tuple([d.get(a) for a in parent_attrs]))
+        if not prop.uselist:  # one-to-one: the child, if any
+            d[prop.key] = children[0] if children else None
+            continue
+        collection = InstrumentedList(parent, prop)
         if children:
             list.extend(collection, children)
+        d[prop.key] = collection
+    return loaded
+
+
+def _load_selectin_many_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    """``selectinload(Post.tags)``: ``SELECT tag.*, post_tag.post_id FROM tag, post_tag WHERE
+    tag.id = post_tag.tag_id AND post_tag.post_id IN (...)``, the association table's column
+    telling which post each row belongs to."""
+    from minialchemy.orm import loading
+    from minialchemy.orm.relationships import InstrumentedList
+
+    target = prop.mapper
+    parent_attrs = [prop.parent._col_to_attr[parent_column] for parent_column, _ in prop.secondary_pairs]
+    link_columns = [column for _, column in prop.secondary_pairs]
+    join = [target_column == column for target_column, column in prop.secondary_target_pairs]
+    by_key: dict[tuple[Any, ...], list[Any]] = {}
+    for parent in parents:
+        parent_key = tuple([parent.__dict__.get(a) for a in parent_attrs])
+        if None not in parent_key:
+            by_key.setdefault(parent_key, [])
+    batches = list(_batches(list(by_key)))
+    loaded: list[Any] = []
+    for number, batch in enumerate(batches, 1):
+        statement = select(target.class_, *link_columns).where(*join, _in_criteria(link_columns, batch))
+        if prop.order_by_clauses:
+            statement = statement.order_by(*prop.order_by_clauses)
+        objects, rows = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
+        width = len(link_columns)
+        for obj, row in zip(objects, rows):
+            by_key[tuple(row[-width:])].append(obj)
+        loaded.extend(objects)
+    for parent in parents:
+        d = parent.__dict__
+        collection = InstrumentedList(parent, prop)
+        list.extend(collection, by_key.get(tuple([d.get(a) for a in parent_attrs]), ()))
+        collection._mark_committed()
         d[prop.key] = collection
     return loaded
 
