@@ -61,6 +61,7 @@ __all__ = [
     "delete_params",
     "mark_inserted",
     "expire_instances",
+    "set_committed_value",
     "session_get_fast_path",
 ]
 
@@ -689,6 +690,20 @@ cpdef expire_instances(object objects):
         state = _state_or_none(obj, _instance_dict(obj))
         if state is not None:
             state.expire()
+
+
+cpdef set_committed_value(object obj, object key, object value):
+    """Set attribute ``key`` of ``obj`` as if it had been loaded with ``value`` (see the Python
+    twin).  Popping from ``committed_state`` makes ``_set_column_value`` stop trusting its mask,
+    as any removal does."""
+    cdef dict d = _instance_dict(obj)
+    PyDict_SetItem(d, key, value)
+    cdef InstanceState state = _state_or_none(obj, d)
+    if state is not None:
+        if state._committed_state:
+            state._committed_state.pop(key, None)
+        if state._expired_attributes:
+            PySet_Discard(state._expired_attributes, key)
 
 
 # -- Session.get ------------------------------------------------------------------------------

@@ -497,6 +497,21 @@ def test_expire_instances_expires_every_object(backend, session, User):
         assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
 
 
+def test_set_committed_value_records_no_change(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.name = "changed"  # a recorded change of another attribute stays
+    sandy.fullname = "set by hand"
+    state = state_of(backend, sandy)
+
+    backend.instrumentation.set_committed_value(sandy, "fullname", "Sandy Squirrel")
+
+    assert sandy.fullname == "Sandy Squirrel"
+    assert dict(state.committed_state) == {"name": "sandy"}
+    assert backend.instrumentation.update_params(state, sandy.__dict__) == {"name": "changed"}
+    sandy.fullname = "again"  # a later write is recorded against the committed value
+    assert state.committed_state["fullname"] == "Sandy Squirrel"
+
+
 # --- Session.get's fast path -----------------------------------------------------------
 
 

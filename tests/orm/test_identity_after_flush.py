@@ -66,6 +66,28 @@ def test_rollback_gives_back_the_primary_key_a_flush_changed(session, User):
     assert session.get(User, 300) is None
 
 
+def test_loaded_children_follow_a_changed_primary_key_in_memory_only(session, User):
+    sandy = session.get(User, 2)
+    addresses = list(sandy.addresses)  # loaded children
+    sandy.id = 200
+    session.flush()
+
+    # as SQLAlchemy (passive_updates): the key's UPDATE is the database's to cascade, so the
+    # loaded children show the new key, and nothing UPDATEs their rows
+    assert [address.user_id for address in addresses] == [200, 200]
+    assert not session.dirty
+    assert rows(session, "SELECT id, user_id FROM address ORDER BY id") == [(1, 1), (2, 2), (3, 2)]
+
+
+def test_children_that_are_not_loaded_are_left_to_the_database(session, User, Address):
+    sandy = session.get(User, 2)  # sandy.addresses not loaded
+    sandy.id = 200
+    session.commit()
+
+    assert rows(session, "SELECT id, user_id FROM address ORDER BY id") == [(1, 1), (2, 2), (3, 2)]
+    assert session.get(Address, 2).user_id == 2
+
+
 # --- flushed objects are held weakly ---------------------------------------------------
 
 

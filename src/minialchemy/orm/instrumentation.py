@@ -60,6 +60,7 @@ __all__ = [
     "delete_params",
     "mark_inserted",
     "expire_instances",
+    "set_committed_value",
     "session_get_fast_path",
 ]
 
@@ -584,6 +585,20 @@ def expire_instances(objects: Iterable[Any]) -> None:
         state = obj.__dict__.get(STATE_KEY)
         if state is not None:
             state.expire()
+
+
+def set_committed_value(obj: Any, key: str, value: Any) -> None:
+    """Set attribute ``key`` of ``obj`` as if it had been loaded with ``value``: no change is
+    recorded, so no flush writes it (SQLAlchemy's ``attributes.set_committed_value``).  The
+    flush uses it for a foreign key that the database cascades itself."""
+    d = obj.__dict__
+    d[key] = value
+    state = d.get(STATE_KEY)
+    if state is not None:
+        if state._committed_state:
+            state._committed_state.pop(key, None)
+        if state._expired_attributes:
+            state._expired_attributes.discard(key)
 
 
 # -- Session.get -----------------------------------------------------------------------------

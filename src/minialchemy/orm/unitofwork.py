@@ -450,13 +450,16 @@ def _sync_foreign_keys(
                 parent = d[prop.key]
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
+                switched = parent is not None and _primary_key_switched(parent)
                 for one, many in prop.fk_attr_keys():
-                    _set_if_different(obj, many, None if parent is None else parent.__dict__.get(one))
+                    value = None if parent is None else parent.__dict__.get(one)
+                    _sync_foreign_key(obj, many, value, switched)
     # one-to-many: a parent's collection lists the object (user.addresses.append(address))
     for parent_mapper, parents in saved.items():
         one_to_many = [p for p in _relationships(parent_mapper, ONETOMANY) if p.mapper is mapper]
         for parent in parents if one_to_many else ():
             pd = parent.__dict__
+            switched = _primary_key_switched(parent)
             for prop in one_to_many:
                 collection = pd.get(prop.key)
                 if not collection:
@@ -465,7 +468,32 @@ def _sync_foreign_keys(
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
-                        _set_if_different(child, many, pd.get(one))
+                        _sync_foreign_key(child, many, pd.get(one), switched)
+
+
+def _primary_key_switched(parent: Any) -> bool:
+    """True when this flush changes ``parent``'s primary key (an UPDATE of its key column):
+    its identity key still holds the old value until the post-flush step."""
+    state = _state(parent)
+    if state.key is None:
+        return False
+    d = parent.__dict__
+    return tuple([d.get(key) for key in state.mapper._pk_attr_keys]) != state.key[1]
+
+
+def _sync_foreign_key(child: Any, key: str, value: Any, parent_key_switched: bool) -> None:
+    """Give ``child``'s foreign key attribute ``key`` its parent's key ``value``.
+
+    When the parent's own primary key changed and ``child`` is persistent, do as SQLAlchemy
+    does by default (``passive_updates``): the UPDATE of the parent's key is the database's to
+    cascade (``ForeignKey(..., onupdate="CASCADE")``), so the loaded child gets the new value
+    in memory, as already committed, and no UPDATE of its own; children that are not loaded
+    are left to the database too.
+    """
+    if parent_key_switched and _state(child).key is not None:
+        _accel.instrumentation.set_committed_value(child, key, value)
+    else:
+        _set_if_different(child, key, value)
 
 
 def _apply_python_defaults(mapper: Any, objects: list[Any]) -> None:
