@@ -266,3 +266,8 @@ def test_unique_on_rows_and_on_mappings(conn, address_table):
     stmt = select(address_table.c.user_id).order_by(address_table.c.id)
     assert conn.execute(stmt).unique().all() == [(1,), (2,)]
     assert conn.execute(stmt).mappings().unique().all() == [{"user_id": 1}, {"user_id": 2}]
+
+
+def test_yield_per_execution_option_sets_the_partition_size(conn, users_by_id):
+    batches = list(conn.execute(users_by_id.execution_options(yield_per=2)).partitions())
+    assert [len(batch) for batch in batches] == [2, 1]

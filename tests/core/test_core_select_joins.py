@@ -279,3 +279,29 @@ def test_recursive_cte_walks_the_management_chain(staff):
     stmt = select(chain.c.name).order_by(chain.c.id)
     with engine.connect() as connection:
         assert connection.execute(stmt).scalars().all() == ["krabs", "squidward", "spongebob"]
+
+
+def test_join_with_two_foreign_keys_to_the_same_table_needs_an_on_clause(conn, metadata, user_table):
+    message = Table(
+        "message",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("sender_id", ForeignKey("user_account.id")),
+        Column("recipient_id", ForeignKey("user_account.id")),
+    )
+    with pytest.raises(exc.AmbiguousForeignKeysError, match="more than one foreign key"):
+        user_table.join(message)
+    with pytest.raises(exc.AmbiguousForeignKeysError):
+        str(select(user_table.c.name).join(message))
+    stmt = select(user_table.c.name).join(message, message.c.sender_id == user_table.c.id)
+    assert "JOIN message ON message.sender_id = user_account.id" in str(stmt)
+
+
+def test_self_join_without_on_clause_uses_the_foreign_key_both_ways(staff):
+    engine, employee = staff
+    manager = employee.alias("manager")
+    stmt = select(employee.c.name).join_from(employee, manager)
+    assert str(stmt).endswith(
+        "FROM employee JOIN employee AS manager ON employee.id = manager.manager_id "
+        "AND manager.id = employee.manager_id"
+    )

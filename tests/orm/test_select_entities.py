@@ -71,6 +71,12 @@ def test_union_of_entity_columns(session, User):
     assert session.execute(stmt).scalars().all() == ["patrick", "spongebob"]
 
 
+def test_union_in_a_session_flushes_pending_objects_first(session, User):
+    session.add(User(name="squidward"))
+    stmt = union(select(User.name).where(User.id == 1), select(User.name).where(User.name == "squidward"))
+    assert sorted(session.execute(stmt).scalars().all()) == ["spongebob", "squidward"]
+
+
 def test_filter_by_after_join_reads_the_joined_entity(session, User, Address):
     stmt = select(User).join(Address).filter_by(email_address="spongebob@sqlalchemy.org")
     assert session.scalars(stmt).one().name == "spongebob"

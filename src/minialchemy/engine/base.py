@@ -456,10 +456,12 @@ class Connection:
         inserted = None
         if compiled.statement.__visit_name__ == "insert" and len(rows) == 1:
             inserted = _inserted_primary_key(compiled, params, cursor.lastrowid)
-        return CursorResult(
+        result = CursorResult(
             keys, rows, rowcount=cursor.rowcount, lastrowid=cursor.lastrowid,
             processors=processors, inserted_primary_key=inserted,
         )
+        yield_per = getattr(compiled.statement, "_execution_options", {}).get("yield_per")
+        return result.yield_per(yield_per) if yield_per else result
 
     def _execute_many_returning(self, compiled: Compiled, parameters: Sequence[Mapping[str, Any]], cause: str | None) -> CursorResult:
         """``insert(t).returning(...)`` (or update/delete) with several parameter sets: one row

@@ -756,8 +756,8 @@ class Session:
 
             self._autoflush(f"ORM-enabled {visit.upper()}")
             return bulk.execute_dml(self, statement, params, options)
-        if visit in ("insert", "update", "delete", "textclause"):
-            self._autoflush("textual SQL" if visit == "textclause" else visit.upper())
+        if visit in ("insert", "update", "delete", "textclause", "compound_select"):
+            self._autoflush({"textclause": "textual SQL", "compound_select": "SELECT"}.get(visit, visit.upper()))
         return self._connection_for_bind().execute(statement, params, execution_options=options)
 
     def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:

@@ -70,6 +70,9 @@ __all__ = [
     "outerjoin",
     "alias",
     "join_condition",
+    "corresponding_column",
+    "adapt_to_alias",
+    "replacement_traverse",
 ]
 
 
@@ -409,10 +412,10 @@ def alias(selectable: Any, name: str | None = None) -> Alias:
     return Alias(_require_from(selectable, "alias()"), name)
 
 
-def _foreign_key_pairs(a: Any, b: Any) -> list[tuple[Any, Any]]:
-    """(referenced column, referencing column) pairs linking ``a`` and ``b`` by foreign key:
-    first ``b``'s foreign keys pointing into ``a``, then ``a``'s pointing into ``b``."""
-    pairs: list[tuple[Any, Any]] = []
+def _foreign_key_pairs(a: Any, b: Any) -> list[tuple[Any, Any, Any]]:
+    """(referenced column, referencing column, foreign key) linking ``a`` and ``b``: first
+    ``b``'s foreign keys pointing into ``a``, then ``a``'s pointing into ``b``."""
+    pairs: list[tuple[Any, Any, Any]] = []
     for referencing_side, referenced_side in ((b, a), (a, b)):
         for column in _columns_of(referencing_side):
             for fk in column.foreign_keys:
@@ -421,10 +424,8 @@ def _foreign_key_pairs(a: Any, b: Any) -> list[tuple[Any, Any]]:
                 except Exception:  # a foreign key to a table not (yet) defined cannot link these two
                     continue
                 referenced = corresponding_column(referenced_side, target)
-                if referenced is not None and (referenced, column) not in pairs:
-                    pairs.append((referenced, column))
-        if referencing_side is a:
-            break
+                if referenced is not None and not any(p[0] is referenced and p[1] is column for p in pairs):
+                    pairs.append((referenced, column, fk))
     return pairs
 
 
@@ -433,32 +434,25 @@ def join_condition(left: Any, right: Any) -> ColumnElement:
 
     With a Join on the left, its most recently joined FROM is tried first.  No foreign key
     raises :class:`NoForeignKeysError`; several different ones raise
-    :class:`AmbiguousForeignKeysError` (give the ON clause explicitly)."""
+    :class:`AmbiguousForeignKeysError` (give the ON clause explicitly).  One foreign key seen
+    from both sides (a table joined to its own alias) gives both comparisons, as SQLAlchemy does.
+    """
     candidates = [left.right, left] if isinstance(left, Join) else [left]
     for candidate in candidates:
         pairs = _foreign_key_pairs(candidate, right)
         if not pairs:
             continue
-        fk_columns = {id(referencing) for _, referencing in pairs}
-        referenced_columns = {id(referenced) for referenced, _ in pairs}
-        if len(fk_columns) > 1 and len(referenced_columns) > 1 and not _same_constraint(pairs):
+        if len({id(fk) for _, _, fk in pairs}) > 1:
             raise AmbiguousForeignKeysError(
                 f"Can't determine join between {_description(candidate)} and {_description(right)}; "
                 f"tables have more than one foreign key constraint relationship between them. "
                 f"Please specify the 'onclause' of this join explicitly."
             )
-        return and_(*[referenced == referencing for referenced, referencing in pairs]) if len(pairs) > 1 else (
-            pairs[0][0] == pairs[0][1]
-        )
+        comparisons = [referenced == referencing for referenced, referencing, _ in pairs]
+        return comparisons[0] if len(comparisons) == 1 else and_(*comparisons)
     raise NoForeignKeysError(
         f"Can't find any foreign key relationships between {_description(left)} and {_description(right)}."
     )
-
-
-def _same_constraint(pairs: list[tuple[Any, Any]]) -> bool:
-    """True when every pair comes from one foreign key seen from both sides (a self-join)."""
-    keys = {id(fk) for _, referencing in pairs for fk in referencing.foreign_keys}
-    return len(keys) == 1
 
 
 def _can_join(left: Any, right: Any) -> bool:
