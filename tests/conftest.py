@@ -4,14 +4,51 @@ The twins (``minialchemy.orm.<name>`` in Python, ``minialchemy._ext.<name>`` com
 tested side by side, as PEP 399 asks of CPython's accelerator modules: a test that takes
 the ``backend`` fixture runs once per twin.  CI runs the whole suite twice, once as
 installed (compiled) and once with ``MINIALCHEMY_PURE_PYTHON=1``.
+
+After an install that fell back to pure Python (no compiler, a build error: see
+``python -m minialchemy info``), the compiled half (``backend`` = cython, and tests marked
+``compiled``) is skipped with one reason, unless ``MINIALCHEMY_REQUIRE_COMPILED=1`` asks for
+the compiled twins (CI sets it): then those tests fail.
 """
 
+import os
 from importlib import import_module
 from types import SimpleNamespace
 
 import pytest
 
 from minialchemy import _accel
+
+
+REQUIRE_COMPILED_VARIABLE = "MINIALCHEMY_REQUIRE_COMPILED"
+
+
+def compiled_twins_missing_reason():
+    """Why the compiled half cannot run in this install, or None when it can (or must)."""
+    if _accel.pure_python_requested() or _accel.ACCELERATED:
+        return None
+    if os.environ.get(REQUIRE_COMPILED_VARIABLE, "") not in ("", "0"):
+        return None
+    return (
+        f"the compiled twins are not installed ({_accel.REASON}); testing the pure-Python twins "
+        f"only. `python -m minialchemy info` says why; set {REQUIRE_COMPILED_VARIABLE}=1 to fail instead"
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "compiled: needs the compiled twins installed")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the compiled half, with one reason, after a pure-Python (fallback) install."""
+    reason = compiled_twins_missing_reason()
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("compiled") or (callspec and callspec.params.get("backend") == "cython"):
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):
@@ -36,7 +73,8 @@ def backend(request):
         except ImportError as exc:
             pytest.fail(
                 f"the {request.param} twin {module_names[position]} is not importable: {exc} "
-                f"(reinstall with `pip install .`, or set {_accel.PURE_PYTHON_VARIABLE}=1 "
-                f"to test the pure-Python twins only)"
+                f"(reinstall with `pip install .`, `python -m minialchemy info` says why the "
+                f"build has none; or set {_accel.PURE_PYTHON_VARIABLE}=1 to test the pure-Python "
+                f"twins only)"
             )
     return SimpleNamespace(name=request.param, **modules)

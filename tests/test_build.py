@@ -20,9 +20,14 @@ EXT_DIR = Path(__file__).resolve().parent.parent / "ext"
 pure_mode = pytest.mark.skipif(
     not _accel.pure_python_requested(), reason="checks the MINIALCHEMY_PURE_PYTHON=1 run"
 )
-compiled_mode = pytest.mark.skipif(
+_compiled_run = pytest.mark.skipif(
     _accel.pure_python_requested(), reason="checks the compiled run (MINIALCHEMY_PURE_PYTHON is set)"
 )
+
+
+def compiled_mode(test):
+    """Checks the compiled run; marked ``compiled`` (skipped after a fallback install)."""
+    return pytest.mark.compiled(_compiled_run(test))
 
 
 @compiled_mode

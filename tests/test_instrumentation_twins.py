@@ -616,6 +616,7 @@ def _snapshot(instrumentation, obj):
     return committed, values, changes, sorted(state.expired_attributes), bool(state.modified)
 
 
+@pytest.mark.compiled
 @pytest.mark.skipif(_accel.pure_python_requested(), reason="MINIALCHEMY_PURE_PYTHON is set: no compiled twin")
 @settings(max_examples=150, deadline=None)
 @given(operations=_operations, plain=st.booleans())

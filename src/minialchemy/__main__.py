@@ -32,6 +32,11 @@ def info() -> int:
     print(f"Python      {platform.python_version()} ({platform.python_implementation()}) {sys.executable}")
     print(f"SQLite      {sqlite3.sqlite_version} (library used by the sqlite3 module)")
     print(f"backend     {_accel.BACKEND}: {_accel.REASON}")
+    if _accel.BUILD_REPORT and not _accel.ACCELERATED:
+        lines = _accel.BUILD_REPORT.splitlines()
+        print(f"build       {lines[0]}")
+        for line in lines[1:]:
+            print(f"            {line.strip()}")
     for name in _accel.TWINS:
         module = getattr(_accel, name)
         print(f"  {name:<16}{module.__name__}  {module.__file__}")

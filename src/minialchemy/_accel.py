@@ -25,6 +25,7 @@ from types import ModuleType
 __all__ = [
     "ACCELERATED",
     "BACKEND",
+    "BUILD_REPORT",
     "PURE_PYTHON_VARIABLE",
     "REASON",
     "TWINS",
@@ -48,6 +49,21 @@ def pure_python_requested() -> bool:
     return os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0")
 
 
+def _read_build_report() -> str | None:
+    """What the build wrote when it installed no compiled twins (``_ext/build_report.txt``,
+    see setup.py), or None."""
+    path = os.path.join(os.path.dirname(__file__), "_ext", "build_report.txt")
+    try:
+        with open(path, encoding="utf-8") as report:
+            return report.read().strip() or None
+    except OSError:
+        return None
+
+
+#: Why the build installed no compiled twins (switched off, or the compiler's error), or None.
+BUILD_REPORT: str | None = _read_build_report()
+
+
 def _load_compiled_twins() -> tuple[dict[str, ModuleType], str]:
     """Import every compiled twin; return ``({name: module}, reason)``, empty on any failure."""
     if pure_python_requested():
@@ -58,7 +74,8 @@ def _load_compiled_twins() -> tuple[dict[str, ModuleType], str]:
         try:
             loaded[name] = import_module(compiled_name)
         except ImportError as exc:
-            return {}, f"compiled extension not importable: {exc}"
+            built = f"; the build said: {BUILD_REPORT.splitlines()[0]}" if BUILD_REPORT else ""
+            return {}, f"compiled extension not importable: {exc}{built}"
     names = ", ".join(compiled_name for compiled_name, _pure_name in TWINS.values())
     return loaded, f"compiled extension {names} loaded"
 

@@ -93,7 +93,7 @@ def test_parameter_sets_go_in_batched_statements(table_engine, user_table, logge
     sql, cause = statements[0]
     assert sql.startswith("INSERT INTO user_account (name, fullname) SELECT column1, column2 FROM (VALUES (?, ?, 0),")
     assert sql.endswith("ORDER BY column3 RETURNING id")  # the key is not returned twice
-    assert cause == "executemany with RETURNING: batched RETURNING, statement 1 of 3, 3 rows (batch size 3)"
+    assert cause == "insert(user_account) by you: batched RETURNING, statement 1 of 3, 3 rows (batch size 3)"
 
 
 @pytest.mark.minialchemy_only

@@ -240,7 +240,7 @@ class _EngineBegin:
 
     def __enter__(self) -> "Connection":
         self.conn = self.engine.connect()
-        self.conn.begin()
+        self.conn.begin(execution_options={"cause": "engine.begin()"})
         return self.conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -248,9 +248,9 @@ class _EngineBegin:
         assert conn is not None
         try:
             if exc_type is None:
-                conn.commit()
+                conn.commit(execution_options={"cause": "end of the engine.begin() block"})
             else:
-                conn.rollback()
+                conn.rollback(execution_options={"cause": f"the engine.begin() block raised {exc_type.__name__}"})
         finally:
             conn.close()
 
@@ -281,33 +281,38 @@ class Connection:
         """True while a transaction is open on this connection."""
         return self._raw is not None and self._raw.in_transaction
 
-    def _autobegin(self, implicit: bool = True) -> None:
+    def _autobegin(self, implicit: bool = True, cause: str | None = None) -> None:
+        """BEGIN unless a transaction is open; the echo log says which statement began it."""
         raw = self.connection
         if not raw.in_transaction:
-            self._execute_sql("BEGIN", None, cause=None, log_text="BEGIN (implicit)" if implicit else "BEGIN")
+            why = f"autobegin, for {cause}" if implicit and cause else cause
+            self._execute_sql("BEGIN", None, cause=why, log_text="BEGIN (implicit)" if implicit else "BEGIN")
             self._began = True
 
-    def begin(self) -> "Transaction":
-        """Begin a transaction explicitly; returns a :class:`Transaction` (a context manager)."""
+    def begin(self, *, execution_options: Mapping[str, Any] | None = None) -> "Transaction":
+        """Begin a transaction explicitly; returns a :class:`Transaction` (a context manager).
+        ``execution_options={"cause": ...}``: what began it, for the echo log."""
         if self.in_transaction():
             raise InvalidRequestError(
                 "a transaction is already begun on this Connection (commit() or rollback() it first)"
             )
-        self._autobegin(implicit=False)
+        self._autobegin(implicit=False, cause=_cause_of(None, execution_options) or "Connection.begin()")
         self._transaction = Transaction(self)
         return self._transaction
 
-    def commit(self) -> None:
-        """COMMIT the current transaction, if any."""
+    def commit(self, *, execution_options: Mapping[str, Any] | None = None) -> None:
+        """COMMIT the current transaction, if any.  ``execution_options={"cause": ...}``: what
+        ended it, for the echo log (``Session.commit()``)."""
         if self.in_transaction():
-            self._execute_sql("COMMIT", None, cause=None)
+            self._execute_sql("COMMIT", None, cause=_cause_of(None, execution_options) or "Connection.commit()")
         self._began = False
         self._transaction = None
 
-    def rollback(self) -> None:
-        """ROLLBACK the current transaction, if any."""
+    def rollback(self, *, execution_options: Mapping[str, Any] | None = None) -> None:
+        """ROLLBACK the current transaction, if any.  ``execution_options={"cause": ...}``: what
+        ended it, for the echo log (``Session.close() with nothing committed``)."""
         if self.in_transaction():
-            self._execute_sql("ROLLBACK", None, cause=None)
+            self._execute_sql("ROLLBACK", None, cause=_cause_of(None, execution_options) or "Connection.rollback()")
         self._began = False
         self._transaction = None
 
@@ -317,7 +322,7 @@ class Connection:
             return
         try:
             if self._began and self._raw.in_transaction:
-                self.rollback()
+                self.rollback(execution_options={"cause": "Connection.close() with the transaction open"})
         finally:
             raw, self._raw = self._raw, None
             self.engine.pool.checkin(raw)
@@ -355,9 +360,11 @@ class Connection:
         (``executemany``; an ``insert().returning()`` then goes in batches, see
         :meth:`execute_insertmanyvalues`).  ``execution_options`` are merged over the
         statement's own; ``"cause"``, a short text saying why the statement is sent, is shown
-        in the echo log (the ORM passes e.g. ``"lazy load of User.addresses"``).
+        in the echo log (the ORM passes e.g. ``"lazy load of User.addresses"``); without one,
+        the log names the statement as yours (``insert(user_account) by you``).
         """
-        return self._execute_statement(statement, parameters, _cause_of(statement, execution_options))
+        cause = _cause_of(statement, execution_options) or f"{describe_statement(statement)} by you"
+        return self._execute_statement(statement, parameters, cause)
 
     def execute_compiled(
         self,
@@ -377,7 +384,7 @@ class Connection:
         loader.  ``execution_options={"cause": ...}`` as in :meth:`execute`.
         """
         cause = execution_options.get("cause") if execution_options else None
-        self._autobegin()
+        self._autobegin(cause=cause)
         if many:
             if compiled.returning_columns:
                 raise ArgumentError(
@@ -409,7 +416,7 @@ class Connection:
         consumed one statement at a time.
         """
         cause = execution_options.get("cause") if execution_options else None
-        self._autobegin()
+        self._autobegin(cause=cause)
         return insertmanyvalues.execute_batches(self, compiled, parameter_rows, rows_total, cause)
 
     def _execute_statement(self, statement: Any, parameters: Any, cause: str | None) -> CursorResult:
@@ -425,7 +432,7 @@ class Connection:
         visit = getattr(statement, "__visit_name__", None)
         column_keys = list(first or ()) if visit in ("insert", "update") else None
         compiled = compile_element(statement, dialect="sqlite", column_keys=column_keys)
-        self._autobegin()
+        self._autobegin(cause=cause)
         if many and compiled.returning_columns:
             return self._execute_many_returning(compiled, parameters, cause)
         if many:
@@ -522,8 +529,8 @@ class Connection:
     ) -> CursorResult:
         """Run SQL text as sqlite3 takes it (``?`` or ``:name`` parameters), no compiling;
         ``execution_options={"cause": ...}`` as in :meth:`execute`."""
-        cause = execution_options.get("cause") if execution_options else None
-        self._autobegin()
+        cause = (execution_options.get("cause") if execution_options else None) or "exec_driver_sql() by you"
+        self._autobegin(cause=cause)
         many = isinstance(parameters, list) and parameters and isinstance(parameters[0], (tuple, list, Mapping))
         cursor = self._execute_sql(sql, parameters if parameters is not None else (), many=bool(many), cause=cause)
         if cursor.description is None:
@@ -567,12 +574,12 @@ class Transaction:
 
     def commit(self) -> None:
         if self.is_active:
-            self.connection.commit()
+            self.connection.commit(execution_options={"cause": "Transaction.commit()"})
             self.is_active = False
 
     def rollback(self) -> None:
         if self.is_active:
-            self.connection.rollback()
+            self.connection.rollback(execution_options={"cause": "Transaction.rollback()"})
             self.is_active = False
 
     def __enter__(self) -> "Transaction":
@@ -583,6 +590,26 @@ class Transaction:
             self.commit()
         else:
             self.rollback()
+
+
+def describe_statement(statement: Any) -> str:
+    """How the echo log names a statement: ``select(User)``, ``select(User.fullname)``,
+    ``insert(user_account)``, ``text()``."""
+    visit = getattr(statement, "__visit_name__", None)
+    if visit == "select":
+        items = [
+            item.__name__ if isinstance(item, type) else str(item)
+            for item in getattr(statement, "_raw_columns", ())
+        ]
+        shown = ", ".join(items[:3]) + (", ..." if len(items) > 3 else "")
+        return f"select({shown})"
+    if visit in ("insert", "update", "delete"):
+        target = getattr(statement, "entity", None) or getattr(statement, "table", None)
+        name = getattr(target, "__name__", None) or getattr(target, "name", None) or "?"
+        return f"{visit}({name})"
+    if visit == "textclause":
+        return "text()"
+    return type(statement).__name__
 
 
 def _cause_of(statement: Any, execution_options: Mapping[str, Any] | None) -> str | None:

@@ -305,6 +305,7 @@ def _synchronize_update(session: Any, matched: list[Any], setters: dict[str, Eva
             state.expired_attributes.discard(key)
         if to_expire:
             state.expire(to_expire)
+            session._note_expired(obj, "an ORM-enabled UPDATE")
         if state.modified and not state.committed_state:
             state.modified = False
             session._modified.discard(obj)

@@ -21,10 +21,11 @@ import re
 import sys
 import types
 import typing
-from typing import Any, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.orm.base import Mapped
 from minialchemy.orm.mapper import Mapper
 from minialchemy.orm.relationships import RelationshipProperty, relationship
 from minialchemy.sql import types as sqltypes
@@ -34,20 +35,16 @@ __all__ = ["DeclarativeBase", "Mapped", "mapped_column", "registry", "relationsh
 
 T = TypeVar("T")
 
-
-class Mapped(Generic[T]):
-    """The annotation of a mapped attribute: ``name: Mapped[str]``.
-
-    Only a marker for type checkers and for declarative; at run time the attribute is a
-    descriptor installed by the mapper.
-    """
-
-    __slots__ = ()
+if TYPE_CHECKING:  # the active twin's class, as a type checker can see it
+    from minialchemy.orm.instrumentation import InstrumentedObject as _InstrumentedObject
+else:
+    _InstrumentedObject = _accel.instrumentation.InstrumentedObject
 
 
-class MappedColumn:
+class MappedColumn(Mapped[T]):
     """What ``mapped_column(...)`` returns: the arguments of a Column still waiting for the
-    attribute's name and annotation to be complete."""
+    attribute's name and annotation to be complete.  A ``Mapped`` for type checkers, so that
+    ``id: Mapped[int] = mapped_column(primary_key=True)`` checks."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         args_list = list(args)
@@ -84,7 +81,7 @@ class MappedColumn:
         return self.column
 
 
-def mapped_column(*args: Any, **kwargs: Any) -> Any:
+def mapped_column(*args: Any, **kwargs: Any) -> MappedColumn[Any]:
     """Declare a mapped column: ``mapped_column(String(30), primary_key=True)``,
     ``mapped_column("select")`` (a column name that differs from the attribute),
     ``mapped_column(ForeignKey("user_account.id"))``.  Nullability follows the annotation
@@ -240,7 +237,7 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         self._unconfigured.clear()
 
 
-class DeclarativeBase(_accel.instrumentation.InstrumentedObject):
+class DeclarativeBase(_InstrumentedObject):
     """Subclass once (``class Base(DeclarativeBase): pass``) to get a ``registry`` and a
     ``metadata``; subclass that again with a ``__tablename__`` to map a class.
 

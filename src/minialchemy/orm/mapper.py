@@ -11,7 +11,7 @@ Where it sits: built at class creation; read by the session, the loader and the 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Iterator, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
@@ -22,9 +22,13 @@ from minialchemy.sql.schema import Column, Table
 __all__ = ["Mapper", "ColumnProperty", "QueryableAttribute", "AttributeStates"]
 
 
-class QueryableAttribute(ColumnOperators):
+_T = TypeVar("_T")
+
+
+class QueryableAttribute(ColumnOperators, Generic[_T]):
     """What ``User.name`` is on the class: a column you can compare (``User.name == "sandy"``),
-    that knows which class and attribute it came from."""
+    that knows which class and attribute it came from.  ``QueryableAttribute[str]`` for type
+    checkers (``Mapped[str]`` on the class, :mod:`minialchemy.orm.base`)."""
 
     __slots__ = ("class_", "key", "property", "_column")
 
@@ -59,6 +63,14 @@ class QueryableAttribute(ColumnOperators):
 
     def __str__(self) -> str:
         return f"{self.class_.__name__}.{self.key}"
+
+    if TYPE_CHECKING:  # a relationship on the class (User.addresses, also a Mapped[...]) has these
+
+        def any(self, criterion: Any = None, **kwargs: Any) -> Any: ...
+
+        def has(self, criterion: Any = None, **kwargs: Any) -> Any: ...
+
+        def of_type(self, entity: Any) -> Any: ...
 
 
 class ColumnProperty:
@@ -301,6 +313,21 @@ def _instance_str(obj: Any) -> str:
     if obj is None:
         return "<(collected)>"
     return f"<{type(obj).__name__} at 0x{id(obj):x}>"
+
+
+def _identity_str(obj: Any) -> str:
+    """``User(id=4)``: how the echo log names an object, by class and primary key (its identity
+    key's, or the attributes' before its INSERT: ``User(id=None)``)."""
+    if obj is None:
+        return "<(collected)>"
+    mapper = type(obj).__mapper__
+    state = obj.__dict__.get(_accel.instrumentation.STATE_KEY)
+    if state is not None and state.key is not None:
+        values = state.key[1]
+    else:
+        values = tuple(obj.__dict__.get(key) for key in mapper._pk_attr_keys)
+    shown = ", ".join(f"{key}={value!r}" for key, value in zip(mapper._pk_attr_keys, values))
+    return f"{type(obj).__name__}({shown})"
 
 
 def _has_own_init(cls: type) -> bool:

@@ -41,6 +41,7 @@ from typing import Any, Iterable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
+from minialchemy.orm.base import Mapped
 from minialchemy.orm.relationship_clauses import RelationshipComparator
 from minialchemy.sql.schema import Column, Table
 
@@ -95,9 +96,10 @@ def _parse_lazy(lazy: Any) -> str:
     return lazy
 
 
-class RelationshipProperty:
+class RelationshipProperty(Mapped[Any]):
     """A mapped relationship; direction and join columns are worked out from the foreign keys
-    on first use (the target class may be defined after this one)."""
+    on first use (the target class may be defined after this one).  A ``Mapped`` for type
+    checkers, so that ``addresses: Mapped[List["Address"]] = relationship()`` checks."""
 
     is_relationship = True
 

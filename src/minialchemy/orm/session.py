@@ -27,17 +27,28 @@ from __future__ import annotations
 import contextlib
 import warnings
 import weakref
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
 from minialchemy.orm import loading, n_plus_one, strategies
 from minialchemy.orm.exc import ObjectDeletedError
-from minialchemy.orm.mapper import _instance_str, class_mapper, object_mapper
+from minialchemy.engine.base import describe_statement
+from minialchemy.orm.mapper import _identity_str, _instance_str, class_mapper, object_mapper
 from minialchemy.orm.session_registry import next_session_id, sessions as _sessions
 
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
 
+
+_O = TypeVar("_O")  # a mapped class's instances (``session.get(User, 1)`` is a ``User | None``)
+
+if TYPE_CHECKING:  # for a type checker, the fast path keeps Session.get's own signature
+    _F = TypeVar("_F")
+
+    def _session_get_fast_path(general_get: _F) -> _F: ...
+
+else:
+    _session_get_fast_path = _accel.instrumentation.session_get_fast_path
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()
@@ -152,6 +163,12 @@ class Session:
         self._flushing = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
+        #: for the echo log: what expired all objects last (commit, rollback), and what expired
+        #: single objects since (id(obj) -> reason); see _expired_reason
+        self._expired_all_by: str | None = None
+        self._expired_by: dict[int, str] = {}
+        #: for the echo log: why a lazy load runs when the ORM itself asks for it (a flush)
+        self._load_cause: str | None = None
         if n_plus_one_threshold is _FROM_ENGINE:
             n_plus_one_threshold = getattr(bind, "n_plus_one_threshold", n_plus_one.DEFAULT_N_PLUS_ONE_THRESHOLD)
         #: lazy loads sent per relationship, for the echo log's counts and the N+1 warning
@@ -236,15 +253,17 @@ class Session:
             self._connection = self.bind.connect()
         return self._connection
 
-    def _release_connection(self, commit: bool) -> None:
+    def _release_connection(self, commit: bool, cause: str) -> None:
+        """End the transaction (COMMIT or ROLLBACK, the echo log saying ``cause``) and give
+        the connection back."""
         connection, self._connection = self._connection, None
         if connection is None:
             return
         try:
             if commit:
-                connection.commit()
+                connection.commit(execution_options={"cause": cause})
             else:
-                connection.rollback()
+                connection.rollback(execution_options={"cause": cause})
         finally:
             connection.close()
 
@@ -261,7 +280,7 @@ class Session:
         """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
         self._check_pending_rollback()
         self._flush("flush before COMMIT")
-        self._release_connection(commit=True)
+        self._release_connection(commit=True, cause="Session.commit()")
         self._explicit_begin = False
         for obj in self._txn_deleted:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
@@ -270,12 +289,12 @@ class Session:
         self._txn_inserted.clear()
         self._txn_key_switches.clear()
         if self.expire_on_commit:
-            self.expire_all()
+            self._expire_all_because("Session.commit()")
 
     def rollback(self) -> None:
         """ROLLBACK; expire every object, expunge those added in this transaction, restore
         those deleted in it."""
-        self._release_connection(commit=False)
+        self._release_connection(commit=False, cause="Session.rollback()")
         self._explicit_begin = False
         self._pending_rollback = None
         self._restore_objects_after_rollback()
@@ -315,11 +334,11 @@ class Session:
         self._new.clear()
         self._deleted.clear()
         self._modified.clear()
-        self.expire_all()
+        self._expire_all_because("the rollback")
 
     def close(self) -> None:
         """Release the connection (rolling back its transaction) and detach every object."""
-        self._release_connection(commit=False)
+        self._release_connection(commit=False, cause="Session.close() with nothing committed")
         self._explicit_begin = False
         self._pending_rollback = None
         self.expunge_all()
@@ -476,7 +495,10 @@ class Session:
                 continue
             if prop.passive_deletes and key not in obj.__dict__:
                 continue  # not loaded: the database's ON DELETE CASCADE removes those rows
-            with self.no_autoflush:
+            with self.no_autoflush, self.loading_because(
+                f"Session.delete({_identity_str(obj)}): load {type(obj).__name__}.{key} to delete "
+                f"its children too (cascade=\"delete\")"
+            ):
                 value = getattr(obj, key)
             for child in (list(value) if prop.uselist else [value]):
                 if child is None:
@@ -528,13 +550,28 @@ class Session:
                 if name not in mapper.attrs:
                     raise ArgumentError(f"{type(obj).__name__} has no mapped attribute {name!r}")
         state.expire(attribute_names)
+        self._note_expired(obj, "Session.expire()")
         if attribute_names is None:
             self._modified.discard(obj)
 
     def expire_all(self) -> None:
         """Expire every persistent object of the session."""
+        self._expire_all_because("Session.expire_all()")
+
+    def _expire_all_because(self, reason: str) -> None:
         _accel.instrumentation.expire_instances(self.identity_map.values())
         self._modified.clear()
+        self._expired_all_by = reason
+        self._expired_by.clear()
+
+    def _note_expired(self, obj: Any, reason: str) -> None:
+        """Remember what expired ``obj`` (``Session.expire()``, an ORM-enabled UPDATE), for the
+        echo log's ``load expired attributes of User(id=4), expired by ...``."""
+        self._expired_by[id(obj)] = reason
+
+    def _expired_reason(self, obj: Any) -> str:
+        reason = self._expired_by.get(id(obj)) or self._expired_all_by
+        return f"expired by {reason}" if reason else "expired before it joined this Session"
 
     def refresh(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Reload ``obj``'s attributes from the database now, discarding unflushed changes."""
@@ -579,14 +616,15 @@ class Session:
     def _load_expired_state(self, state: Any, key: str) -> None:
         """Called when an expired attribute is read: one SELECT loads all expired attributes."""
         self._check_pending_rollback()
-        self._autoflush(f"loading expired attributes of {_instance_str(state.obj())}")
+        self._autoflush(f"loading expired attributes of {_identity_str(state.obj())}")
         keys = set(state.expired_attributes)
         if key in state.mapper._column_attr_keys_set:
             keys.add(key)
         if not keys:
             return
         self._load_attributes(state, [k for k in state.mapper._column_attr_keys if k in keys],
-                              cause=f"load expired attributes of {_instance_str(state.obj())}")
+                              cause=f"load expired attributes of {_identity_str(state.obj())}, "
+                                    f"{self._expired_reason(state.obj())}")
 
     def _load_attributes(self, state: Any, keys: list[str], cause: str) -> None:
         mapper = state.mapper
@@ -631,7 +669,9 @@ class Session:
             unitofwork.flush(self, cause)
         except BaseException as error:
             self._pending_rollback = error
-            self._release_connection(commit=False)
+            self._release_connection(
+                commit=False, cause=f"the flush failed ({type(error).__name__}): its changes are undone"
+            )
             self._restore_objects_after_rollback()  # at once, as SQLAlchemy; rollback() still required
             raise
         finally:
@@ -640,6 +680,16 @@ class Session:
     def _autoflush(self, reason: str) -> None:
         if self.autoflush and not self._no_autoflush_depth and not self._flushing and self._has_changes():
             self._flush(f"autoflush before {reason}")
+
+    @contextlib.contextmanager
+    def loading_because(self, cause: str) -> Iterator[None]:
+        """Lazy loads inside the block are the ORM's own (the flush's): the echo log gives
+        ``cause`` as their reason, and they do not count toward the N+1 warning."""
+        outer, self._load_cause = self._load_cause, cause
+        try:
+            yield
+        finally:
+            self._load_cause = outer
 
     @property
     @contextlib.contextmanager
@@ -750,7 +800,8 @@ class Session:
         visit = getattr(statement, "__visit_name__", None)
         if visit == "select":
             self._autoflush("SELECT")
-            return loading.execute_select(self, statement, params, cause=None, execution_options=options)
+            cause = options.get("cause") or f"{describe_statement(statement)} by you"
+            return loading.execute_select(self, statement, params, cause=cause, execution_options=options)
         if visit in ("update", "delete") and hasattr(statement.entity, "__mapper__"):
             from minialchemy.orm import bulk
 
@@ -769,10 +820,10 @@ class Session:
         """``execute(statement).scalar()``: the first column of the first row, or None."""
         return self.execute(statement, params, **kwargs).scalar()
 
-    @_accel.instrumentation.session_get_fast_path
+    @_session_get_fast_path
     def get(
         self,
-        entity: type,
+        entity: type[_O],
         ident: Any,
         *,
         options: Any = None,
@@ -781,7 +832,7 @@ class Session:
         identity_token: Any = None,
         execution_options: Any = None,
         bind_arguments: Any = None,
-    ) -> Any:
+    ) -> _O | None:
         """``session.get(User, 4)``: the object with this primary key, from the identity map
         without SQL when it is there, else one SELECT; None if there is no such row.  ``ident``
         is the primary key value, a tuple of them, or a dict by attribute name.
@@ -805,7 +856,8 @@ class Session:
         self._check_pending_rollback()
         self._autoflush(f"Session.get({mapper.class_.__name__}, {ident!r})")
         return loading.get_by_identity(
-            self, mapper, pk, cause=None, options=options or (), populate_existing=populate_existing
+            self, mapper, pk, options=options or (), populate_existing=populate_existing,
+            cause=f"Session.get({mapper.class_.__name__}, {ident!r}): not in the identity map",
         )
 
     def _lazy_load(self, state: Any, prop: Any) -> Any:
@@ -821,6 +873,8 @@ class Session:
         def before_sql() -> str:
             if strategy == "raise_on_sql":
                 strategies.raise_not_available(prop, strategy)
+            if self._load_cause is not None:  # the ORM's own load (a flush), not an N+1 candidate
+                return self._load_cause
             return self.lazy_loads.count(prop, state.key)
 
         return loading.load_relationship(self, state, prop, before_sql)

@@ -27,6 +27,7 @@ from typing import Any
 from minialchemy import _accel
 from minialchemy.exc import CircularDependencyError, StatementError
 from minialchemy.orm import persistence
+from minialchemy.orm.mapper import _identity_str
 from minialchemy.orm.exc import StaleDataError
 from minialchemy.orm.relationships import (
     MANYTOMANY,
@@ -119,7 +120,14 @@ def _prepare_deletes_and_orphans(session: Any) -> None:
                 # are seen to (deleted or detached from the parent), none is loaded for it
                 children = obj.__dict__.get(key)
             else:
-                children = getattr(obj, key)  # loads the collection if needed (no autoflush: flushing)
+                # loads the collection if needed (no autoflush: flushing); the log says why
+                what = "delete them" if "delete" in prop.cascade else (
+                    f"set {', '.join(many for _, many in prop.fk_attr_keys())} NULL on them")
+                with session.loading_because(
+                    f"flush: load {mapper.class_.__name__}.{key} to {what}, the children of deleted "
+                    f"{_identity_str(obj)}"
+                ):
+                    children = getattr(obj, key)
             for child in _as_list(children):
                 if child in session._deleted:
                     continue
