@@ -28,7 +28,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["main", "Tour", "Section", "Step", "SECTIONS"]
+__all__ = ["main", "Tour", "Section", "Step", "SECTIONS", "TUTORIAL", "N_PLUS_ONE", "TREE"]
 
 
 @dataclass
@@ -231,8 +231,117 @@ TUTORIAL = Section(
     show_tables_after_first_step=("user_account", "address"),
 )
 
+N_PLUS_ONE = Section(
+    "Loading related objects: the N+1 problem",
+    "Reading user.addresses for every user of a list costs one SELECT per user: 1 + N "
+    "statements where 2 would do. minialchemy counts them and says so; selectinload fixes it.",
+    [
+        Step(
+            "Twelve users, one address each",
+            "A second in-memory database with more users than the tutorial's three, and a new "
+            "Session on it.",
+            "import textwrap, warnings\n"
+            "crowd = create_engine(\"sqlite://\")\n"
+            "Base.metadata.create_all(crowd)\n"
+            "with crowd.begin() as conn:\n"
+            "    _ = conn.execute(insert(User), [\n"
+            "        {\"name\": f\"user{i}\"} for i in range(1, 13)])\n"
+            "    _ = conn.execute(insert(Address), [\n"
+            "        {\"email_address\": f\"user{i}@example.org\", \"user_id\": i}\n"
+            "        for i in range(1, 13)])\n"
+            "session.close()\n"
+            "session = Session(crowd)",
+        ),
+        Step(
+            "The N+1 problem",
+            "One SELECT loads the users; then each user.addresses is a lazy load, one SELECT "
+            "per user, each labelled in the log with its running count. At the tenth different "
+            "user the session warns once (a NPlusOneWarning, caught here to print it), naming "
+            "the option that loads them all at once.",
+            "users = session.scalars(select(User)).all()\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter(\"always\")\n"
+            "    counts = [len(user.addresses) for user in users]\n"
+            "len(caught), caught[0].category.__name__\n"
+            "textwrap.wrap(str(caught[0].message), 64)",
+        ),
+        Step(
+            "selectinload: one more SELECT for all of them",
+            "The same loop, with the users loaded by a statement carrying "
+            "selectinload(User.addresses): after the users, one SELECT ... WHERE user_id IN "
+            "(...) loads every collection, and the loop sends nothing.",
+            "from minialchemy.orm import selectinload\n"
+            "session.close()\n"
+            "users = session.scalars(\n"
+            "    select(User).options(selectinload(User.addresses))).all()\n"
+            "[len(user.addresses) for user in users]",
+        ),
+    ],
+)
+
+TREE = Section(
+    "A tree in one table: the adjacency list",
+    "A table whose foreign key points at itself holds a tree. The rows of one table must then "
+    "be ordered one by one: parents INSERTed before their children, children DELETEd before "
+    "their parents. explain_flush() shows how the unit of work does it.",
+    [
+        Step(
+            "Node: parent and children in the same table",
+            "Both relationships join node.parent_id to node.id; remote_side=[id] says that for "
+            "parent the far side is the parent's id (a many-to-one), so children is the "
+            "one-to-many. A new database with just this table, and a new Session.",
+            "class Trees(DeclarativeBase):\n"
+            "    pass\n"
+            "class Node(Trees):\n"
+            "    __tablename__ = \"node\"\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    parent_id = mapped_column(ForeignKey(\"node.id\"))\n"
+            "    name: Mapped[str]\n"
+            "    parent: Mapped[Optional[\"Node\"]] = relationship(\n"
+            "        back_populates=\"children\", remote_side=[id])\n"
+            "    children: Mapped[List[\"Node\"]] = relationship(\n"
+            "        back_populates=\"parent\", cascade=\"all, delete-orphan\")\n"
+            "forest = create_engine(\"sqlite://\")\n"
+            "Trees.metadata.create_all(forest)\n"
+            "session.close()\n"
+            "session = Session(forest)",
+        ),
+        Step(
+            "Added leaves first, planned parents first",
+            "The nodes are added children first. The plan INSERTs the tree level by level; "
+            "before each level, a SYNC step copies the keys the level above just got into "
+            "parent_id.",
+            "root = Node(name=\"root\")\n"
+            "a = Node(name=\"a\", parent=root)\n"
+            "b = Node(name=\"b\", parent=root)\n"
+            "a1 = Node(name=\"a1\", parent=a)\n"
+            "session.add_all([a1, b, a, root])\n"
+            "plan = session.explain_flush()\n"
+            "\" / \".join(f\"{step.operation} {len(step.objects)}\" for step in plan)\n"
+            "plan[3].why",
+        ),
+        Step(
+            "The flush runs the plan",
+            "Each INSERT names its plan step in the log; every parent_id is its parent's new id.",
+            "session.commit()\n"
+            "[(n.name, n.parent_id) for n in session.scalars(select(Node).order_by(Node.id))]",
+        ),
+        Step(
+            "Deleting a subtree: leaves first",
+            "cascade=\"all, delete-orphan\" deletes a's children with it (loading them to know "
+            "them); the plan DELETEs the deepest level first, so no row ever points at a row "
+            "already gone.",
+            "session.delete(a)\n"
+            "[(step.operation, step.objects) for step in session.explain_flush()]\n"
+            "session.commit()\n"
+            "session.scalars(select(Node.name).order_by(Node.id)).all()",
+        ),
+    ],
+    watch=("root", "a", "a1"),
+)
+
 #: The tour's chapters, in order (another chapter: append a :class:`Section`).
-SECTIONS: list[Section] = [TUTORIAL]
+SECTIONS: list[Section] = [TUTORIAL, N_PLUS_ONE, TREE]
 
 #: where the words of the log are explained
 GLOSSARY = "docs/glossary.md"

@@ -25,6 +25,7 @@ unit of work.
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
@@ -159,8 +160,15 @@ class Session:
         self._txn_deleted = identity.IdentitySet()
         self._txn_key_switches: dict[int, tuple[Any, tuple[Any, ...]]] = {}
         self._connection: Any = None
+        #: the thread that began the current transaction (see _check_same_thread)
+        self._connection_thread: int | None = None
+        self._connect_lock = threading.Lock()
         self._pending_rollback: BaseException | None = None
+        #: what failed: "flush", or "COMMIT" (the COMMIT statement itself, e.g. database locked)
+        self._pending_rollback_stage = "flush"
         self._flushing = False
+        #: set when an object is added while a flush runs (the flush then runs again for it)
+        self._work_added_during_flush = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
         #: for the echo log: what expired all objects last (commit, rollback), and what expired
@@ -250,8 +258,25 @@ class Session:
                 raise InvalidRequestError(
                     "Autobegin is disabled on this Session; call session.begin() first"
                 )
-            self._connection = self.bind.connect()
+            with self._connect_lock:  # two threads racing here: one wins, the other is refused
+                if self._connection is None:
+                    self._connection_thread = threading.get_ident()
+                    self._connection = self.bind.connect()
+        self._check_same_thread()
         return self._connection
+
+    def _check_same_thread(self) -> None:
+        """A Session is one unit of work, used by one thread at a time.  While a transaction is
+        open, only the thread that began it may use the Session: another thread's statements
+        would join (or end) a transaction it knows nothing of, and its objects would be lost
+        or written half.  Refuse loudly instead."""
+        if self._connection is not None and self._connection_thread != threading.get_ident():
+            raise InvalidRequestError(
+                f"This Session's transaction was begun in thread {self._connection_thread} and is "
+                f"still open; thread {threading.get_ident()} cannot use the Session meanwhile.  A "
+                f"Session is not thread-safe: give each thread its own Session (a sessionmaker "
+                f"makes them), or commit()/rollback() in the first thread before handing it over."
+            )
 
     def _release_connection(self, commit: bool, cause: str) -> None:
         """End the transaction (COMMIT or ROLLBACK, the echo log saying ``cause``) and give
@@ -272,15 +297,26 @@ class Session:
         if error is not None:
             raise PendingRollbackError(
                 f"This Session's transaction has been rolled back due to a previous exception "
-                f"during flush. To begin a new transaction with this Session, first issue "
-                f"Session.rollback(). Original exception was: {error}"
+                f"during {self._pending_rollback_stage}. To begin a new transaction with this "
+                f"Session, first issue Session.rollback(). Original exception was: {error}"
             )
 
     def commit(self) -> None:
         """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
+        self._check_not_flushing("commit()")
+        self._check_same_thread()
         self._check_pending_rollback()
         self._flush("flush before COMMIT")
-        self._release_connection(commit=True, cause="Session.commit()")
+        try:
+            self._release_connection(commit=True, cause="Session.commit()")
+        except BaseException as error:
+            # The COMMIT statement itself failed (another connection holds a lock, the disk is
+            # full): the connection was released with a ROLLBACK, nothing of the transaction was
+            # saved, so the objects must not carry on as if it had been.  Refuse work until
+            # rollback(), which reverts them (added ones transient again, deleted ones restored).
+            self._pending_rollback = error
+            self._pending_rollback_stage = "COMMIT"
+            raise
         self._explicit_begin = False
         for obj in self._txn_deleted:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
@@ -294,6 +330,7 @@ class Session:
     def rollback(self) -> None:
         """ROLLBACK; expire every object, expunge those added in this transaction, restore
         those deleted in it."""
+        self._check_same_thread()
         self._release_connection(commit=False, cause="Session.rollback()")
         self._explicit_begin = False
         self._pending_rollback = None
@@ -353,10 +390,16 @@ class Session:
 
     def add(self, obj: Any) -> None:
         """Make ``obj`` part of the session: transient -> pending, detached -> persistent."""
+        if self._connection is not None:
+            self._check_same_thread()
         self._save_or_update(obj)
 
     def add_all(self, objects: Sequence[Any]) -> None:
         """``add()`` each object."""
+        if self._flushing:
+            self._work_added_during_flush = True
+        if self._connection is not None:
+            self._check_same_thread()
         instance_state = _accel.instrumentation.instance_state
         hash_key = self.hash_key
         add_new = self._new.add
@@ -374,6 +417,8 @@ class Session:
 
     def _save_or_update(self, obj: Any, cascade: bool = True) -> None:
         mapper = object_mapper(obj)  # a clear error for an unmapped object
+        if self._flushing:
+            self._work_added_during_flush = True
         state = _accel.instrumentation.instance_state(obj)
         if state.session_id == self.hash_key:
             if state.deleted_flag:
@@ -482,6 +527,8 @@ class Session:
     def delete(self, obj: Any) -> None:
         """Mark a persistent object for deletion; the DELETE is emitted by the next flush.
         Relationships with ``cascade="delete"`` delete their children too."""
+        if self._connection is not None:
+            self._check_same_thread()
         state = _state_of(obj)
         if state.key is None:
             if state.session_id is None:
@@ -667,16 +714,46 @@ class Session:
 
     def flush(self) -> None:
         """Send pending changes (INSERT / UPDATE / DELETE) to the database, in the transaction.
-        With nothing to send it does nothing (even after a failed flush, as SQLAlchemy)."""
+        With nothing to send it does nothing (even after a failed flush, as SQLAlchemy).
+
+        The flush runs a plan (:mod:`minialchemy.orm.unitofwork`); :meth:`explain_flush` shows
+        it beforehand."""
+        self._check_not_flushing("flush()")
         if not self._has_changes():
             return
         self._check_pending_rollback()
         self._flush("flush")
 
+    def explain_flush(self) -> Any:
+        """The plan of the next flush, without running it: a
+        :class:`~minialchemy.orm.unitofwork.FlushPlan` whose numbered steps say what each
+        writes (operation, table, strategy, rows), why it runs where it does, and its SQL.
+        ``print(session.explain_flush())`` shows it; ``"nothing to flush"`` when empty.
+
+        Nothing is written and no object changes state.  Deciding may read: the collection
+        of a deleted parent is loaded (to know its children), and a table about to take a
+        batched INSERT is asked for its largest rowid; those statements are logged with that
+        cause."""
+        self._check_not_flushing("explain_flush()")
+        self._check_pending_rollback()
+        from minialchemy.orm import unitofwork
+
+        with self.no_autoflush:
+            return unitofwork.plan_flush(self)
+
+    def _check_not_flushing(self, what: str) -> None:
+        if self._flushing:
+            raise InvalidRequestError(
+                f"Session is already flushing: {what} cannot run inside a flush (called from a "
+                f"column default or another callback the flush runs?); let the flush finish first"
+            )
+
     def _has_changes(self) -> bool:
         return bool(self._new or self._modified or self._deleted)
 
     def _flush(self, cause: str) -> None:
+        if self._connection is not None:
+            self._check_same_thread()  # before anything: a refused thread must not fail the flush
         if self._flushing or not self._has_changes():
             return
         from minialchemy.orm import unitofwork
@@ -686,6 +763,7 @@ class Session:
             unitofwork.flush(self, cause)
         except BaseException as error:
             self._pending_rollback = error
+            self._pending_rollback_stage = "flush"
             self._release_connection(
                 commit=False, cause=f"the flush failed ({type(error).__name__}): its changes are undone"
             )
