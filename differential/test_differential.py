@@ -29,7 +29,7 @@ programs still find divergences, listed in the report on issue 9), in both backe
 longer::
 
     MINIALCHEMY_DIFFERENTIAL_RANDOM=1 MINIALCHEMY_DIFFERENTIAL_EXAMPLES=5000 \\
-        MINIALCHEMY_DIFFERENTIAL_STEPS=60 python -m pytest -q tests/test_differential.py
+        MINIALCHEMY_DIFFERENTIAL_STEPS=60 python -m pytest -q differential/test_differential.py
 
 (without ``MINIALCHEMY_DIFFERENTIAL_RANDOM=1`` the programs are the same on every run, so CI
 cannot fail by chance; ``MINIALCHEMY_DIFFERENTIAL_SHRINK=1`` reduces a failing program before it
