@@ -21,13 +21,14 @@ Where it sits: called by ``Session._flush``; writes through :mod:`minialchemy.or
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from minialchemy import _accel
-from minialchemy.exc import CircularDependencyError, StatementError
+from minialchemy.exc import CircularDependencyError, SAWarning, StatementError
 from minialchemy.orm import persistence
-from minialchemy.orm.mapper import _identity_str
+from minialchemy.orm.mapper import _identity_str, _instance_str
 from minialchemy.orm.exc import StaleDataError
 from minialchemy.orm.relationships import (
     MANYTOMANY,
@@ -535,6 +536,7 @@ def flush(session: Any, cause: str) -> None:
     inserted: list[tuple[Any, list[Any]]] = []  # (mapper, its new objects), in INSERT order
     updated: list[Any] = []
     filled: list[Any] = []  # one persistence.FilledKeys per INSERT step: (object, key) pairs
+    doing: tuple[str, Any, list[Any]] = ("prepare", None, [])  # (statement kind, mapper, objects)
     try:
         for step in steps:
             if step.kind != "save":
@@ -564,6 +566,8 @@ def flush(session: Any, cause: str) -> None:
                             saved = _saved_objects_by_mapper(session)
                             modified_count = len(session._modified)
                     # client-assigned keys, batched RETURNING or per-row: persistence.emit_insert picks
+                    _warn_if_identity_taken(session, mapper, level)
+                    doing = ("INSERT", mapper, level)
                     filled.append(persistence.emit_insert(connection, mapper, level, cause))
                 inserted.append((mapper, new))
                 if self_referential:
@@ -582,20 +586,98 @@ def flush(session: Any, cause: str) -> None:
                     changes.append((obj, changed))
                 updated.append(obj)
             if changes:
+                doing = ("UPDATE", mapper, [obj for obj, _ in changes])
                 persistence.emit_update(connection, mapper, changes, cause)
         links = association_changes(session, saved, links_of_deleted)
         if links:
+            doing = ("association rows", None, [])
             emit_association_rows(connection, links, cause)
         for step in steps:
             if step.kind == "delete" and step.objects:
                 # a table that refers to itself: children's rows before their parents'
                 for level in delete_levels(session, step.mapper, step.objects):
+                    doing = ("DELETE", step.mapper, level)
                     persistence.emit_delete(connection, step.mapper, level, cause)
-    except BaseException:
+    except BaseException as error:
         for keys_filled in filled:  # undo: these objects are pending again, without an id
             keys_filled.undo()
+        if isinstance(error, StatementError):
+            for line in _failure_context(session, *doing, error):
+                error.add_detail(line)
         raise
     _post_flush(session, inserted, updated)
+
+
+def _warn_if_identity_taken(session: Any, mapper: Any, objects: list[Any]) -> None:
+    """A new object whose primary key the identity map already holds for another (loaded, not
+    deleted) object: its INSERT will fail; say so first, naming the identity key, as
+    SQLAlchemy does."""
+    identity_map = session.identity_map
+    cls = mapper.class_
+    for obj in objects:
+        pk = mapper.primary_key_from_instance(obj)
+        if None in pk:
+            continue
+        held = identity_map.get((cls, pk, None))
+        if held is None or held is obj or held in session._deleted or _state(held).expired:
+            continue  # (an expired one may have lost its row: SQLAlchemy checks by loading it)
+        else:
+            warnings.warn(
+                f"New instance {_instance_str(obj)} with identity key {(cls, pk, None)!r} conflicts "
+                f"with persistent instance {_instance_str(held)}: the identity map already holds "
+                f"{_identity_str(held)}, so the database will refuse this INSERT of the same primary "
+                f"key. To change that row, change the object you have "
+                f"(session.get({cls.__name__}, {pk[0] if len(pk) == 1 else pk!r})) instead of adding "
+                f"a new one",
+                SAWarning,
+                stacklevel=5,
+            )
+
+
+def _failure_context(session: Any, kind: str, mapper: Any, objects: list[Any], error: StatementError) -> list[str]:
+    """Lines saying what the flush was doing when a statement failed: the step, the object,
+    and for a NOT NULL foreign key of a deleted parent's children, the cascade that fixes it."""
+    if mapper is None:
+        return [f"flush step: {kind}"]
+    name = mapper.class_.__name__
+    count = f"{len(objects)} {name} object{'s' if len(objects) != 1 else ''}"
+    lines = [f"flush step: {kind} of {count}"]
+    culprit = _failed_object(mapper, objects, error)
+    if culprit is not None:
+        lines.append(f"flush object: {_identity_str(culprit)}")
+    message = str(getattr(error, "orig", None) or "")
+    if kind == "UPDATE" and "NOT NULL constraint failed" in message:
+        column = message.rsplit(".", 1)[-1].strip()
+        for parent in session._deleted:
+            for key in type(parent).__mapper__._relationship_keys:
+                prop = type(parent).__mapper__._props[key]
+                if prop.direction != ONETOMANY or prop.mapper is not mapper or "delete" in prop.cascade:
+                    continue
+                if column in [many for _, many in prop.fk_attr_keys()]:
+                    lines.append(
+                        f"{name}.{column} is NOT NULL, and {_identity_str(parent)} was deleted: without "
+                        f"a delete cascade the flush sets its children's {column} to NULL. To delete "
+                        f"them with it: relationship(cascade=\"all, delete-orphan\") on "
+                        f"{type(parent).__name__}.{key}"
+                    )
+                    return lines
+    return lines
+
+
+def _failed_object(mapper: Any, objects: list[Any], error: StatementError) -> Any:
+    """The object whose row the failed statement wrote, when it can be told: the only one, or
+    for an UPDATE / DELETE the one whose primary key ends the statement's parameters."""
+    if len(objects) == 1:
+        return objects[0]
+    params = error.params
+    if not isinstance(params, tuple):
+        return None
+    width = len(mapper.primary_key)
+    for obj in objects:
+        state = _state(obj)
+        if state.key is not None and tuple(params[-width:]) == tuple(state.key[1]):
+            return obj
+    return None
 
 
 def _post_flush(session: Any, inserted: list[tuple[Any, list[Any]]], updated: list[Any]) -> None:
