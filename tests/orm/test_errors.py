@@ -152,6 +152,66 @@ def test_locked_database_raises_operational_error_without_hanging(file_engine_fa
         locker.close()
 
 
+@pytest.fixture
+def locked_engine(file_engine_factory):
+    """An engine on a database file that waits only briefly for locks (``.reader``: another
+    connection in the middle of a read; until it ends, no COMMIT can write)."""
+    engine = file_engine_factory(connect_args={"timeout": 0.05})
+    reader = sqlite3.connect(file_engine_factory.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM user_account").fetchone()
+    engine.reader = reader
+    yield engine
+    if reader.in_transaction:
+        reader.execute("ROLLBACK")
+    reader.close()
+
+
+def _committed_names(path):
+    with sqlite3.connect(path) as other:
+        return [name for (name,) in other.execute("SELECT name FROM user_account ORDER BY id")]
+
+
+def test_a_failed_commit_makes_the_session_refuse_work_until_rollback(file_engine_factory, locked_engine, User):
+    session = Session(locked_engine)
+    squidward = User(name="squidward")
+    session.add(squidward)
+    session.flush()
+    with pytest.raises(OperationalError, match="locked"):
+        session.commit()
+    with pytest.raises(InvalidRequestError):
+        session.execute(select(User.name))
+    with pytest.raises(InvalidRequestError):
+        session.get(User, 1)
+    session.add(User(name="gary"))
+    with pytest.raises(InvalidRequestError):
+        session.flush()
+    with pytest.raises(PendingRollbackError):
+        session.commit()
+    locked_engine.reader.execute("ROLLBACK")
+    session.rollback()
+    assert _committed_names(file_engine_factory.path) == ["spongebob", "sandy", "patrick"]
+    assert inspect(squidward).transient
+    session.add(User(name="plankton"))
+    session.commit()
+    assert _committed_names(file_engine_factory.path) == ["spongebob", "sandy", "patrick", "plankton"]
+    session.close()
+
+
+@pytest.mark.minialchemy_only
+def test_a_failed_commit_releases_its_locks_at_once(file_engine_factory, locked_engine, User):
+    with Session(locked_engine) as session:
+        session.get(User, 1).name = "sponge"
+        with pytest.raises(OperationalError):
+            session.commit()
+        locked_engine.reader.execute("ROLLBACK")
+        # SQLAlchemy keeps the failed transaction (and its lock) until rollback(); we end it
+        # at once, so other connections can read and write meanwhile
+        assert _committed_names(file_engine_factory.path) == ["spongebob", "sandy", "patrick"]
+        with pytest.raises(PendingRollbackError, match="during COMMIT.*database is locked"):
+            session.scalars(select(User)).all()
+
+
 # --- hostile values and names ----------------------------------------------------------
 
 HOSTILE_VALUES = [

@@ -13,9 +13,9 @@ Transactions are explicit: sqlite3 runs with ``isolation_level=None`` (no hidden
 the first statement on a connection emits ``BEGIN`` itself ("autobegin", logged as
 ``BEGIN (implicit)``) until ``commit()`` or ``rollback()``.
 
-An in-memory URL (``sqlite://``) is one database shared by every connection of the engine: the
-engine keeps exactly one sqlite3 connection for it.  A file URL gets connections from a small
-pool.
+An in-memory URL (``sqlite://``) is one database shared by every connection of the engine, with
+one sqlite3 connection per thread (:class:`_MemoryPool`): threads never share a transaction.
+A file URL gets connections from a small pool.
 
 Where it sits: below the ORM's Session (which holds one Connection per transaction), above the
 stdlib ``sqlite3`` module.
@@ -27,6 +27,7 @@ import logging
 import sqlite3
 import sys
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from minialchemy.engine import insertmanyvalues
@@ -86,28 +87,109 @@ class Dialect:
         return f"<Dialect sqlite {version} returning={self.supports_returning} max_bind_params={self.max_bind_params}>"
 
 
-class _SingletonPool:
-    """One sqlite3 connection for an in-memory database, shared by every Connection."""
+class _MemoryPool:
+    """An in-memory database shared by the whole engine, one sqlite3 connection per thread.
+
+    The database is SQLite's shared-cache in-memory database (``file:<name>?mode=memory&
+    cache=shared``, unique per engine): every connection opened on that name sees the same
+    tables, and a *keeper* connection held by the pool keeps it alive until :meth:`dispose`.
+
+    Within a thread, every Connection of the engine uses that thread's sqlite3 connection (as
+    SQLAlchemy's SingletonThreadPool does, so two Sessions of one thread see each other's
+    flushed rows); each thread has its own, so threads never share a transaction: one
+    thread's ROLLBACK cannot undo another thread's work, and a COMMIT saves only its own.
+    SQLite's shared cache lets one connection at a time write, and a writer's tables cannot
+    be read by others until it ends; where threads collide it refuses at once ("database
+    table is locked": it cannot wait, unlike a database file), which the engine raises as an
+    OperationalError saying so (``_explain_table_lock``).
+
+    A thread's connection is closed once the thread has ended and no Connection uses it.
+    """
 
     def __init__(self, creator: Any) -> None:
         self._creator = creator
-        self._raw: sqlite3.Connection | None = None
+        self._keeper: sqlite3.Connection | None = None
+        self._local = threading.local()
         self._lock = threading.Lock()
+        #: id(raw) -> its bookkeeping, for every thread's connection
+        self._entries: dict[int, _ThreadConnection] = {}
 
     def checkout(self) -> sqlite3.Connection:
+        entry = getattr(self._local, "entry", None)
+        if entry is None or entry.raw is None:
+            with self._lock:
+                if self._keeper is None:
+                    self._keeper = self._creator()
+            entry = _ThreadConnection(self._creator())
+            with self._lock:
+                self._entries[id(entry.raw)] = entry
+            self._local.entry = entry
+            # dropped with the thread's storage when the thread ends: then _thread_ended runs
+            self._local.watcher = _ThreadEndWatcher(self, entry)
         with self._lock:
-            if self._raw is None:
-                self._raw = self._creator()
-            return self._raw
+            entry.users += 1
+        return entry.raw  # type: ignore[return-value]
 
     def checkin(self, raw: sqlite3.Connection) -> None:
-        """Nothing to do: the single connection stays open (closing it would lose the data)."""
+        """One Connection fewer uses ``raw``; closed if its thread has ended and none is left."""
+        with self._lock:
+            entry = self._entries.get(id(raw))
+            if entry is None:
+                return
+            entry.users -= 1
+            closing = entry.users <= 0 and not entry.thread_alive
+            if closing:
+                del self._entries[id(raw)]
+        if closing:
+            entry.close()
+
+    def _thread_ended(self, entry: "_ThreadConnection") -> None:
+        with self._lock:
+            entry.thread_alive = False
+            closing = entry.users <= 0 and self._entries.pop(id(entry.raw), None) is not None
+        if closing:
+            entry.close()
 
     def dispose(self) -> None:
+        """Close every connection; the in-memory database is gone with the last of them."""
         with self._lock:
-            if self._raw is not None:
-                self._raw.close()
-                self._raw = None
+            entries, self._entries = list(self._entries.values()), {}
+            keeper, self._keeper = self._keeper, None
+        for entry in entries:
+            entry.close()
+        if keeper is not None:
+            keeper.close()
+        self._local = threading.local()
+
+
+class _ThreadConnection:
+    """One thread's sqlite3 connection in a :class:`_MemoryPool`, with how many Connections
+    use it and whether its thread is still running."""
+
+    __slots__ = ("raw", "users", "thread_alive")
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw: sqlite3.Connection | None = raw
+        self.users = 0
+        self.thread_alive = True
+
+    def close(self) -> None:
+        raw, self.raw = self.raw, None
+        if raw is not None:
+            raw.close()
+
+
+class _ThreadEndWatcher:
+    """Kept in the thread's storage only: its finalizer tells the pool the thread has ended."""
+
+    __slots__ = ("pool", "entry")
+
+    def __init__(self, pool: _MemoryPool, entry: _ThreadConnection) -> None:
+        self.pool = pool
+        self.entry = entry
+
+    def __del__(self) -> None:
+        self.pool._thread_ended(self.entry)
 
 
 class _QueuePool:
@@ -126,6 +208,9 @@ class _QueuePool:
         return self._creator()
 
     def checkin(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:  # its ROLLBACK failed: never hand an open transaction to the next user
+            raw.close()
+            return
         with self._lock:
             if len(self._idle) < self._size:
                 self._idle.append(raw)
@@ -188,8 +273,11 @@ class Engine:
         self.insertmanyvalues_page_size = insertmanyvalues_page_size
         self._initialized = False
         self.is_memory = self.database == ":memory:" or self.database.startswith("file::memory:")
-        self.pool: _SingletonPool | _QueuePool = (
-            _SingletonPool(self._create_raw) if self.is_memory else _QueuePool(self._create_raw)
+        if self.is_memory:
+            # one shared-cache in-memory database per engine, reached by a name of its own
+            self.database = f"file:minialchemy-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self.pool: _MemoryPool | _QueuePool = (
+            _MemoryPool(self._create_raw) if self.is_memory else _QueuePool(self._create_raw)
         )
         self.echo = echo
 
@@ -206,6 +294,8 @@ class Engine:
     def _create_raw(self) -> sqlite3.Connection:
         args = {"check_same_thread": False, **self.connect_args}
         args["isolation_level"] = None  # we emit BEGIN/COMMIT ourselves (see module docstring)
+        if self.is_memory:
+            args["uri"] = True
         raw = sqlite3.connect(self.database, **args)
         if not self._initialized:
             self.dialect.initialize(raw)
@@ -222,7 +312,7 @@ class Engine:
         return _EngineBegin(self)
 
     def raw_connection(self) -> sqlite3.Connection:
-        """The underlying sqlite3 connection (for the in-memory database: the shared one)."""
+        """An underlying sqlite3 connection (for the in-memory database: this thread's)."""
         return self.pool.checkout()
 
     def dispose(self) -> None:
@@ -557,7 +647,10 @@ class Connection:
                 return raw.execute(sql)
             return raw.execute(sql, params)
         except sqlite3.Error as error:
-            raise DBAPIError.instance(sql, params, error) from error
+            wrapped = DBAPIError.instance(sql, params, error)
+            if self.engine.is_memory and "database table is locked" in str(error):
+                _explain_table_lock(wrapped)
+            raise wrapped from error
 
     def __repr__(self) -> str:
         state = "closed" if self._raw is None else ("in transaction" if self.in_transaction() else "idle")
@@ -618,6 +711,17 @@ def _cause_of(statement: Any, execution_options: Mapping[str, Any] | None) -> st
         return execution_options["cause"]
     own = getattr(statement, "_execution_options", None)
     return own.get("cause") if own else None
+
+
+def _explain_table_lock(error: DBAPIError) -> None:
+    """Say what a shared-cache table lock means: another thread's open transaction on this
+    in-memory database uses the table, and SQLite cannot wait for it."""
+    error.message += (
+        " (another thread's open transaction on this in-memory database is using the table; "
+        "in-memory databases cannot wait for a lock, so this statement failed at once.  Roll "
+        "back and retry, keep transactions short, or use a database file, where SQLite waits "
+        "for locks)"
+    )
 
 
 def _inserted_primary_key(compiled: Compiled, params: Sequence[Any], lastrowid: int | None) -> Any:

@@ -25,6 +25,7 @@ unit of work.
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
@@ -159,7 +160,12 @@ class Session:
         self._txn_deleted = identity.IdentitySet()
         self._txn_key_switches: dict[int, tuple[Any, tuple[Any, ...]]] = {}
         self._connection: Any = None
+        #: the thread that began the current transaction (see _check_same_thread)
+        self._connection_thread: int | None = None
+        self._connect_lock = threading.Lock()
         self._pending_rollback: BaseException | None = None
+        #: what failed: "flush", or "COMMIT" (the COMMIT statement itself, e.g. database locked)
+        self._pending_rollback_stage = "flush"
         self._flushing = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
@@ -250,8 +256,25 @@ class Session:
                 raise InvalidRequestError(
                     "Autobegin is disabled on this Session; call session.begin() first"
                 )
-            self._connection = self.bind.connect()
+            with self._connect_lock:  # two threads racing here: one wins, the other is refused
+                if self._connection is None:
+                    self._connection_thread = threading.get_ident()
+                    self._connection = self.bind.connect()
+        self._check_same_thread()
         return self._connection
+
+    def _check_same_thread(self) -> None:
+        """A Session is one unit of work, used by one thread at a time.  While a transaction is
+        open, only the thread that began it may use the Session: another thread's statements
+        would join (or end) a transaction it knows nothing of, and its objects would be lost
+        or written half.  Refuse loudly instead."""
+        if self._connection is not None and self._connection_thread != threading.get_ident():
+            raise InvalidRequestError(
+                f"This Session's transaction was begun in thread {self._connection_thread} and is "
+                f"still open; thread {threading.get_ident()} cannot use the Session meanwhile.  A "
+                f"Session is not thread-safe: give each thread its own Session (a sessionmaker "
+                f"makes them), or commit()/rollback() in the first thread before handing it over."
+            )
 
     def _release_connection(self, commit: bool, cause: str) -> None:
         """End the transaction (COMMIT or ROLLBACK, the echo log saying ``cause``) and give
@@ -272,15 +295,25 @@ class Session:
         if error is not None:
             raise PendingRollbackError(
                 f"This Session's transaction has been rolled back due to a previous exception "
-                f"during flush. To begin a new transaction with this Session, first issue "
-                f"Session.rollback(). Original exception was: {error}"
+                f"during {self._pending_rollback_stage}. To begin a new transaction with this "
+                f"Session, first issue Session.rollback(). Original exception was: {error}"
             )
 
     def commit(self) -> None:
         """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
+        self._check_same_thread()
         self._check_pending_rollback()
         self._flush("flush before COMMIT")
-        self._release_connection(commit=True, cause="Session.commit()")
+        try:
+            self._release_connection(commit=True, cause="Session.commit()")
+        except BaseException as error:
+            # The COMMIT statement itself failed (another connection holds a lock, the disk is
+            # full): the connection was released with a ROLLBACK, nothing of the transaction was
+            # saved, so the objects must not carry on as if it had been.  Refuse work until
+            # rollback(), which reverts them (added ones transient again, deleted ones restored).
+            self._pending_rollback = error
+            self._pending_rollback_stage = "COMMIT"
+            raise
         self._explicit_begin = False
         for obj in self._txn_deleted:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
@@ -294,6 +327,7 @@ class Session:
     def rollback(self) -> None:
         """ROLLBACK; expire every object, expunge those added in this transaction, restore
         those deleted in it."""
+        self._check_same_thread()
         self._release_connection(commit=False, cause="Session.rollback()")
         self._explicit_begin = False
         self._pending_rollback = None
@@ -353,10 +387,14 @@ class Session:
 
     def add(self, obj: Any) -> None:
         """Make ``obj`` part of the session: transient -> pending, detached -> persistent."""
+        if self._connection is not None:
+            self._check_same_thread()
         self._save_or_update(obj)
 
     def add_all(self, objects: Sequence[Any]) -> None:
         """``add()`` each object."""
+        if self._connection is not None:
+            self._check_same_thread()
         instance_state = _accel.instrumentation.instance_state
         hash_key = self.hash_key
         add_new = self._new.add
@@ -465,6 +503,8 @@ class Session:
     def delete(self, obj: Any) -> None:
         """Mark a persistent object for deletion; the DELETE is emitted by the next flush.
         Relationships with ``cascade="delete"`` delete their children too."""
+        if self._connection is not None:
+            self._check_same_thread()
         state = _state_of(obj)
         if state.key is None:
             if state.session_id is None:
@@ -660,6 +700,8 @@ class Session:
         return bool(self._new or self._modified or self._deleted)
 
     def _flush(self, cause: str) -> None:
+        if self._connection is not None:
+            self._check_same_thread()  # before anything: a refused thread must not fail the flush
         if self._flushing or not self._has_changes():
             return
         from minialchemy.orm import unitofwork
@@ -669,6 +711,7 @@ class Session:
             unitofwork.flush(self, cause)
         except BaseException as error:
             self._pending_rollback = error
+            self._pending_rollback_stage = "flush"
             self._release_connection(
                 commit=False, cause=f"the flush failed ({type(error).__name__}): its changes are undone"
             )
