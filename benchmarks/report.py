@@ -6,6 +6,8 @@ Each report lives in a module of its own beside this script and is chosen by one
   ``benchmarks/results/insert_pk.md``, ``.json`` and ``.png``.
 - ``--micro``: the hot paths of the twins beside SQLAlchemy (``micro_report.py``), writing
   ``benchmarks/results/micro.md`` and ``.json``.
+- ``--selectin``: ``selectinload`` of 10 000 users with their addresses beside SQLAlchemy and raw
+  sqlite3 (``selectin_report.py``), writing ``benchmarks/results/selectin.md`` and ``.json``.
 
 To add a report (say ``--foo``): write ``foo_report.py`` with ``add_arguments(parser)``
 (its options, in an argument group) and ``run(args) -> int``, and add one line to ``REPORTS``.
@@ -27,6 +29,7 @@ if str(HERE) not in sys.path:
 REPORTS: dict[str, tuple[str, str]] = {
     "insert": ("insert_report", "INSERT primary-key retrieval: per-row, batched RETURNING, client keys, peers"),
     "micro": ("micro_report", "hot paths (issue 4): attribute get/set, construct, Session.get, IdentitySet, load, flush"),
+    "selectin": ("selectin_report", "selectinload of 10 000 users with their addresses vs SQLAlchemy and raw sqlite3 (issue 10)"),
 }
 
 

@@ -8,7 +8,7 @@ then look the string ``"Mapped[int]"`` up among this module's globals, where the
 """
 
 from importlib import import_module
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 
 def user_model(library: str) -> tuple[Any, Any]:
@@ -29,3 +29,32 @@ def user_model(library: str) -> tuple[Any, Any]:
         fullname: Mapped[Optional[str]]
 
     return Base, User
+
+
+def user_address_model(library: str) -> tuple[Any, Any, Any]:
+    """A fresh ``(Base, User, Address)`` for ``library``: the tutorial's ``User`` with
+    ``addresses`` (one-to-many, ``back_populates``) and ``Address`` with ``user``."""
+    core = import_module(library)
+    orm = import_module(f"{library}.orm")
+    Mapped, mapped_column, relationship = orm.Mapped, orm.mapped_column, orm.relationship
+
+    class Base(orm.DeclarativeBase):
+        pass
+
+    class User(Base):
+        __tablename__ = "user_account"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(core.String(30))
+        fullname: Mapped[Optional[str]]
+        addresses: Mapped[List["Address"]] = relationship(back_populates="user")
+
+    class Address(Base):
+        __tablename__ = "address"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        email_address: Mapped[str]
+        user_id: Mapped[int] = mapped_column(core.ForeignKey("user_account.id"))
+        user: Mapped[User] = relationship(back_populates="addresses")
+
+    return Base, User, Address

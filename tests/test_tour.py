@@ -143,7 +143,7 @@ def test_a_section_can_be_added():
         [Step("How many users?", "One SELECT.", "session = Session(engine)\nlen(session.scalars(select(User)).all())")],
         watch=("sandy",),
     )
-    text = run_tour(sections=[*SECTIONS, extra])
+    text = run_tour(sections=[TUTORIAL, extra])
     tutorial_steps = len(TUTORIAL.steps)
     assert f"== {tutorial_steps + 1}. How many users? " in text
     assert under(text, "len(session.scalars(select(User)).all())")[-1] == "5"
@@ -161,3 +161,16 @@ def test_tour_command_line():
     assert completed.returncode == 0, completed.stderr
     assert "== 18. Re-adding a detached object" in completed.stdout
     assert not ANSI.search(completed.stdout)
+
+
+def test_n_plus_one_section_shows_the_lazy_loads_the_warning_and_the_fix():
+    text = run_tour()
+    lazy = under(text, "with warnings.catch_warnings(record=True) as caught:")
+    selects = [line for line in lazy if line.startswith("SQL  SELECT address")]
+    assert len(selects) == 12
+    assert "why: lazy load of User.addresses #12" in " ".join(lazy)
+    assert under(text, "len(caught), caught[0].category.__name__") == ["(1, 'NPlusOneWarning')"]
+    fix = text.split("selectinload: one more SELECT for all of them", 1)[1]
+    eager = [line for line in under(fix, "users = session.scalars(") if line.startswith("SQL  SELECT")]
+    assert len(eager) == 2 and eager[1].startswith("SQL  SELECT address.id")
+    assert under(fix, "[len(user.addresses) for user in users]") == ["[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]

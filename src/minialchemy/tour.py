@@ -28,7 +28,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["main", "Tour", "Section", "Step", "SECTIONS"]
+__all__ = ["main", "Tour", "Section", "Step", "SECTIONS", "TUTORIAL", "N_PLUS_ONE"]
 
 
 @dataclass
@@ -231,8 +231,56 @@ TUTORIAL = Section(
     show_tables_after_first_step=("user_account", "address"),
 )
 
+N_PLUS_ONE = Section(
+    "Loading related objects: the N+1 problem",
+    "Reading user.addresses for every user of a list costs one SELECT per user: 1 + N "
+    "statements where 2 would do. minialchemy counts them and says so; selectinload fixes it.",
+    [
+        Step(
+            "Twelve users, one address each",
+            "A second in-memory database with more users than the tutorial's three, and a new "
+            "Session on it.",
+            "import textwrap, warnings\n"
+            "crowd = create_engine(\"sqlite://\")\n"
+            "Base.metadata.create_all(crowd)\n"
+            "with crowd.begin() as conn:\n"
+            "    _ = conn.execute(insert(User), [\n"
+            "        {\"name\": f\"user{i}\"} for i in range(1, 13)])\n"
+            "    _ = conn.execute(insert(Address), [\n"
+            "        {\"email_address\": f\"user{i}@example.org\", \"user_id\": i}\n"
+            "        for i in range(1, 13)])\n"
+            "session.close()\n"
+            "session = Session(crowd)",
+        ),
+        Step(
+            "The N+1 problem",
+            "One SELECT loads the users; then each user.addresses is a lazy load, one SELECT "
+            "per user, each labelled in the log with its running count. At the tenth different "
+            "user the session warns once (a NPlusOneWarning, caught here to print it), naming "
+            "the option that loads them all at once.",
+            "users = session.scalars(select(User)).all()\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter(\"always\")\n"
+            "    counts = [len(user.addresses) for user in users]\n"
+            "len(caught), caught[0].category.__name__\n"
+            "textwrap.wrap(str(caught[0].message), 64)",
+        ),
+        Step(
+            "selectinload: one more SELECT for all of them",
+            "The same loop, with the users loaded by a statement carrying "
+            "selectinload(User.addresses): after the users, one SELECT ... WHERE user_id IN "
+            "(...) loads every collection, and the loop sends nothing.",
+            "from minialchemy.orm import selectinload\n"
+            "session.close()\n"
+            "users = session.scalars(\n"
+            "    select(User).options(selectinload(User.addresses))).all()\n"
+            "[len(user.addresses) for user in users]",
+        ),
+    ],
+)
+
 #: The tour's chapters, in order (another chapter: append a :class:`Section`).
-SECTIONS: list[Section] = [TUTORIAL]
+SECTIONS: list[Section] = [TUTORIAL, N_PLUS_ONE]
 
 #: where the words of the log are explained
 GLOSSARY = "docs/glossary.md"

@@ -198,8 +198,8 @@ def test_the_echo_log_names_the_strategy_and_the_batch_size(engine_for, statemen
         session.flush()
     causes = [r.cause for r in statements.inserts()]
     assert causes == [
-        "flush: batched RETURNING, statement 1 of 2, 4 rows (batch size 4)",
-        "flush: batched RETURNING, statement 2 of 2, 2 rows (batch size 4)",
+        "flush, step 1 of 1: INSERT user_account: batched RETURNING, statement 1 of 2, 4 rows (batch size 4)",
+        "flush, step 1 of 1: INSERT user_account: batched RETURNING, statement 2 of 2, 2 rows (batch size 4)",
     ]
 
 
@@ -233,8 +233,9 @@ def test_fewer_rows_than_min_batch_rows_go_one_per_statement(engine_for, stateme
             session.flush()
             session.add_all(users(10, start=9))
             session.flush()
-    kinds = [("RETURNING" in r.sql, r.cause.split(",")[0]) for r in statements.inserts()]
-    assert kinds == [(False, "flush: per-row")] * 9 + [(True, "flush: batched RETURNING")]
+    # the cause names the flush, its plan step, then the strategy: "flush, step 1 of 1: INSERT user_account: per-row, ..."
+    kinds = [("RETURNING" in r.sql, r.cause.split(": ")[2].split(",")[0]) for r in statements.inserts()]
+    assert kinds == [(False, "per-row")] * 9 + [(True, "batched RETURNING")]
 
 
 def test_a_single_new_object_uses_a_plain_insert(engine_for, statements):
@@ -246,7 +247,7 @@ def test_a_single_new_object_uses_a_plain_insert(engine_for, statements):
         assert user.id == 1
     [statement] = statements.inserts()
     assert statement.sql == "INSERT INTO user_account (name, fullname) VALUES (?, ?)"
-    assert statement.cause == "flush: per-row, key from lastrowid"
+    assert statement.cause == "flush, step 1 of 1: INSERT user_account: per-row, key from lastrowid"
 
 
 def test_rows_whose_columns_differ_are_batched_by_shape_in_add_order(engine_for, statements):
@@ -446,7 +447,7 @@ def test_objects_with_keys_set_go_in_one_executemany(engine_for, statements):
     [statement] = statements.inserts()
     assert statement.sql == "INSERT INTO user_account (id, name, fullname) VALUES (?, ?, ?)"
     assert statement.params == [(10 + i, f"user{i}", None) for i in range(5)]
-    assert statement.cause == "flush: client-assigned keys"
+    assert statement.cause == "flush, step 1 of 1: INSERT user_account: client-assigned keys"
 
 
 def test_set_keys_go_first_then_the_others_batched_in_add_order(engine_for, statements):
@@ -459,7 +460,10 @@ def test_set_keys_go_first_then_the_others_batched_in_add_order(engine_for, stat
         assert [o.id for o in objects] == [10, 2, 11, 9, 12]
         session.commit()
     kinds = [r.cause for r in statements.inserts()]
-    assert kinds == ["flush: client-assigned keys", "flush: batched RETURNING, statement 1 of 1, 3 rows (batch size 500)"]
+    assert kinds == [
+        "flush, step 1 of 2: INSERT user_account: client-assigned keys",
+        "flush, step 2 of 2: INSERT user_account: batched RETURNING, statement 1 of 1, 3 rows (batch size 500)",
+    ]
     assert [row[:2] for row in table_rows(engine)] == [(2, "b"), (9, "d"), (10, "a"), (11, "c"), (12, "e")]
 
 

@@ -4,6 +4,8 @@
 The numbers of SELECT statements are the point: N users read lazily cost 1 + N, with
 ``selectinload`` 2.  Checked against SQLAlchemy 2.1."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from minialchemy import select
@@ -359,3 +361,87 @@ def test_unknown_lazy_value_is_an_argument_error():
 def test_loader_options_are_shown_by_repr(User, Address):
     option = selectinload(User.addresses).raiseload(Address.user)
     assert repr(option) == "selectinload(User.addresses).raiseload(Address.user)"
+
+
+# --- many-to-many (secondary=) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def blog():
+    """Posts and tags through an association table: p1 has a and b, p2 has b, p3 none."""
+    from typing import List as ListOf
+
+    from minialchemy import Column, ForeignKey, Table, create_engine
+    from minialchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    class Base(DeclarativeBase):
+        pass
+
+    post_tag = Table(
+        "post_tag",
+        Base.metadata,
+        Column("post_id", ForeignKey("post.id"), primary_key=True),
+        Column("tag_id", ForeignKey("tag.id"), primary_key=True),
+    )
+
+    class Post(Base):
+        __tablename__ = "post"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str]
+        tags: Mapped[ListOf["Tag"]] = relationship(secondary=post_tag, back_populates="posts")
+
+    class Tag(Base):
+        __tablename__ = "tag"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str]
+        posts: Mapped[ListOf["Post"]] = relationship(secondary=post_tag, back_populates="tags")
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        a, b = Tag(name="a"), Tag(name="b")
+        session.add_all([Post(title="p1", tags=[a, b]), Post(title="p2", tags=[b]), Post(title="p3")])
+        session.commit()
+    yield SimpleNamespace(engine=engine, Post=Post, Tag=Tag, post_tag=post_tag)
+    engine.dispose()
+
+
+def tag_names(posts):
+    return [(post.title, sorted(tag.name for tag in post.tags)) for post in posts]
+
+
+def test_selectinload_of_a_many_to_many(blog, sql_log):
+    Post = blog.Post
+    with Session(blog.engine) as session:
+        sql_log.clear()
+        posts = session.scalars(select(Post).options(selectinload(Post.tags)).order_by(Post.id)).all()
+        assert len(sql_log.queries) == 2
+        assert tag_names(posts) == [("p1", ["a", "b"]), ("p2", ["b"]), ("p3", [])]
+        assert posts[0].tags[1] is posts[1].tags[0]  # tag b, one object
+        assert len(sql_log.queries) == 2
+
+
+def test_selectin_loaded_many_to_many_flushes_only_what_changed(blog):
+    Post = blog.Post
+    with Session(blog.engine) as session:
+        posts = session.scalars(select(Post).options(selectinload(Post.tags)).order_by(Post.id)).all()
+        posts[0].tags.remove(posts[0].tags[0])
+        session.flush()
+        assert sorted(session.execute(select(blog.post_tag)).all()) == [(1, 2), (2, 2)]
+
+
+def test_joinedload_of_a_many_to_many(blog, sql_log):
+    Post = blog.Post
+    with Session(blog.engine) as session:
+        sql_log.clear()
+        posts = session.scalars(select(Post).options(joinedload(Post.tags)).order_by(Post.id)).unique().all()
+        assert len(sql_log.queries) == 1
+        assert "LEFT OUTER JOIN" in sql_log.queries[0] and "post_tag AS post_tag_1" in sql_log.queries[0]
+        assert tag_names(posts) == [("p1", ["a", "b"]), ("p2", ["b"]), ("p3", [])]
+
+
+def test_any_of_a_many_to_many(blog):
+    Post, Tag = blog.Post, blog.Tag
+    with Session(blog.engine) as session:
+        assert session.scalars(select(Post.title).where(Post.tags.any(Tag.name == "b")).order_by(Post.id)).all() == ["p1", "p2"]
+        assert session.scalars(select(Post.title).where(~Post.tags.any())).all() == ["p3"]

@@ -182,8 +182,8 @@ def test_integrity_error_from_a_flush_keeps_orig_and_statement_and_names_step_an
     error = excinfo.value
     assert isinstance(error.orig, sqlite3.IntegrityError)
     assert error.statement == "INSERT INTO user_account (id, name, fullname) VALUES (?, ?, ?)"
-    assert error.detail == ["flush step: INSERT of 1 User object", "flush object: User(id=2)"]
-    assert str(error).splitlines()[-2:] == ["[flush step: INSERT of 1 User object]", "[flush object: User(id=2)]"]
+    assert error.detail == ["flush step 1 of 1: INSERT user_account, 1 User object", "flush object: User(id=2)"]
+    assert str(error).splitlines()[-2:] == ["[flush step 1 of 1: INSERT user_account, 1 User object]", "[flush object: User(id=2)]"]
 
 
 @pytest.fixture
@@ -229,6 +229,7 @@ def test_not_null_foreign_key_of_a_deleted_parent_names_the_cascade_that_fixes_i
             session.flush()
     error = excinfo.value
     assert error.statement == "UPDATE strict_address SET user_id=? WHERE strict_address.id = ?"
-    assert error.detail[:2] == ["flush step: UPDATE of 1 Address object", "flush object: Address(id=1)"]
+    assert error.detail[0].startswith("flush step ") and error.detail[0].endswith(": UPDATE strict_address, 1 Address object")
+    assert error.detail[1] == "flush object: Address(id=1)"
     assert 'relationship(cascade="all, delete-orphan") on User.addresses' in error.detail[2]
     assert "User(id=2) was deleted" in error.detail[2]

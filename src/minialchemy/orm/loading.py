@@ -11,8 +11,10 @@ Where it sits: called by ``Session.execute`` / ``get`` / lazy loads / expired-at
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import operator
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
@@ -25,7 +27,8 @@ __all__ = [
     "execute_select",
     "fetch_rows",
     "get_by_identity",
-    "load_entity_rows",
+    "fetch_compiled",
+    "load_compiled_rows",
     "load_relationship",
     "load_row_by_identity",
     "relationship_criteria",
@@ -50,16 +53,42 @@ def _layout(statement: Any) -> list[tuple[str, Any, int]]:
     return layout
 
 
+#: a SELECT returning at least this many rows loads them with the garbage collector paused
+COLLECTOR_PAUSE_ROWS = 1000
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many rows become objects.
+
+    Loading makes objects and no garbage, but every few hundred new objects start a collection,
+    and the full collections those cascade into walk every object alive: for 100 000 rows that
+    was half the time of the load (``benchmarks/results/micro.md``).  Nothing is lost by waiting:
+    the collector is switched back on at the end (if it was on), and runs as usual from there.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def fetch_rows(session: Any, statement: Any, params: Any, cause: str | None) -> tuple[Any, list[tuple[Any, ...]]]:
     """Compile and run a SELECT in the session's transaction: the compiled statement and its
     rows, each value through its type's result processor."""
-    connection = session._connection_for_bind()
     compiled = compile_element(statement, dialect="sqlite")
-    result = connection.execute_compiled(
-        compiled, compiled.construct_params(params), execution_options={"cause": cause} if cause else None
-    )
-    rows = result.raw_tuples()
-    return compiled, rows
+    return compiled, fetch_compiled(session, compiled, compiled.construct_params(params), cause)
+
+
+def fetch_compiled(session: Any, compiled: Any, parameters: tuple[Any, ...], cause: str | None) -> list[tuple[Any, ...]]:
+    """Run an already compiled SELECT with its positional parameters in the session's
+    transaction; its rows as plain tuples, each value converted by its type."""
+    connection = session._connection_for_bind()
+    result = connection.execute_compiled(compiled, parameters, execution_options={"cause": cause} if cause else None)
+    return result.raw_tuples()
 
 
 def execute_select(
@@ -81,6 +110,23 @@ def execute_select(
     width = sum(w for _, _, w in layout)
     to_run, joined = strategies.plan_joined(statement, entities, tree, width)
     compiled, rows = fetch_rows(session, to_run, params, cause)
+    if len(rows) < COLLECTOR_PAUSE_ROWS:
+        return _load_rows(session, statement, layout, tree, joined, compiled, rows, execution_options)
+    with collector_paused():
+        return _load_rows(session, statement, layout, tree, joined, compiled, rows, execution_options)
+
+
+def _load_rows(
+    session: Any,
+    statement: Any,
+    layout: list[tuple[str, Any, int]],
+    tree: Any,
+    joined: list[Any],
+    compiled: Any,
+    rows: list[tuple[Any, ...]],
+    execution_options: dict[str, Any] | None,
+) -> Result:
+    """The rows of an ORM SELECT made objects, and their relationships loaded as planned."""
     populate_existing = bool(execution_options and execution_options.get("populate_existing"))
     if populate_existing:
         _expire_loaded(session, layout, rows)
@@ -118,13 +164,13 @@ def _unique(result: Result) -> Result:
     return result.unique() if result._unique_required else result
 
 
-def load_entity_rows(
-    session: Any, statement: Any, mapper: Any, cause: str, populate_existing: bool = False
+def load_compiled_rows(
+    session: Any, compiled: Any, parameters: tuple[Any, ...], mapper: Any, cause: str, populate_existing: bool = False
 ) -> tuple[list[Any], list[tuple[Any, ...]]]:
-    """Run ``select(Entity, *more_columns)``: the entity's objects (through the identity map,
-    their own relationships loaded by default) and the raw rows, whose extra columns come after
-    the entity's.  Used by the eager loaders."""
-    _, rows = fetch_rows(session, statement, None, cause)
+    """Run a compiled ``select(Entity, *more_columns)``: the entity's objects (through the
+    identity map, their own relationships loaded by default) and the raw rows, whose extra
+    columns come after the entity's.  Used by the eager loaders."""
+    rows = fetch_compiled(session, compiled, parameters, cause)
     if populate_existing:
         _expire_loaded(session, [(None, mapper, len(mapper._column_attr_keys))], rows)
     objects = _accel.instrumentation.load_instances(mapper, session.identity_map, session.hash_key, rows)

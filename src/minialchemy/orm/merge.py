@@ -117,7 +117,7 @@ def _copy_columns(mapper: Any, instance: Any, merged: Any, load: bool) -> None:
 def _merge_relationships(
     session: Any, mapper: Any, instance: Any, merged: Any, load: bool, options: Any, merged_so_far: dict[int, Any]
 ) -> None:
-    from minialchemy.orm.relationships import InstrumentedList
+    from minialchemy.orm.strategies import set_loaded
 
     source = instance.__dict__
     for key in mapper._relationship_keys:
@@ -128,9 +128,7 @@ def _merge_relationships(
         if prop.uselist:
             items = [_merge(session, item, load, options, merged_so_far) for item in value]
             if not load:
-                collection = InstrumentedList(merged, prop)
-                list.extend(collection, items)
-                merged.__dict__[key] = collection
+                set_loaded(merged, prop, items)
                 continue
             current = getattr(merged, key)
             if len(current) != len(items) or any(a is not b for a, b in zip(current, items)):

@@ -10,8 +10,9 @@ and the different objects they were for:
   (``lazy load of User.addresses #3``);
 - when the same relationship has been lazy loaded for ``n_plus_one_threshold`` different
   parents (10 unless set), one :class:`~minialchemy.exc.NPlusOneWarning` is issued, through
-  :mod:`warnings` and the ``minialchemy.orm`` logger, naming the relationship, the count and the
-  loader option that replaces those SELECTs with one.
+  :mod:`warnings` and (where logging is configured, so that it is not printed twice) the
+  ``minialchemy.orm`` logger, naming the relationship, the count and the loader option that
+  replaces those SELECTs with one.
 
 ``Session(engine, n_plus_one_threshold=None)`` (or ``create_engine(..., n_plus_one_threshold=None)``
 for every session of an engine) turns the warning off; the counts in the log stay.
@@ -70,12 +71,11 @@ class LazyLoadCounter:
     def _warn(self, prop: Any, name: str, parents: int) -> None:
         message = (
             f"N+1 queries: {name} was lazy loaded for {parents} different "
-            f"{prop.parent.class_.__name__} objects in this session, one SELECT each. Load it for "
-            f"all of them with one more SELECT: select({prop.parent.class_.__name__})"
-            f".options(selectinload({name})), or relationship(lazy=\"selectin\"). "
-            f"(Session(n_plus_one_threshold=None) turns this warning off.)"
+            f"{prop.parent.class_.__name__} objects, one SELECT each; load them all with one more "
+            f"SELECT: .options(selectinload({name})) (Session(n_plus_one_threshold=None): no warning)"
         )
-        log.warning(message)
+        if log.hasHandlers():  # logging is set up: the warning goes to the log as well
+            log.warning(message)
         warnings.warn(message, NPlusOneWarning, stacklevel=_user_stacklevel())
 
     def reset(self) -> None:

@@ -1,10 +1,11 @@
 """Persistence: the INSERT, UPDATE and DELETE statements of a flush.
 
-The unit of work (:mod:`minialchemy.orm.unitofwork`) decides *what* to write and in which
-order; this module writes it:
+The unit of work (:mod:`minialchemy.orm.unitofwork`) decides *what* to write, in which order
+and with which strategy (its plan); this module writes it:
 
-- :func:`emit_insert`: the new objects of one table, with the fastest strategy that gets
-  every object its primary key *correctly* (below);
+- :func:`emit_insert_client_keys`, :func:`emit_insert_batched`, :func:`emit_insert_per_row`:
+  the new objects of one table, one function per strategy for getting every object its
+  primary key *correctly* (below); the plan picks with :func:`insert_strategy_for`;
 - :func:`emit_update`: ``UPDATE t SET changed=? ... WHERE t.id = ?``, only the columns whose
   value really changed; objects with the same changed columns share one ``executemany``;
 - :func:`emit_delete`: ``DELETE FROM t WHERE t.id = ?`` for all deleted objects of a table in
@@ -25,7 +26,7 @@ per-row                     ``INSERT ... VALUES (?, ?)`` each, key from        e
                             ``cursor.lastrowid``
 ==========================  ================================================  =====================================
 
-:func:`emit_insert` chooses per table per flush.  Objects whose keys are set go first, in one
+The plan chooses per table per flush.  Objects whose keys are set go first, in one
 ``executemany`` (so a key SQLite picks can never collide with one you chose in the same flush);
 then the others, in the order they were added, batched where the correlation rule of
 :mod:`minialchemy.engine.insertmanyvalues` holds, else one per statement.  The order does not
@@ -45,7 +46,7 @@ from __future__ import annotations
 import logging
 import weakref
 from itertools import groupby, repeat
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
@@ -65,7 +66,7 @@ __all__ = [
     "FilledKeys",
     "MapperStatements",
     "statements_for",
-    "emit_insert",
+    "runs_by_columns",
     "emit_insert_client_keys",
     "emit_insert_batched",
     "emit_insert_per_row",
@@ -228,15 +229,27 @@ def single_row_insert_sql(mapper: Mapper, d: dict[str, Any]) -> str:
     return plan.insert(plan.columns_for(d))[0].string
 
 
-def _runs_by_columns(plan: MapperStatements, objects: Sequence[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
+def runs_by_columns(
+    plan: MapperStatements, objects: Sequence[Any], dict_of: Callable[[Any], dict[str, Any]] | None = None
+) -> list[tuple[tuple[str, ...], list[Any]]]:
     """Consecutive runs of objects that write the same columns (one statement shape each).
-    Runs, not groups: rows keep the order in which the objects were added."""
+    Runs, not groups: rows keep the order in which the objects were added.  ``dict_of``: the
+    values to decide by (default: the object's ``__dict__``; the flush plan passes the values
+    the object will have at its INSERT)."""
+    if not objects:
+        return []
+    if dict_of is None:
+        dict_of = _dict_of
     if len(plan.pk_keys) == 1 and set(plan._optional) <= set(plan.pk_keys):
-        # fast path: only the (single-column) primary key may be left out, and within one call
-        # either every object left it out or none did (emit_insert splits them so)
-        return [(plan.columns_for(objects[0].__dict__), list(objects))]
+        # fast path: only the (single-column) primary key may be left out, and within one
+        # step either every object left it out or none did (the plan splits them so)
+        return [(plan.columns_for(dict_of(objects[0])), list(objects))]
     columns_for = plan.columns_for
-    return [(keys, list(run)) for keys, run in groupby(objects, key=lambda o: columns_for(o.__dict__))]
+    return [(keys, list(run)) for keys, run in groupby(objects, key=lambda o: columns_for(dict_of(o)))]
+
+
+def _dict_of(obj: Any) -> dict[str, Any]:
+    return obj.__dict__
 
 
 class FilledKeys:
@@ -287,55 +300,19 @@ def insert_strategy_for(connection: Connection, mapper: Mapper, n_rows: int) -> 
     ``"batched RETURNING"`` when the correlation rule holds and there are enough rows for it to
     pay (:data:`insertmanyvalues.MIN_BATCH_ROWS`), else ``"per-row"``."""
     engine = connection.engine
+    table = mapper.local_table
     if (
         n_rows >= insertmanyvalues.MIN_BATCH_ROWS
         and engine.insertmanyvalues
         and engine.dialect.supports_returning
         and statements_for(mapper).rowid_key is not None
-        and not insertmanyvalues.rowid_at_limit(connection, mapper.local_table)
+        and not insertmanyvalues.rowid_at_limit(
+            connection, table,
+            cause=f"flush plan: is a rowid of {table.name!r} at 2**63-1? (batched RETURNING needs the next rowids free)",
+        )
     ):
         return BATCHED
     return PER_ROW
-
-
-def emit_insert(connection: Connection, mapper: Mapper, objects: Sequence[Any], cause: str) -> FilledKeys:
-    """INSERT the new ``objects`` of one mapper and give each its primary key.
-
-    Objects whose primary key is set go first, in one ``executemany``
-    (:func:`emit_insert_client_keys`); the others follow in the order they were added, batched
-    (:func:`emit_insert_batched`) when :func:`insert_strategy_for` allows, else one per
-    statement (:func:`emit_insert_per_row`).  Returns the :class:`FilledKeys` (``(object,
-    attribute key)`` pairs) whose value this call filled in; if a statement fails, they are
-    removed again before the error propagates (the session then rolls the flush's transaction
-    back).
-    """
-    plan = statements_for(mapper)
-    pk_keys = plan.pk_keys
-    if len(pk_keys) == 1:
-        pk = pk_keys[0]
-        client = [o for o in objects if o.__dict__.get(pk) is not None]
-    else:
-        client = [o for o in objects if all(o.__dict__.get(k) is not None for k in pk_keys)]
-    if len(client) == len(objects):
-        server: Sequence[Any] = ()
-    elif not client:
-        server = objects
-    else:
-        chosen = {id(o) for o in client}
-        server = [o for o in objects if id(o) not in chosen]
-    filled = FilledKeys()
-    try:
-        if client:
-            emit_insert_client_keys(connection, mapper, client, cause)
-        if server:
-            if insert_strategy_for(connection, mapper, len(server)) == BATCHED:
-                emit_insert_batched(connection, mapper, server, cause, filled)
-            else:
-                emit_insert_per_row(connection, mapper, server, cause, filled)
-    except BaseException:
-        filled.undo()
-        raise
-    return filled
 
 
 def emit_insert_client_keys(connection: Connection, mapper: Mapper, objects: Sequence[Any], cause: str) -> None:
@@ -344,7 +321,7 @@ def emit_insert_client_keys(connection: Connection, mapper: Mapper, objects: Seq
     plan = statements_for(mapper)
     insert_params = _accel.instrumentation.insert_params
     options = _options(_with_strategy(cause, CLIENT_KEYS))  # the log adds "executemany of N rows"
-    for keys, run in _runs_by_columns(plan, objects):
+    for keys, run in runs_by_columns(plan, objects):
         compiled, ordered = plan.insert(keys)
         processors = compiled.bind_processors()
         rows = [_process(insert_params(o.__dict__, ordered), compiled, processors) for o in run]
@@ -377,7 +354,7 @@ def emit_insert_batched(
         filled = FilledKeys()
     insert_params = _accel.instrumentation.insert_params
     options = _options(cause)
-    for keys, run in _runs_by_columns(plan, objects):
+    for keys, run in runs_by_columns(plan, objects):
         if not keys:  # nothing to write but the key: INSERT ... DEFAULT VALUES, one by one
             emit_insert_per_row(connection, mapper, run, cause, filled)
             continue

@@ -48,8 +48,9 @@ def _side_columns(prop: Any) -> list[tuple[Any, Any]]:
     if prop.direction == MANYTOONE:
         return [(many, one) for one, many in prop.pairs]
     raise InvalidRequestError(
-        f"{prop!r}: joining along a {prop.direction} relationship is not supported in queries yet "
-        f"(join the association table explicitly, with an ON clause)"
+        f"{prop!r}: join() along a many-to-many relationship is not supported yet; join its "
+        f"association table and then the target explicitly: .join({prop.secondary_table.name}, "
+        f"<ON clause>).join({prop.mapper.class_.__name__}, <ON clause>)"
     )
 
 
@@ -82,9 +83,27 @@ def join_target_and_onclause(prop: Any, parent_from: Any = None, target_from: An
     return target, onclause(prop, parent_from, target_from)
 
 
+def secondary_onclauses(prop: Any, parent_from: Any = None, target_from: Any = None, secondary_from: Any = None) -> tuple[Any, Any]:
+    """A many-to-many's two join conditions, through its association table:
+    ``post.id = post_tag.post_id`` and ``tag.id = post_tag.tag_id``."""
+    parent_terms = [_adapt(p, parent_from) == _adapt(a, secondary_from) for p, a in prop.secondary_pairs]
+    target_terms = [_adapt(t, target_from) == _adapt(a, secondary_from) for t, a in prop.secondary_target_pairs]
+    return and_(*parent_terms) if len(parent_terms) > 1 else parent_terms[0], (
+        and_(*target_terms) if len(target_terms) > 1 else target_terms[0]
+    )
+
+
 def _exists(prop: Any, parent_from: Any, target_from: Any, criterion: Any, kwargs: dict[str, Any]) -> Exists:
+    from minialchemy.orm.relationships import MANYTOMANY
+
     target = target_from if target_from is not None else prop.mapper.local_table
-    criteria = [onclause(prop, parent_from, target_from)]
+    if prop.direction == MANYTOMANY:
+        through_parent, through_target = secondary_onclauses(prop, parent_from, target_from)
+        criteria = [through_parent, through_target]
+        froms = [prop.secondary_table, target]
+    else:
+        criteria = [onclause(prop, parent_from, target_from)]
+        froms = [target]
     if criterion is not None:
         criteria.append(criterion)
     for key, value in kwargs.items():
@@ -92,7 +111,7 @@ def _exists(prop: Any, parent_from: Any, target_from: Any, criterion: Any, kwarg
         if column is None:
             raise ArgumentError(f"{prop.mapper.class_.__name__} has no column attribute {key!r}")
         criteria.append(column == value)
-    return Exists(select(literal_column("1")).select_from(target).where(*criteria))
+    return Exists(select(literal_column("1")).select_from(*froms).where(*criteria))
 
 
 def any_(prop: Any, criterion: Any = None, parent_from: Any = None, target_from: Any = None, **kwargs: Any) -> Exists:

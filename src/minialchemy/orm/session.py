@@ -167,6 +167,8 @@ class Session:
         #: what failed: "flush", or "COMMIT" (the COMMIT statement itself, e.g. database locked)
         self._pending_rollback_stage = "flush"
         self._flushing = False
+        #: set when an object is added while a flush runs (the flush then runs again for it)
+        self._work_added_during_flush = False
         self._no_autoflush_depth = 0
         self._explicit_begin = False
         #: for the echo log: what expired all objects last (commit, rollback), and what expired
@@ -301,6 +303,7 @@ class Session:
 
     def commit(self) -> None:
         """Flush, COMMIT, then (``expire_on_commit``) expire every object."""
+        self._check_not_flushing("commit()")
         self._check_same_thread()
         self._check_pending_rollback()
         self._flush("flush before COMMIT")
@@ -393,6 +396,8 @@ class Session:
 
     def add_all(self, objects: Sequence[Any]) -> None:
         """``add()`` each object."""
+        if self._flushing:
+            self._work_added_during_flush = True
         if self._connection is not None:
             self._check_same_thread()
         instance_state = _accel.instrumentation.instance_state
@@ -412,6 +417,8 @@ class Session:
 
     def _save_or_update(self, obj: Any) -> None:
         mapper = object_mapper(obj)  # a clear error for an unmapped object
+        if self._flushing:
+            self._work_added_during_flush = True
         state = _accel.instrumentation.instance_state(obj)
         if state.session_id == self.hash_key:
             if state.deleted_flag:
@@ -690,11 +697,39 @@ class Session:
 
     def flush(self) -> None:
         """Send pending changes (INSERT / UPDATE / DELETE) to the database, in the transaction.
-        With nothing to send it does nothing (even after a failed flush, as SQLAlchemy)."""
+        With nothing to send it does nothing (even after a failed flush, as SQLAlchemy).
+
+        The flush runs a plan (:mod:`minialchemy.orm.unitofwork`); :meth:`explain_flush` shows
+        it beforehand."""
+        self._check_not_flushing("flush()")
         if not self._has_changes():
             return
         self._check_pending_rollback()
         self._flush("flush")
+
+    def explain_flush(self) -> Any:
+        """The plan of the next flush, without running it: a
+        :class:`~minialchemy.orm.unitofwork.FlushPlan` whose numbered steps say what each
+        writes (operation, table, strategy, rows), why it runs where it does, and its SQL.
+        ``print(session.explain_flush())`` shows it; ``"nothing to flush"`` when empty.
+
+        Nothing is written and no object changes state.  Deciding may read: the collection
+        of a deleted parent is loaded (to know its children), and a table about to take a
+        batched INSERT is asked for its largest rowid; those statements are logged with that
+        cause."""
+        self._check_not_flushing("explain_flush()")
+        self._check_pending_rollback()
+        from minialchemy.orm import unitofwork
+
+        with self.no_autoflush:
+            return unitofwork.plan_flush(self)
+
+    def _check_not_flushing(self, what: str) -> None:
+        if self._flushing:
+            raise InvalidRequestError(
+                f"Session is already flushing: {what} cannot run inside a flush (called from a "
+                f"column default or another callback the flush runs?); let the flush finish first"
+            )
 
     def _has_changes(self) -> bool:
         return bool(self._new or self._modified or self._deleted)

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Sequence
 
 from minialchemy import _accel
 from minialchemy.exc import InvalidRequestError
+from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import and_, or_
 from minialchemy.sql.selectable import select
 
@@ -45,6 +46,7 @@ __all__ = [
     "load_related",
     "lazy_strategy",
     "raise_not_available",
+    "set_loaded",
 ]
 
 #: parent keys per ``IN (...)`` of a selectin load, as SQLAlchemy does (SQLite accepts many more
@@ -56,6 +58,9 @@ SELECTIN_BATCH_SIZE = 500
 #: read when the attribute is first accessed.  Kept beside the state, weakly, so the
 #: instrumentation twins need no field for it.
 _object_strategies: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+#: compiled selectin statements: relationship -> (number of keys, extra columns) -> Compiled
+_compiled_in_batches: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
 
 #: the relationships of a mapper that load eagerly by default (``lazy="selectin"`` and so on)
 _default_eager: "weakref.WeakKeyDictionary[Any, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
@@ -191,14 +196,27 @@ def raise_not_available(prop: Any, strategy: str) -> None:
     )
 
 
-def _set_empty(prop: Any, objects: Sequence[Any], populate_existing: bool) -> None:
+def set_loaded(parent: Any, prop: Any, related: Sequence[Any]) -> None:
+    """Give ``parent`` its loaded relationship, as the database holds it: a collection (whose
+    members are then the committed ones, for a many-to-many's flush), or for a scalar
+    relationship the one related object or None."""
     from minialchemy.orm.relationships import InstrumentedList
 
+    if prop.uselist:
+        collection = InstrumentedList(parent, prop)
+        if related:
+            list.extend(collection, related)
+        collection._mark_committed()
+        parent.__dict__[prop.key] = collection
+    else:
+        parent.__dict__[prop.key] = related[0] if related else None
+
+
+def _set_empty(prop: Any, objects: Sequence[Any], populate_existing: bool) -> None:
     key = prop.key
     for obj in objects:
-        d = obj.__dict__
-        if key not in d or populate_existing:
-            d[key] = InstrumentedList(obj, prop) if prop.uselist else None
+        if key not in obj.__dict__ or populate_existing:
+            set_loaded(obj, prop, ())
 
 
 # -- selectin loading ------------------------------------------------------------------------
@@ -225,7 +243,7 @@ def _cause(prop: Any, number: int, batches: int) -> str:
 
 def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_existing: bool) -> list[Any]:
     """Load ``prop`` for every parent without it; returns the related objects loaded."""
-    from minialchemy.orm.relationships import MANYTOONE
+    from minialchemy.orm.relationships import MANYTOMANY, MANYTOONE
 
     prop._resolve()
     key = prop.key
@@ -234,51 +252,98 @@ def _load_selectin(session: Any, prop: Any, parents: Sequence[Any], populate_exi
         return []
     if prop.direction == MANYTOONE:
         return _load_selectin_many_to_one(session, prop, wanting, populate_existing)
+    if prop.direction == MANYTOMANY:
+        return _load_selectin_many_to_many(session, prop, wanting, populate_existing)
     return _load_selectin_one_to_many(session, prop, wanting, populate_existing)
 
 
-def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+def _run_in_batches(
+    session: Any,
+    prop: Any,
+    target: Any,
+    key_columns: list[Any],
+    extra_columns: list[Any],
+    keys: list[tuple[Any, ...]],
+    populate_existing: bool,
+    criteria: Sequence[Any] = (),
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """``SELECT target, *extra_columns WHERE key_columns IN (keys) AND criteria``, 500 keys a
+    statement: the objects and the raw rows.  A statement is compiled once per relationship and
+    number of keys and reused with the next batch's values (the batches of a large load all
+    have 500)."""
     from minialchemy.orm import loading
-    from minialchemy.orm.relationships import InstrumentedList
 
+    order = prop.order_by_clauses
+    cache = _compiled_in_batches.get(prop)
+    if cache is None:
+        cache = _compiled_in_batches[prop] = {}
+    batches = list(_batches(keys))
+    objects: list[Any] = []
+    rows: list[tuple[Any, ...]] = []
+    for number, batch in enumerate(batches, 1):
+        cache_key = (len(batch), tuple(extra_columns))
+        compiled = cache.get(cache_key)
+        if compiled is None:
+            statement = select(target.class_, *extra_columns).where(*criteria, _in_criteria(key_columns, batch))
+            if order:
+                statement = statement.order_by(*order)
+            compiled = cache[cache_key] = compile_element(statement, dialect="sqlite")
+        values = [value for key in batch for value in key]
+        params = compiled.construct_params({name: value for (name, _), value in zip(compiled.binds, values)})
+        found, found_rows = loading.load_compiled_rows(session, compiled, params, target, _cause(prop, number, len(batches)), populate_existing)
+        objects.extend(found)
+        rows.extend(found_rows)
+    return objects, rows
+
+
+def _load_selectin_one_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    """``SELECT address.*, address.user_id FROM address WHERE address.user_id IN (...)``."""
     target = prop.mapper
     pairs = prop.fk_attr_keys()  # [(parent key attribute, child foreign-key attribute)]
-    parent_attrs = [one for one, _ in pairs]
     fk_columns = [target._props[many].column for _, many in pairs]
+    return _load_selectin_collections(session, prop, parents, [one for one, _ in pairs], fk_columns, (), populate_existing)
+
+
+def _load_selectin_many_to_many(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
+    """``SELECT tag.*, post_tag.post_id FROM tag, post_tag WHERE tag.id = post_tag.tag_id AND
+    post_tag.post_id IN (...)``: one related object may belong to several parents."""
+    parent_attrs = [prop.parent._col_to_attr[parent_column] for parent_column, _ in prop.secondary_pairs]
+    association_columns = [association_column for _, association_column in prop.secondary_pairs]
+    through = [target_column == association_column for target_column, association_column in prop.secondary_target_pairs]
+    loaded = _load_selectin_collections(session, prop, parents, parent_attrs, association_columns, through, populate_existing)
+    return list({id(obj): obj for obj in loaded}.values())
+
+
+def _load_selectin_collections(
+    session: Any,
+    prop: Any,
+    parents: list[Any],
+    parent_attrs: list[str],
+    key_columns: list[Any],
+    through: Sequence[Any],
+    populate_existing: bool,
+) -> list[Any]:
+    """Fill each parent's collection from rows selected by ``key_columns IN (parent keys)``.
+
+    The key columns come once more at the end of each row: which parent a row belongs to, as
+    the database says (an object's attribute may have been changed since)."""
     by_key: dict[tuple[Any, ...], list[Any]] = {}
     for parent in parents:
         d = parent.__dict__
         parent_key = tuple([d.get(a) for a in parent_attrs])
         if None not in parent_key:
-            by_key.setdefault(parent_key, [])
-    keys = list(by_key)
-    batches = list(_batches(keys))
-    loaded: list[Any] = []
-    order = prop.order_by_clauses
-    for number, batch in enumerate(batches, 1):
-        # the foreign-key columns come once more at the end of each row: which parent a row
-        # belongs to, as the database says (the object's attribute may have been changed since)
-        statement = select(target.class_, *fk_columns).where(_in_criteria(fk_columns, batch))
-        if order:
-            statement = statement.order_by(*order)
-        objects, rows = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
-        width = len(fk_columns)
-        for obj, row in zip(objects, rows):
-            by_key[tuple(row[-width:])].append(obj)
-        loaded.extend(objects)
+            by_key[parent_key] = []
+    objects, rows = _run_in_batches(session, prop, prop.mapper, key_columns, key_columns, list(by_key), populate_existing, through)
+    width = len(key_columns)
+    for obj, row in zip(objects, rows):
+        by_key[row[-width:]].append(obj)
     for parent in parents:
         d = parent.__dict__
-        collection = InstrumentedList(parent, prop)
-        children = by_key.get(tuple([d.get(a) for a in parent_attrs]))
-        if children:
-            list.extend(collection, children)
-        d[prop.key] = collection
-    return loaded
+        set_loaded(parent, prop, by_key.get(tuple([d.get(a) for a in parent_attrs]) if width > 1 else (d.get(parent_attrs[0]),)))
+    return objects
 
 
 def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], populate_existing: bool) -> list[Any]:
-    from minialchemy.orm import loading
-
     target = prop.mapper
     pairs = prop.fk_attr_keys()  # [(target key attribute, parent foreign-key attribute)]
     target_attrs = [one for one, _ in pairs]
@@ -291,15 +356,10 @@ def _load_selectin_many_to_one(session: Any, prop: Any, parents: list[Any], popu
         fk = tuple([d.get(a) for a in fk_attrs])
         if None not in fk:
             found[fk] = None
-    loaded: list[Any] = []
     target_columns = [target._props[a].column for a in target_attrs]
-    batches = list(_batches(list(found)))
-    for number, batch in enumerate(batches, 1):
-        statement = select(target.class_).where(_in_criteria(target_columns, batch))
-        objects, _ = loading.load_entity_rows(session, statement, target, _cause(prop, number, len(batches)), populate_existing)
-        for obj in objects:
-            found[tuple([obj.__dict__.get(a) for a in target_attrs])] = obj
-        loaded.extend(objects)
+    loaded, _ = _run_in_batches(session, prop, target, target_columns, [], list(found), populate_existing)
+    for obj in loaded:
+        found[tuple([obj.__dict__.get(a) for a in target_attrs])] = obj
     for parent in parents:
         d = parent.__dict__
         fk = tuple([d.get(a) for a in fk_attrs])
@@ -336,6 +396,7 @@ def plan_joined(
     need to ``statement``, after its ``width`` columns.  ``entities`` gives, for each entity the
     statement selects, its mapper and its FROM (table or alias)."""
     from minialchemy.orm import relationship_clauses
+    from minialchemy.orm.relationships import MANYTOMANY
 
     loaders: list[JoinedEager] = []
 
@@ -348,8 +409,14 @@ def plan_joined(
             strategy = node.strategy if node is not None and node.strategy is not None else prop.lazy
             if strategy == "joined":
                 target_from = prop.mapper.local_table.alias()
-                on = relationship_clauses.onclause(prop, parent_from, target_from)
-                statement = statement.join_from(parent_from, target_from, on, isouter=True)
+                if prop.direction == MANYTOMANY:  # through an alias of the association table
+                    secondary_from = prop.secondary_table.alias()
+                    to_secondary, to_target = relationship_clauses.secondary_onclauses(prop, parent_from, target_from, secondary_from)
+                    statement = statement.join_from(parent_from, secondary_from, to_secondary, isouter=True)
+                    statement = statement.join_from(secondary_from, target_from, to_target, isouter=True)
+                else:
+                    on = relationship_clauses.onclause(prop, parent_from, target_from)
+                    statement = statement.join_from(parent_from, target_from, on, isouter=True)
             elif strategy == "contains_eager":
                 target_from = node.target_from if node is not None and node.target_from is not None else prop.mapper.local_table
             else:
@@ -375,8 +442,6 @@ def populate_joined(
     """Share the joined rows out: each related row becomes an object (through the identity
     map) and joins its parent's collection, once however many rows repeat it.  A relationship
     the parent had loaded already is left as it was, unless ``populate_existing``."""
-    from minialchemy.orm.relationships import InstrumentedList
-
     load_instance = _accel.instrumentation.load_instance
     identity_map = session.identity_map
     session_id = session.hash_key
@@ -405,12 +470,5 @@ def populate_joined(
         prop = loader.prop
         key = prop.key
         for parent, children, _ in by_parent.values():
-            d = parent.__dict__
-            if key in d and not populate_existing:
-                continue
-            if prop.uselist:
-                collection = InstrumentedList(parent, prop)
-                list.extend(collection, children)
-                d[key] = collection
-            else:
-                d[key] = children[0] if children else None
+            if key not in parent.__dict__ or populate_existing:
+                set_loaded(parent, prop, children)
