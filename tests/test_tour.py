@@ -174,3 +174,16 @@ def test_n_plus_one_section_shows_the_lazy_loads_the_warning_and_the_fix():
     eager = [line for line in under(fix, "users = session.scalars(") if line.startswith("SQL  SELECT")]
     assert len(eager) == 2 and eager[1].startswith("SQL  SELECT address.id")
     assert under(fix, "[len(user.addresses) for user in users]") == ["[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+
+
+def test_tree_section_shows_the_plan_by_levels_and_the_leaves_deleted_first():
+    text = run_tour()
+    tree = text.split("A tree in one table: the adjacency list", 1)[1]
+    assert under(tree, '" / ".join(') == ["'SYNC 3 / INSERT 1 / SYNC 2 / INSERT 2 / SYNC 1 / INSERT 1'"]
+    inserts = [line for line in sql_under(tree, "session.commit()") if line.startswith("INSERT INTO node")]
+    assert len(inserts) == 4
+    assert under(tree, "[(n.name, n.parent_id) for n in")[-1] == "[('root', None), ('a', 1), ('b', 1), ('a1', 2)]"
+    deleting = tree.split("Deleting a subtree: leaves first", 1)[1]
+    deletes = [line for line in under(deleting, "session.commit()") if line.startswith("params")]
+    assert [line.split(";")[0] for line in deletes] == ["params (4,)", "params (2,)"]  # a1, then a
+    assert under(deleting, "session.scalars(select(Node.name)")[-1] == "['root', 'b']"

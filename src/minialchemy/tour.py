@@ -28,7 +28,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["main", "Tour", "Section", "Step", "SECTIONS", "TUTORIAL", "N_PLUS_ONE"]
+__all__ = ["main", "Tour", "Section", "Step", "SECTIONS", "TUTORIAL", "N_PLUS_ONE", "TREE"]
 
 
 @dataclass
@@ -279,8 +279,69 @@ N_PLUS_ONE = Section(
     ],
 )
 
+TREE = Section(
+    "A tree in one table: the adjacency list",
+    "A table whose foreign key points at itself holds a tree. The rows of one table must then "
+    "be ordered one by one: parents INSERTed before their children, children DELETEd before "
+    "their parents. explain_flush() shows how the unit of work does it.",
+    [
+        Step(
+            "Node: parent and children in the same table",
+            "Both relationships join node.parent_id to node.id; remote_side=[id] says that for "
+            "parent the far side is the parent's id (a many-to-one), so children is the "
+            "one-to-many. A new database with just this table, and a new Session.",
+            "class Trees(DeclarativeBase):\n"
+            "    pass\n"
+            "class Node(Trees):\n"
+            "    __tablename__ = \"node\"\n"
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            "    parent_id = mapped_column(ForeignKey(\"node.id\"))\n"
+            "    name: Mapped[str]\n"
+            "    parent: Mapped[Optional[\"Node\"]] = relationship(\n"
+            "        back_populates=\"children\", remote_side=[id])\n"
+            "    children: Mapped[List[\"Node\"]] = relationship(\n"
+            "        back_populates=\"parent\", cascade=\"all, delete-orphan\")\n"
+            "forest = create_engine(\"sqlite://\")\n"
+            "Trees.metadata.create_all(forest)\n"
+            "session.close()\n"
+            "session = Session(forest)",
+        ),
+        Step(
+            "Added leaves first, planned parents first",
+            "The nodes are added children first. The plan INSERTs the tree level by level; "
+            "before each level, a SYNC step copies the keys the level above just got into "
+            "parent_id.",
+            "root = Node(name=\"root\")\n"
+            "a = Node(name=\"a\", parent=root)\n"
+            "b = Node(name=\"b\", parent=root)\n"
+            "a1 = Node(name=\"a1\", parent=a)\n"
+            "session.add_all([a1, b, a, root])\n"
+            "plan = session.explain_flush()\n"
+            "\" / \".join(f\"{step.operation} {len(step.objects)}\" for step in plan)\n"
+            "plan[3].why",
+        ),
+        Step(
+            "The flush runs the plan",
+            "Each INSERT names its plan step in the log; every parent_id is its parent's new id.",
+            "session.commit()\n"
+            "[(n.name, n.parent_id) for n in session.scalars(select(Node).order_by(Node.id))]",
+        ),
+        Step(
+            "Deleting a subtree: leaves first",
+            "cascade=\"all, delete-orphan\" deletes a's children with it (loading them to know "
+            "them); the plan DELETEs the deepest level first, so no row ever points at a row "
+            "already gone.",
+            "session.delete(a)\n"
+            "[(step.operation, step.objects) for step in session.explain_flush()]\n"
+            "session.commit()\n"
+            "session.scalars(select(Node.name).order_by(Node.id)).all()",
+        ),
+    ],
+    watch=("root", "a", "a1"),
+)
+
 #: The tour's chapters, in order (another chapter: append a :class:`Section`).
-SECTIONS: list[Section] = [TUTORIAL, N_PLUS_ONE]
+SECTIONS: list[Section] = [TUTORIAL, N_PLUS_ONE, TREE]
 
 #: where the words of the log are explained
 GLOSSARY = "docs/glossary.md"

@@ -992,3 +992,36 @@ def test_cycle_error_names_the_objects(lib):
         assert {id(o) for o in error.value.cycles} == {id(a), id(b)}
         assert "<Node at 0x" in str(error.value)
         assert a.id is None and b.id is None  # nothing was written
+
+
+# --- eager loading of the patterns ----------------------------------------------------------------
+
+
+def test_selectinload_loads_many_to_many_collections_in_one_query(lib):
+    Post, Tag = many_to_many_model(lib, order_by="Tag.name")
+    with _session(lib) as session:
+        sql = Tag(name="sql")
+        session.add_all([Post(title="orm", tags=[Tag(name="python"), sql]), Post(title="core", tags=[sql]), Post(title="empty")])
+        session.commit()
+    with _session(lib) as session:
+        lib.statements.clear()
+        posts = session.scalars(lib.sa.select(Post).options(lib.orm.selectinload(Post.tags)).order_by(Post.id)).all()
+        selects = [s for s in lib.statements if s.startswith("SELECT")]
+        assert [[tag.name for tag in post.tags] for post in posts] == [["python", "sql"], ["sql"], []]
+        assert len([s for s in lib.statements if s.startswith("SELECT")]) == len(selects) == 2  # no lazy load
+        assert posts[0].tags[1] is posts[1].tags[0]
+        posts[0].tags.remove(posts[0].tags[0])  # the loaded collection is tracked
+        session.commit()
+    assert _links(lib) == [("core", "sql"), ("orm", "sql")]
+
+
+def test_selectinload_loads_a_one_to_one_child(lib):
+    Person, Passport = one_to_one_model(lib)
+    with _session(lib) as session:
+        session.add_all([Person(name="sandy", passport=Passport(number="P1")), Person(name="patrick")])
+        session.commit()
+    with _session(lib) as session:
+        people = session.scalars(lib.sa.select(Person).options(lib.orm.selectinload(Person.passport)).order_by(Person.id)).all()
+        lib.statements.clear()
+        assert [p.passport.number if p.passport else None for p in people] == ["P1", None]
+        assert not lib.statements
