@@ -174,6 +174,14 @@ def test_session_get_takes_joinedload(session, User, sql_log):
     assert len(sql_log.queries) == 1
 
 
+@pytest.mark.minialchemy_only
+def test_joinedload_of_a_collection_with_limit_is_refused_naming_selectinload(session, User):
+    statement = select(User).options(joinedload(User.addresses)).order_by(User.id).limit(2)
+    with pytest.raises(InvalidRequestError, match=r"selectinload\(User.addresses\)"):
+        session.scalars(statement)
+    assert len(session.scalars(select(User).options(selectinload(User.addresses)).limit(2)).all()) == 2
+
+
 def test_contains_eager_fills_the_collection_from_the_join(session, User, Address, sql_log):
     statement = (
         select(User)

@@ -408,6 +408,14 @@ def plan_joined(
             node = children.get(prop)
             strategy = node.strategy if node is not None and node.strategy is not None else prop.lazy
             if strategy == "joined":
+                if prop.uselist and (statement._limit is not None or statement._offset is not None):
+                    name = f"{prop.parent.class_.__name__}.{prop.key}"
+                    raise InvalidRequestError(
+                        f"joinedload({name}) cannot be combined with LIMIT/OFFSET here: the limit "
+                        f"would count joined rows, not {prop.parent.class_.__name__} objects, and cut "
+                        f"collections short (SQLAlchemy wraps the statement in a subquery; "
+                        f"minialchemy does not yet). Use selectinload({name}) instead."
+                    )
                 target_from = prop.mapper.local_table.alias()
                 if prop.direction == MANYTOMANY:  # through an alias of the association table
                     secondary_from = prop.secondary_table.alias()
