@@ -32,3 +32,23 @@ def test_readme_sample_prints_the_object_it_reads_back():
     printed = completed.stdout.splitlines()
     assert "User(id=1, name='sandy', fullname='Sandy Cheeks')" in printed
     assert any("INSERT INTO user_account" in line for line in printed)  # the echo log
+
+
+@pytest.mark.parametrize("name", ["how_it_works.md", "insert_strategies.md"])
+def test_argument_pages_open_with_a_paragraph_for_a_learner(name):
+    text = (DOCS / name).read_text(encoding="utf-8")
+    opening = text.split("\n## ", 1)[0]
+    assert "**For a learner.** This page answers" in opening
+    assert "glossary.md" in opening and "tutorial.md" in opening
+
+
+def test_the_tutorial_page_has_the_learner_sections():
+    headings = [line for line in (DOCS / "tutorial.md").read_text(encoding="utf-8").splitlines() if line.startswith("## ")]
+    for wanted in (
+        "## Relationships in use",
+        "## Keeping values after commit: `expire_on_commit=False`",
+        "## Explicit transactions: `session.begin()`",
+        "## Why a failed flush needs `rollback()`",
+        "## What will the next flush do?",
+    ):
+        assert wanted in headings

@@ -114,3 +114,12 @@ def test_layers_above_the_engine_use_its_public_methods_only():
             if isinstance(node, ast.Attribute) and node.attr in private:
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: .{node.attr}")
     assert found == []
+
+
+def test_the_orm_writes_no_sql_text_of_its_own():
+    # the ORM builds Core statements; SQL text comes from sql/compiler.py only, so nothing in
+    # orm/ borrows the compiler's identifier quoting to glue SQL together
+    for path in sorted((PACKAGE / "orm").glob("*.py")):
+        for line, imported in imported_modules(path):
+            source = path.read_text().splitlines()[line - 1]
+            assert not (imported == "minialchemy.sql.compiler" and "quote" in source), f"{path.name}:{line}"

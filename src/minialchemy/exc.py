@@ -131,6 +131,12 @@ class StatementError(SQLAlchemyError):
         self.statement = statement
         self.params = params
         self.orig = orig
+        #: lines of context added by the layer above (the ORM's flush: which step, which object)
+        self.detail: list[str] = []
+
+    def add_detail(self, text: str) -> None:
+        """Add a line of context, shown after the statement (SQLAlchemy's name)."""
+        self.detail.append(text)
 
     def __str__(self) -> str:
         lines = [self.message]
@@ -138,6 +144,7 @@ class StatementError(SQLAlchemyError):
             lines.append(f"[SQL: {self.statement}]")
         if self.params is not None:
             lines.append(f"[parameters: {_truncate_params(self.params)}]")
+        lines.extend(f"[{line}]" for line in self.detail)
         return "\n".join(lines)
 
     def __reduce__(self):

@@ -1025,3 +1025,24 @@ def test_selectinload_loads_a_one_to_one_child(lib):
         lib.statements.clear()
         assert [p.passport.number if p.passport else None for p in people] == ["P1", None]
         assert not lib.statements
+
+
+def test_a_scalar_many_to_many_is_refused_rather_than_never_written(lib):
+    _minialchemy_only(lib)  # SQLAlchemy supports it; minialchemy says so instead of losing the link
+    orm, sa = lib.orm, lib.sa
+    Base = _base(orm)
+    link = sa.Table("link", Base.metadata, sa.Column("a_id", sa.ForeignKey("a.id")), sa.Column("b_id", sa.ForeignKey("b.id")))
+
+    class A(Base):
+        __tablename__ = "a"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+        b: orm.Mapped[Optional["B"]] = orm.relationship(secondary=link)
+
+    class B(Base):
+        __tablename__ = "b"
+
+        id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+
+    with pytest.raises(lib.exc.ArgumentError, match="A.b"):
+        Base.registry.configure()

@@ -536,13 +536,11 @@ class Connection:
     def _result_from_cursor(self, compiled: Compiled, cursor: sqlite3.Cursor, params: Sequence[Any]) -> CursorResult:
         description = cursor.description
         if description is None:
-            inserted = None
             if compiled.statement.__visit_name__ == "insert" and not compiled.statement._multi_values:
-                inserted = _inserted_primary_key(compiled, params, cursor.lastrowid)
-            return CursorResult(
-                [], [], rowcount=cursor.rowcount, lastrowid=cursor.lastrowid,
-                inserted_primary_key=inserted, returns_rows=False,
-            )
+                # the key is worked out only if asked for: the flush's per-row INSERTs read
+                # lastrowid and never ask
+                return _InsertResult(compiled, params, cursor.rowcount, cursor.lastrowid)
+            return CursorResult([], [], rowcount=cursor.rowcount, lastrowid=cursor.lastrowid, returns_rows=False)
         rows = cursor.fetchall()
         if compiled.result_columns and len(compiled.result_columns) == len(description):
             keys = [key for key, _, _ in compiled.result_columns]
@@ -703,6 +701,22 @@ def describe_statement(statement: Any) -> str:
     if visit == "textclause":
         return "text()"
     return type(statement).__name__
+
+
+class _InsertResult(CursorResult):
+    """The result of a single-row INSERT without RETURNING: ``inserted_primary_key`` is
+    computed on first access (from the parameters and ``lastrowid``)."""
+
+    def __init__(self, compiled: Compiled, params: Sequence[Any], rowcount: int, lastrowid: int | None) -> None:
+        super().__init__([], [], rowcount=rowcount, lastrowid=lastrowid, returns_rows=False)
+        self._compiled = compiled
+        self._params = params
+
+    @property
+    def inserted_primary_key(self) -> Any:
+        if self._inserted_primary_key is None:
+            self._inserted_primary_key = _inserted_primary_key(self._compiled, self._params, self.lastrowid)
+        return self._inserted_primary_key
 
 
 def _cause_of(statement: Any, execution_options: Mapping[str, Any] | None) -> str | None:

@@ -11,6 +11,8 @@ loading code from objects.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Callable, Iterator, Sequence
 
 from minialchemy.exc import (
@@ -55,11 +57,19 @@ class Row(tuple):
 
 
 def row_class(keys: Sequence[str]) -> type[Row]:
-    """A :class:`Row` subclass for one result shape (the key -> position map lives on the class)."""
+    """A :class:`Row` subclass for one result shape (the key -> position map lives on the class).
+
+    Made once per shape and kept (:func:`_row_class_for`): creating a class costs far more than
+    running a one-row statement, and the flush runs one per object when it inserts row by row."""
+    return _row_class_for(tuple(keys))
+
+
+@functools.lru_cache(maxsize=512)
+def _row_class_for(keys: tuple[str, ...]) -> type[Row]:
     keymap: dict[str, int] = {}
     for index, key in enumerate(keys):
         keymap.setdefault(key, index)
-    return type("Row", (Row,), {"__slots__": (), "_keymap": keymap, "_fields": tuple(keys)})
+    return type("Row", (Row,), {"__slots__": (), "_keymap": keymap, "_fields": keys})
 
 
 class RowMapping(dict):

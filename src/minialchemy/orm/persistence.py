@@ -396,6 +396,8 @@ def emit_insert_per_row(
     columns_for = plan.columns_for
     why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid") if _engine_log.isEnabledFor(logging.INFO) else cause
     options = _options(why)
+    execute_compiled = connection.execute_compiled
+    shapes: dict[tuple[str, ...], tuple[Compiled, tuple[str, ...], list[Any] | None]] = {}
     for obj in objects:
         d = obj.__dict__
         keys = columns_for(d)
@@ -403,9 +405,14 @@ def emit_insert_per_row(
         if generated:
             _insert_one_reading_server_keys(connection, plan, obj, keys, tuple(generated), cause, filled)
             continue
-        compiled, ordered = plan.insert(keys)
-        params = _process(insert_params(d, ordered), compiled, compiled.bind_processors())
-        result = connection.execute_compiled(compiled, params, execution_options=options)
+        shape = shapes.get(keys)
+        if shape is None:  # the statement of this column set, looked up once per call
+            compiled, ordered = plan.insert(keys)
+            shape = shapes[keys] = (compiled, ordered, compiled.bind_processors())
+        compiled, ordered, processors = shape
+        values = insert_params(d, ordered)
+        params = process_parameters(processors, values, compiled.string) if processors is not None else tuple(values)
+        result = execute_compiled(compiled, params, execution_options=options)
         for key in autoinc:
             if d.get(key) is None:
                 d[key] = result.lastrowid

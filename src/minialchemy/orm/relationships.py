@@ -301,6 +301,12 @@ class RelationshipProperty(Mapped[Any]):
                 f"{target_table.name!r} via secondary table {secondary.name!r} (it needs a "
                 f"ForeignKey to each of them)"
             )
+        if self.uselist is False:
+            raise ArgumentError(
+                f"relationship {owner}: a many-to-many (secondary={secondary.name!r}) holding a "
+                f"single object (uselist=False, or a Mapped[...] annotation that is not a list) "
+                f"is not supported by minialchemy; annotate it Mapped[List[...]]"
+            )
         self.direction = MANYTOMANY
         self.secondary_table = secondary
         self.secondary_pairs = [(fk.column, fk.parent) for fk in to_parent]

@@ -42,14 +42,15 @@ methods, with each step's name as the cause in the echo log.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
-from minialchemy.exc import CircularDependencyError, StatementError
+from minialchemy.exc import CircularDependencyError, SAWarning, StatementError
 from minialchemy.orm import persistence
 from minialchemy.orm.exc import FlushError, StaleDataError
-from minialchemy.orm.mapper import _identity_str
+from minialchemy.orm.mapper import _identity_str, _instance_str
 from minialchemy.orm.relationships import (
     MANYTOMANY,
     MANYTOONE,
@@ -544,6 +545,7 @@ class InsertRows(FlushStep):
         objects = self.objects
         _apply_python_defaults(mapper, objects)
         cause = run.cause_of(self)
+        _warn_if_identity_taken(run.session, mapper, objects)
         filled = persistence.FilledKeys()
         run.filled.append(filled)
         if self.strategy == persistence.CLIENT_KEYS:
@@ -1322,16 +1324,91 @@ def flush(session: Session, cause: str) -> None:
     )
 
 
+def _warn_if_identity_taken(session: Session, mapper: Mapper, objects: list[Any]) -> None:
+    """A new object whose primary key the identity map already holds for another (loaded, not
+    deleted) object: its INSERT will fail; say so first, naming the identity key, as
+    SQLAlchemy does."""
+    identity_map = session.identity_map
+    cls = mapper.class_
+    for obj in objects:
+        pk = mapper.primary_key_from_instance(obj)
+        if None in pk:
+            continue
+        held = identity_map.get((cls, pk, None))
+        if held is None or held is obj or held in session._deleted or _state(held).expired:
+            continue  # (an expired one may have lost its row: SQLAlchemy checks by loading it)
+        warnings.warn(
+            f"New instance {_instance_str(obj)} with identity key {(cls, pk, None)!r} conflicts "
+            f"with persistent instance {_instance_str(held)}: the identity map already holds "
+            f"{_identity_str(held)}, so the database will refuse this INSERT of the same primary "
+            f"key. To change that row, change the object you have "
+            f"(session.get({cls.__name__}, {pk[0] if len(pk) == 1 else pk!r})) instead of adding "
+            f"a new one",
+            SAWarning,
+            stacklevel=6,
+        )
+
+
+def _failure_context(session: Session, plan: FlushPlan, step: FlushStep, error: StatementError) -> list[str]:
+    """Lines saying what the flush was doing when a statement failed: the plan step, the object,
+    and for a NOT NULL foreign key of a deleted parent's children, the cascade that fixes it."""
+    name = step.mapper.class_.__name__
+    objects = step.objects
+    count = f"{len(objects)} {name} object{'s' if len(objects) != 1 else ''}"
+    lines = [f"flush step {step.number} of {len(plan)}: {step.operation} {step.table}, {count}"]
+    culprit = _failed_object(step.mapper, objects, error)
+    if culprit is not None:
+        lines.append(f"flush object: {_identity_str(culprit)}")
+    message = str(getattr(error, "orig", None) or "")
+    if step.operation == "UPDATE" and "NOT NULL constraint failed" in message:
+        column = message.rsplit(".", 1)[-1].strip()
+        for parent in session._deleted:
+            parent_mapper = type(parent).__mapper__
+            for key in parent_mapper._relationship_keys:
+                prop = parent_mapper._props[key]
+                if prop.direction != ONETOMANY or prop.mapper is not step.mapper or "delete" in prop.cascade:
+                    continue
+                if column in [many for _, many in prop.fk_attr_keys()]:
+                    lines.append(
+                        f"{name}.{column} is NOT NULL, and {_identity_str(parent)} was deleted: without "
+                        f"a delete cascade the flush sets its children's {column} to NULL. To delete "
+                        f"them with it: relationship(cascade=\"all, delete-orphan\") on "
+                        f"{parent_mapper.class_.__name__}.{key}"
+                    )
+                    return lines
+    return lines
+
+
+def _failed_object(mapper: Mapper, objects: list[Any], error: StatementError) -> Any:
+    """The object whose row the failed statement wrote, when it can be told: the only one, or
+    for an UPDATE / DELETE the one whose primary key ends the statement's parameters."""
+    if len(objects) == 1:
+        return objects[0]
+    params = error.params
+    if not isinstance(params, tuple):
+        return None
+    width = len(mapper.primary_key)
+    for obj in objects:
+        state = _state(obj)
+        if state.key is not None and tuple(params[-width:]) == tuple(state.key[1]):
+            return obj
+    return None
+
+
 def _run(session: Session, plan: FlushPlan, cause: str) -> None:
     """Execute the steps of ``plan`` in order; on failure, take back the keys filled in."""
     run = _FlushRun(session, session._connection_for_bind(), cause, plan)
     session._work_added_during_flush = False
+    step: FlushStep | None = None
     try:
         for step in plan:
             step.execute(run)
-    except BaseException:
+    except BaseException as error:
         for keys_filled in run.filled:  # undo: these objects are pending again, without an id
             keys_filled.undo()
+        if isinstance(error, StatementError) and step is not None:
+            for line in _failure_context(session, plan, step, error):
+                error.add_detail(line)
         raise
     for obj in run.written_with_relationships:  # after the association rows were read
         _clear_removed(obj)
