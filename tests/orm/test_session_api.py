@@ -5,7 +5,7 @@ collections."""
 import pytest
 
 from minialchemy import func, inspect, select
-from minialchemy.exc import InvalidRequestError
+from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 SELECT_USER_BY_ID = (
@@ -115,6 +115,21 @@ def test_get_of_a_missing_row_returns_none(session, User, sql_log):
 def test_get_with_the_wrong_number_of_key_values_raises(session, User):
     with pytest.raises(InvalidRequestError):
         session.get(User, (1, 2))
+
+
+@pytest.mark.minialchemy_only
+@pytest.mark.parametrize(
+    "option",
+    [{"with_for_update": True}, {"identity_token": "shard"}, {"execution_options": {"yield_per": 5}}, {"bind_arguments": {"mapper": None}}],
+)
+def test_get_refuses_options_it_does_not_implement_even_on_a_hit(session, User, sql_log, option):
+    sandy = session.get(User, 2)
+    with pytest.raises(ArgumentError, match=f"{next(iter(option))} is not supported"):
+        session.get(User, 2, **option)
+    with pytest.raises(ArgumentError):
+        session.get(User, 99, **option)
+    assert sql_log.queries == [SELECT_USER_BY_ID]
+    assert session.get(User, 2) is sandy
 
 
 def test_scalars_returns_objects(session, User):

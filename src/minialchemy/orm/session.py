@@ -935,7 +935,25 @@ class Session:
         The decorator adds the fast path (``session_get_fast_path`` of the instrumentation
         twin, compiled with the Cython twins): a loaded object in the identity map is returned
         before this body runs.  This body is the general path.
+
+        ``with_for_update``, ``identity_token``, ``execution_options`` and ``bind_arguments`` are
+        SQLAlchemy's names; minialchemy implements none of them, so it refuses them rather than
+        ignore them (SQLite has no ``SELECT ... FOR UPDATE``; a Session has one engine).
         """
+        unsupported = {
+            "with_for_update": with_for_update,
+            "identity_token": identity_token,
+            "execution_options": execution_options,
+            "bind_arguments": bind_arguments,
+        }
+        given = [name for name, value in unsupported.items() if value]  # None, False, {}: none asked
+        if given:
+            raise ArgumentError(
+                f"Session.get({getattr(entity, '__name__', entity)}, {ident!r}): "
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not supported by "
+                f"minialchemy (SQLite has no SELECT ... FOR UPDATE, and a Session has one engine); "
+                f"leave {'it' if len(given) == 1 else 'them'} out"
+            )
         mapper = class_mapper(entity)
         pk = mapper._normalize_identity(ident)
         key = (mapper.class_, pk, None)
