@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from minialchemy import _accel
@@ -61,40 +60,45 @@ class _WeakObjectList:
     objects; the others need nothing, so a long transaction does not keep every object it
     flushed alive (clean persistent objects are held weakly, as loaded ones are).
 
-    Dead references are dropped whenever the list has doubled since the last time, so it stays
-    within twice the number of live objects.  ``discard()`` does nothing: an object expunged
-    after its INSERT is still made transient by ``rollback()`` (as SQLAlchemy does); one added
-    to another session since is recognised by its state, and left alone.
+    The list keeps each object's :class:`InstanceState`, whose ``obj()`` answers the object
+    while it lives and None after: the state never keeps its object alive, and keeping it costs
+    no new allocation (a ``weakref.ref`` per object would cost one GC-tracked object each, which
+    the compiled twin's objects otherwise never need).  States of dead objects are dropped
+    whenever the list has doubled since the last time, so it stays within twice the number of
+    live objects.  ``discard()`` does nothing: an object expunged after its INSERT is still
+    made transient by ``rollback()`` (as SQLAlchemy does); one added to another session since
+    is recognised by its state, and left alone.
     """
 
-    __slots__ = ("_refs", "_compact_at")
+    __slots__ = ("_states", "_compact_at")
 
     _MIN_COMPACT_AT = 1024
 
     def __init__(self) -> None:
-        self._refs: list[weakref.ref[Any]] = []
+        self._states: list[Any] = []
         self._compact_at = self._MIN_COMPACT_AT
 
     def update(self, objects: Any) -> None:
-        """Remember each object of ``objects`` (weakly)."""
-        self._refs.extend(map(weakref.ref, objects))
-        if len(self._refs) >= self._compact_at:
-            self._refs = [entry for entry in self._refs if entry() is not None]
-            self._compact_at = max(self._MIN_COMPACT_AT, 2 * len(self._refs))
+        """Remember each object of ``objects`` (weakly, through its state)."""
+        state_key = _accel.instrumentation.STATE_KEY
+        self._states.extend([obj.__dict__[state_key] for obj in objects])
+        if len(self._states) >= self._compact_at:
+            self._states = [state for state in self._states if state.obj() is not None]
+            self._compact_at = max(self._MIN_COMPACT_AT, 2 * len(self._states))
 
     def discard(self, obj: Any) -> None:
         """Nothing to do (see the class docstring)."""
 
     def clear(self) -> None:
-        self._refs.clear()
+        self._states.clear()
         self._compact_at = self._MIN_COMPACT_AT
 
     def __iter__(self) -> Iterator[Any]:
         """The objects still alive."""
-        return iter([obj for entry in self._refs if (obj := entry()) is not None])
+        return iter([obj for state in self._states if (obj := state.obj()) is not None])
 
     def __len__(self) -> int:
-        return sum(1 for entry in self._refs if entry() is not None)
+        return sum(1 for state in self._states if state.obj() is not None)
 
 
 def _state_of(obj: Any) -> Any:

@@ -1330,8 +1330,12 @@ def _warn_if_identity_taken(session: Session, mapper: Mapper, objects: list[Any]
     SQLAlchemy does."""
     identity_map = session.identity_map
     cls = mapper.class_
+    pk_keys = mapper._pk_attr_keys
     for obj in objects:
-        pk = mapper.primary_key_from_instance(obj)
+        d = obj.__dict__
+        if d.get(pk_keys[0]) is None:
+            continue  # the usual case: the database generates the key, nothing can clash
+        pk = tuple([d.get(key) for key in pk_keys])
         if None in pk:
             continue
         held = identity_map.get((cls, pk, None))
@@ -1340,8 +1344,8 @@ def _warn_if_identity_taken(session: Session, mapper: Mapper, objects: list[Any]
         warnings.warn(
             f"New instance {_instance_str(obj)} with identity key {(cls, pk, None)!r} conflicts "
             f"with persistent instance {_instance_str(held)}: the identity map already holds "
-            f"{_identity_str(held)}, so the database will refuse this INSERT of the same primary "
-            f"key. To change that row, change the object you have "
+            f"{_identity_str(held)}, so unless its row was deleted behind the session's back the "
+            f"database will refuse this INSERT of the same primary key. To change that row, change the object you have "
             f"(session.get({cls.__name__}, {pk[0] if len(pk) == 1 else pk!r})) instead of adding "
             f"a new one",
             SAWarning,
