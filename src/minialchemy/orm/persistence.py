@@ -461,19 +461,21 @@ def emit_update(connection: Connection, mapper: Mapper, changes: Sequence[tuple[
     """UPDATE the changed columns of each object; objects with the same changed columns are
     sent as one ``executemany``.  A row count that does not match raises StaleDataError."""
     plan = statements_for(mapper)
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
+    for obj, changed in changes:
+        groups.setdefault(tuple(changed), []).append((obj, changed))
     delete_params = _accel.instrumentation.delete_params
     state_key = _accel.instrumentation.STATE_KEY
-    for obj, changed in changes:
-        keys = tuple(changed)
-        compiled, ordered = plan.update(keys)
-        values = [changed[k] for k in ordered]
-        # the WHERE values: the primary key as the identity key holds it (delete_params)
-        row = (*values, *delete_params(obj.__dict__[state_key]))
-        groups.setdefault(keys, []).append(_process(row, compiled, compiled.bind_processors()))
     options = _options(cause)
-    for keys, rows in groups.items():
-        compiled, _ = plan.update(keys)
+    for keys, members in groups.items():
+        compiled, ordered = plan.update(keys)
+        processors = compiled.bind_processors()
+        # each row: the SET values, then the WHERE values, the primary key as the identity key
+        # holds it (delete_params)
+        rows = [
+            _process((*[changed[k] for k in ordered], *delete_params(obj.__dict__[state_key])), compiled, processors)
+            for obj, changed in members
+        ]
         if len(rows) == 1:
             result = connection.execute_compiled(compiled, rows[0], execution_options=options)
         else:

@@ -818,7 +818,7 @@ class Session:
             state = obj.__dict__[state_key]
             committed = state.committed_state
             pk_keys = state.mapper._pk_attr_keys
-            if committed and any(key in committed for key in pk_keys):
+            if committed and (pk_keys[0] in committed or any(key in committed for key in pk_keys[1:])):
                 d = obj.__dict__
                 pk = tuple([d.get(key) for key in pk_keys])
                 if pk != state.key[1]:

@@ -591,9 +591,11 @@ class UpdateRows(FlushStep):
     def execute(self, run: _FlushRun) -> None:
         session = run.session
         update_params = _accel.instrumentation.update_params
+        state_key = _accel.instrumentation.STATE_KEY
         changes = []
         for obj in self.objects:
-            changed = update_params(_state(obj), obj.__dict__)
+            d = obj.__dict__
+            changed = update_params(d[state_key], d)
             if changed:
                 changes.append((obj, changed))
         if changes:
@@ -931,8 +933,11 @@ class _Planner:
         """The columns the UPDATE of persistent ``obj`` will write, in column order."""
         state = _state(obj)
         d = obj.__dict__
-        changes = dict(_accel.instrumentation.update_params(state, d))
         planned = self.planned_values.get(id(obj))
+        if not planned:
+            # the usual case: what the user changed, already in column order (update_params)
+            return _accel.instrumentation.update_params(state, d)
+        changes = dict(_accel.instrumentation.update_params(state, d))
         if planned:
             committed = state.committed_state
             for key, value in planned.items():
@@ -1186,13 +1191,20 @@ def _direct_foreign_key_writes(session: Session) -> set[tuple[int, str]]:
     """``(id(object), attribute)`` of foreign-key attributes the user set on persistent objects
     since the last flush (taken before this flush writes any itself)."""
     writes = set()
+    fk_keys_of: dict[Mapper, list[str]] = {}  # each mapper's foreign-key attributes, found once
     for obj in session._modified:
         committed = _state(obj).committed_state
         if committed:
             mapper = type(obj).__mapper__
-            for column in mapper.local_table.columns:
-                key = mapper._col_to_attr.get(column)
-                if column.foreign_keys and key in committed:
+            fk_keys = fk_keys_of.get(mapper)
+            if fk_keys is None:
+                fk_keys = fk_keys_of[mapper] = [
+                    key
+                    for column in mapper.local_table.columns
+                    if column.foreign_keys and (key := mapper._col_to_attr.get(column)) is not None
+                ]
+            for key in fk_keys:
+                if key in committed:
                     writes.add((id(obj), key))
     return writes
 
