@@ -101,6 +101,21 @@ class _WeakObjectList:
         return sum(1 for state in self._states if state.obj() is not None)
 
 
+def _save_update_targets(obj: Any) -> Iterator[Any]:
+    """The objects the save-update cascade reaches from ``obj`` in one step: those held by its
+    loaded relationships with ``save-update`` in their cascade (nothing is loaded)."""
+    mapper = type(obj).__mapper__
+    d = obj.__dict__
+    for key in mapper._relationship_keys:
+        prop = mapper._props[key]
+        if "save-update" not in prop.cascade or key not in d:
+            continue
+        value = d[key]
+        for related in (value if prop.uselist else [value]):
+            if related is not None:
+                yield related
+
+
 def _state_of(obj: Any) -> Any:
     object_mapper(obj)  # a clear error for an unmapped object
     return _accel.instrumentation.instance_state(obj)
@@ -491,32 +506,15 @@ class Session:
         if id(obj) in seen:
             return
         seen.add(id(obj))
-        mapper = type(obj).__mapper__
-        d = obj.__dict__
-        for key in mapper._relationship_keys:
-            prop = mapper._props[key]
-            if "save-update" not in prop.cascade or key not in d:
-                continue
-            value = d[key]
-            for related in (value if prop.uselist else [value]):
-                if related is not None:
-                    self._check_cascade_target(related, seen)
+        for related in _save_update_targets(obj):
+            self._check_cascade_target(related, seen)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""
-        mapper = type(obj).__mapper__
-        d = obj.__dict__
-        for key in mapper._relationship_keys:
-            prop = mapper._props[key]
-            if "save-update" not in prop.cascade or key not in d:
-                continue
-            value = d[key]
-            for related in (value if prop.uselist else [value]):
-                if related is None:
-                    continue
-                related_state = _accel.instrumentation.instance_state(related)
-                if related_state.session_id != self.hash_key and not related_state.deleted_flag:
-                    self._save_or_update(related)
+        for related in _save_update_targets(obj):
+            related_state = _accel.instrumentation.instance_state(related)
+            if related_state.session_id != self.hash_key and not related_state.deleted_flag:
+                self._save_or_update(related)
 
     def merge(self, instance: Any, *, load: bool = True, options: Sequence[Any] | None = None) -> Any:
         """The session's own object for ``instance``'s primary key, with ``instance``'s loaded
