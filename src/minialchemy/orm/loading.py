@@ -113,7 +113,11 @@ def execute_select(
     if len(rows) < COLLECTOR_PAUSE_ROWS:
         return _load_rows(session, statement, layout, tree, joined, compiled, rows, execution_options)
     with collector_paused():
-        return _load_rows(session, statement, layout, tree, joined, compiled, rows, execution_options)
+        result = _load_rows(session, statement, layout, tree, joined, compiled, rows, execution_options)
+        # The rows go before the collector comes back: its first collection then walks only
+        # the new objects, not 100 000 row tuples about to be freed anyway.
+        del rows
+    return result
 
 
 def _load_rows(
