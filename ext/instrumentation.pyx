@@ -40,6 +40,7 @@ from minialchemy._ext.capi cimport (
 from minialchemy._ext.identity cimport IdentityMap
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Discard, PySet_Add
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -58,6 +59,8 @@ __all__ = [
     "load_instances",
     "populate_expired",
     "insert_params",
+    "insert_params_many",
+    "fill_keys",
     "update_params",
     "delete_params",
     "mark_inserted",
@@ -72,6 +75,8 @@ COMPILED = cython.compiled
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
+    int PyGC_Enable()
+    int PyGC_Disable()
     # PyObject_GenericSetAttr with a C value: NULL deletes.
     int _generic_setattr "PyObject_GenericSetAttr" (object obj, object name, PyObject* value) except -1
 
@@ -267,6 +272,9 @@ cdef class InstanceState:
         cdef set expired
         if keys is None:
             expired = set()
+            # A set of attribute names (strings) can be part of no reference cycle: not tracked,
+            # so that 100 000 objects expired by a commit give later collections nothing to walk.
+            PyObject_GC_UnTrack(expired)
             for key in column_keys:
                 if PyDict_Contains(d, key):
                     PyDict_DelItem(d, key)
@@ -613,6 +621,41 @@ cpdef list insert_params(dict d, attr_keys):
     return params
 
 
+cpdef list insert_params_many(list objects, tuple attr_keys, Py_ssize_t start, Py_ssize_t stop):
+    """The INSERT values of ``objects[start:stop]`` in one flat list: one C loop filling a list
+    allocated at its final size (no list per object, nothing to flatten)."""
+    cdef Py_ssize_t width = len(attr_keys)
+    cdef Py_ssize_t i, j, position = 0
+    if stop > len(objects):
+        stop = len(objects)
+    if start < 0 or stop < start:
+        raise IndexError(f"no objects {start}..{stop} among {len(objects)}")
+    cdef list params = PyList_New((stop - start) * width)
+    cdef dict d
+    cdef PyObject* value
+    for i in range(start, stop):
+        d = _instance_dict(objects[i])
+        for j in range(width):
+            value = PyDict_GetItem(d, attr_keys[j])
+            item = <object>value if value != NULL else None
+            Py_INCREF(item)
+            PyList_SET_ITEM(params, position, item)
+            position += 1
+    return params
+
+
+cpdef fill_keys(list objects, Py_ssize_t start, object keys, str attr_key):
+    """Give ``objects[start]``, ``objects[start + 1]``, ... the values of ``keys`` as attribute
+    ``attr_key``, straight into their ``__dict__`` (see the Python twin)."""
+    cdef Py_ssize_t i = start
+    cdef Py_ssize_t n = len(objects)
+    for key in keys:
+        if i >= n:
+            raise IndexError(f"more keys than objects from {start} on")
+        PyDict_SetItem(_instance_dict(objects[i]), attr_key, key)
+        i += 1
+
+
 cpdef dict update_params(InstanceState state, dict d):
     """The net change of a modified object, in table column order."""
     cdef dict committed_state = state._committed_state
@@ -685,12 +728,21 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
 
 
 cpdef expire_instances(object objects):
-    """Expire every attribute of each object: ``InstanceState.expire`` called in C."""
+    """Expire every attribute of each object: ``InstanceState.expire`` called in C, with the
+    cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
+    see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
+    not start collections).  Each state's new set of expired names is not tracked by the
+    collector (``InstanceState.expire``)."""
     cdef InstanceState state
-    for obj in objects:
-        state = _state_or_none(obj, _instance_dict(obj))
-        if state is not None:
-            state.expire()
+    cdef int was_enabled = PyGC_Disable()
+    try:
+        for obj in objects:
+            state = _state_or_none(obj, _instance_dict(obj))
+            if state is not None:
+                state.expire()
+    finally:
+        if was_enabled:
+            PyGC_Enable()
 
 
 cpdef set_committed_value(object obj, object key, object value):

@@ -56,6 +56,8 @@ __all__ = [
     "load_instances",
     "populate_expired",
     "insert_params",
+    "insert_params_many",
+    "fill_keys",
     "update_params",
     "delete_params",
     "mark_inserted",
@@ -525,6 +527,23 @@ def populate_expired(state: InstanceState, d: dict[str, Any], attr_keys: Iterabl
 def insert_params(d: dict[str, Any], attr_keys: Iterable[str]) -> list[Any]:
     """INSERT values of one object, in column order (missing attributes are None)."""
     return [d.get(key) for key in attr_keys]
+
+
+def insert_params_many(objects: Sequence[Any], attr_keys: Sequence[str], start: int, stop: int) -> list[Any]:
+    """The INSERT values of ``objects[start:stop]`` in one flat list, one object's values after
+    the other's: the parameters of one batched ``INSERT ... VALUES (?, ?), (?, ?) ...``."""
+    params: list[Any] = []
+    for obj in objects[start:stop]:
+        params += insert_params(obj.__dict__, attr_keys)
+    return params
+
+
+def fill_keys(objects: Sequence[Any], start: int, keys: Sequence[Any], attr_key: str) -> None:
+    """Give ``objects[start]``, ``objects[start + 1]``, ... the values of ``keys`` (the primary
+    keys a batched INSERT generated, in parameter order) as attribute ``attr_key``: stored as
+    loaded values, no change recorded."""
+    for obj, key in zip(objects[start:start + len(keys)], keys):
+        obj.__dict__[attr_key] = key
 
 
 def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
