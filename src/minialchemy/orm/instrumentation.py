@@ -43,6 +43,8 @@ import functools
 import weakref
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+from minialchemy.orm.identity import MapEntry
+
 __all__ = [
     "STATE_KEY",
     "NO_VALUE",
@@ -86,7 +88,7 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 
-class InstanceState:
+class InstanceState(MapEntry):
     """Everything the ORM knows about one mapped object.
 
     ``key`` is the identity key ``(cls, (pk,), None)`` once the row exists; ``session_id`` names
@@ -100,13 +102,12 @@ class InstanceState:
 
     ``obj()`` returns the object (a weak reference: the state never keeps its object alive).
     ``committed_state`` and ``expired_attributes`` are created on first use: most loaded
-    objects never need them.
+    objects never need them.  The weak reference and the key come from :class:`MapEntry`,
+    which lets the identity map store the state itself as the object's entry.
     """
 
     __slots__ = (
-        "_obj_ref",
         "mapper",
-        "key",
         "session_id",
         "_committed_state",
         "_expired_attributes",
