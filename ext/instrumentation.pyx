@@ -35,14 +35,15 @@ from minialchemy._ext.capi cimport (
     minialchemy_instance_dict,
     minialchemy_type_lookup,
     minialchemy_weakref_target,
+    MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, MapEntry
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Discard, PySet_Add
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
 
 __all__ = [
@@ -769,6 +770,61 @@ cpdef set_committed_value(object obj, object key, object value):
 # -- Session.get ------------------------------------------------------------------------------
 
 
+# The identity key a hit looks up, ``(entity, (ident,), None)``, is written into these two tuples,
+# owned by this module, rather than into two new tuples per call: allocating and freeing them
+# was a third of the fast path.  The identity map's dict only hashes the key and compares it with
+# the stored keys item by item (the tuples themselves reach no other code), and the items are put
+# back to None before the lookup returns, so the tuples never keep an object alive.  Should a
+# comparison run Python code that calls ``Session.get`` again (a primary-key type with its own
+# ``__eq__``), the nested call finds them in use and builds its own key.  From CPython 3.14 a
+# tuple caches its hash, so there every lookup builds its own key (``capi.pxd``).
+cdef tuple _lookup_pk = _tuple_of_none(1)
+cdef tuple _lookup_key = _tuple_of_none(3)
+cdef bint _lookup_key_in_use = False
+
+
+cdef inline tuple _tuple_of_none(Py_ssize_t size):
+    """A new tuple of ``size`` Nones that nothing else shares (unlike a constant ``(None,)``)."""
+    cdef tuple result = PyTuple_New(size)
+    cdef Py_ssize_t i
+    for i in range(size):
+        Py_INCREF(None)
+        PyTuple_SET_ITEM(result, i, None)
+    return result
+
+
+cdef inline void _tuple_put(tuple target, Py_ssize_t index, object value) noexcept:
+    """Replace item ``index`` of a tuple this module owns (only ``_lookup_pk``/``_lookup_key``)."""
+    cdef PyObject* old = PyTuple_GET_ITEM(target, index)
+    Py_INCREF(value)
+    PyTuple_SET_ITEM(target, index, value)
+    Py_XDECREF(old)
+
+
+cdef inline object _identity_map_hit(object identity_map, object entity, object ident):
+    """``identity_map.get((entity, pk, None))`` with ``pk`` the tuple ``ident`` or ``(ident,)``."""
+    global _lookup_key_in_use
+    cdef tuple pk
+    if _lookup_key_in_use or MINIALCHEMY_TUPLE_HASH_CACHED or type(identity_map) is not IdentityMap:
+        # a key of its own (see above; another map's get() might keep the key it is given)
+        pk = <tuple>ident if type(ident) is tuple else (ident,)
+        return identity_map.get((entity, pk, None))
+    _lookup_key_in_use = True
+    try:
+        if type(ident) is tuple:
+            _tuple_put(_lookup_key, 1, ident)
+        else:
+            _tuple_put(_lookup_pk, 0, ident)
+            _tuple_put(_lookup_key, 1, _lookup_pk)
+        _tuple_put(_lookup_key, 0, entity)
+        return (<IdentityMap>identity_map).get(_lookup_key)
+    finally:
+        _tuple_put(_lookup_key, 0, None)
+        _tuple_put(_lookup_key, 1, None)
+        _tuple_put(_lookup_pk, 0, None)
+        _lookup_key_in_use = False
+
+
 def session_get_fast_path(general_get):
     """Decorator of ``Session.get`` that adds its fast path (see the Python twin): the returned
     function is compiled, so an identity-map hit never leaves C."""
@@ -777,18 +833,15 @@ def session_get_fast_path(general_get):
     def get(session, entity, ident, *, options=None, populate_existing=False,
             with_for_update=None, identity_token=None, execution_options=None,
             bind_arguments=None):
-        cdef tuple pk
         cdef InstanceState state
         if not (options or populate_existing or with_for_update or identity_token
                 or execution_options or bind_arguments or isinstance(ident, (list, dict))):
-            pk = <tuple>ident if type(ident) is tuple else (ident,)
-            identity_map = session.identity_map
-            if type(identity_map) is IdentityMap:
-                obj = (<IdentityMap>identity_map).get((entity, pk, None))
-            else:
-                obj = identity_map.get((entity, pk, None))
+            obj = _identity_map_hit(session.identity_map, entity, ident)
             if obj is not None:
-                state = _state_or_none(obj, _instance_dict(obj))
+                if isinstance(obj, InstrumentedObject):
+                    state = (<InstrumentedObject>obj)._sa_state
+                else:
+                    state = _state_or_none(obj, _instance_dict(obj))
                 if state is not None and not state._expired_attributes:
                     return obj
         return general_get(session, entity, ident, options=options,
