@@ -601,11 +601,24 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
         else:
             obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
             if compiled_map is not None:
-                compiled_map._add_absent(key, obj)
+                _add_absent_new(compiled_map, key, obj)
             else:
                 identity_map.add(key, obj)
         objects.append(obj)
     return objects
+
+
+cdef inline void _add_absent_new(IdentityMap identity_map, object key, object obj) except *:
+    """C spelling of ``identity_map._add_absent(key, obj)`` for an object ``_new_instance``
+    has just built: an InstrumentedObject's entry is its state (``MapEntry`` in
+    ext/identity.pyx), stored without the map asking whose state it is and under which key."""
+    cdef InstanceState state
+    if isinstance(obj, InstrumentedObject):
+        state = (<InstrumentedObject>obj)._sa_state
+        state._on_collected = identity_map._on_object_collected
+        PyDict_SetItem(identity_map._refs, key, state)
+    else:
+        identity_map._add_absent(key, obj)
 
 
 cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
