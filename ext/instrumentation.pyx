@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# distutils: define_macros=CYTHON_VECTORCALL_TPNEW=0
 """Attribute instrumentation, compiled: per-object state, column attributes, dirty tracking.
 
 This is the Cython twin of ``src/minialchemy/orm/instrumentation.py``: the same classes and
@@ -23,6 +24,9 @@ differently to be fast:
 - :class:`ColumnAttribute` is a non-data descriptor in C; the interpreter reads loaded values
   past it, as in the Python twin.
 - the loader and the flush helpers are C loops over ``PyDict_*`` calls.
+- the ``define_macros`` line at the top turns off Cython's vectorcall constructors for this
+  module's types: with them, every ``User(name=...)`` turned the keyword dict CPython had
+  built into an argument array and back into a new dict before ``__init__`` ran.
 
 Built as ``minialchemy._ext.instrumentation``; ``minialchemy._accel`` chooses which twin runs.
 """
