@@ -1,16 +1,19 @@
 """The micro-benchmark report: ``python benchmarks/report.py --micro`` (or run this file).
 
-One run measures every hot path of issue 4 three or four ways, side by side:
+One run measures every hot path of issues 4 and 12 three or four ways, side by side:
 
 - the compiled twins and SQLAlchemy 2.1 (when installed), in one pytest-benchmark process;
 - the pure-Python twins (``MINIALCHEMY_PURE_PYTHON=1``) in a second process (``minialchemy._accel``
   picks the twins once per process);
 - each next to its plain-Python baseline measured in the same process (``benchmarks/bench_micro.py``
-  says how each operation is timed).
+  says how each operation is timed);
+- memory per loaded object (``benchmarks/bench_memory.py``: tracemalloc, 100 000 rows, next to a
+  plain class instance per fetched row) and ``import minialchemy.orm`` next to ``import sqlite3``
+  (``benchmarks/bench_import.py``: fresh interpreters taking turns, medians), in the same run.
 
-It prints one table (ns/op, ratio to the baseline, compiled-over-Python speed-up, target met or
-not), what the garbage collector does while rows are loaded, and writes the same to
-``benchmarks/results/micro.md`` and ``micro.json``.
+It prints one table (figure, ratio to the baseline, issue 12's target beside it, SQLAlchemy's
+ratio from the same run, compiled-over-Python speed-up), what the garbage collector does while
+rows are loaded, and writes the same to ``benchmarks/results/micro.md`` and ``micro.json``.
 """
 
 import argparse
@@ -26,6 +29,8 @@ from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 #: measure -> (what it is, what the ratio is to)
 MEASURES = {
@@ -39,15 +44,39 @@ MEASURES = {
     "load_10k": ("load 10k rows into objects (per row)", "raw cursor.fetchall()"),
     "load_100k": ("load 100k rows into objects (per row)", "raw cursor.fetchall()"),
     "flush_10k": ("flush 10k modified objects (per row)", "raw executemany UPDATE"),
+    "memory": ("memory per loaded object (tracemalloc, 100 000 rows)", "a plain class instance built from the same fetched rows"),
+    "import": ("import minialchemy.orm (fresh interpreters, median)", "import sqlite3"),
 }
 PER_OPERATION = {"attr_get", "attr_set", "construct", "session_get", "identityset_add", "identityset_contains", "update_params"}
+#: the unit of each measure's figures (ns per operation or per row unless said here)
+UNITS = {"memory": "B", "import": "ms"}
 
-#: issue 4's targets: measure -> highest ratio of the compiled twins to the baseline
-TARGETS = {"attr_get": 1.2, "attr_set": 3.0, "construct": 2.0, "session_get": 3.0, "load_100k": 3.0}
-#: ... and every compiled path at least this many times faster than its pure-Python twin
+#: issue 12's targets (issue 4's for attr_get): measure -> highest ratio of the compiled twins
+#: to the baseline
+TARGETS = {
+    "attr_get": 1.2,
+    "attr_set": 2.0,
+    "construct": 1.5,
+    "session_get": 2.0,
+    "load_100k": 3.0,
+    "flush_10k": 1.5,
+    "memory": 2.0,
+    "import": 3.0,
+}
+#: ... and every compiled path at least this many times faster than its pure-Python twin (issue 4)
 SPEEDUP_TARGET = 3.0
-#: SQLAlchemy 2.1.9 on this machine as issue 4 quotes it (ratio to the same baselines)
-ISSUE_SQLALCHEMY = {"attr_get": 13.6, "attr_set": 28.6, "construct": 14.6, "session_get": 40.0, "load_10k": 14.0}
+NO_SPEEDUP = {"memory", "import"}  # sizes and start-up times: no speed-up to ask for
+
+#: fresh interpreters per import statement (the statements take turns)
+IMPORT_RUNS = 9
+#: the import statements timed: impl -> statement.  Each child sets the backend itself before
+#: importing (``os`` is imported at start-up, so ``import os`` costs nothing).
+IMPORT_STATEMENTS = {
+    "baseline": "import sqlite3",
+    "minialchemy": "import os; os.environ['MINIALCHEMY_PURE_PYTHON'] = '0'; import minialchemy.orm",
+    "python": "import os; os.environ['MINIALCHEMY_PURE_PYTHON'] = '1'; import minialchemy.orm",
+    "sqlalchemy": "import sqlalchemy.orm",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +112,28 @@ def _run_benchmarks(pure: bool, with_sqlalchemy: bool, say: Any) -> dict[str, An
     return data
 
 
+def _measure_memory(with_sqlalchemy: bool, say: Any) -> dict[str, float]:
+    """Bytes per loaded object: baseline, cython, python, sqlalchemy (bench_memory.py)."""
+    import bench_memory
+
+    say(f"$ python benchmarks/bench_memory.py --rows {bench_memory.ROWS} ...")
+    return bench_memory.memory_per_object_all(bench_memory.ROWS, with_sqlalchemy=with_sqlalchemy)
+
+
+def _measure_imports(with_sqlalchemy: bool, say: Any) -> dict[str, float]:
+    """Median milliseconds of each import statement: baseline, cython, python, sqlalchemy."""
+    import bench_import
+
+    statements = {impl: statement for impl, statement in IMPORT_STATEMENTS.items()
+                  if with_sqlalchemy or impl != "sqlalchemy"}
+    say(f"$ python benchmarks/bench_import.py --runs {IMPORT_RUNS} ...")
+    with tempfile.TemporaryDirectory(prefix="minialchemy-import-") as workdir:
+        medians = bench_import.import_medians(list(statements.values()), IMPORT_RUNS, workdir)
+    names = {"minialchemy": "cython"}
+    return {names.get(impl, impl): medians[statement] for impl, statement in statements.items()
+            if isinstance(medians[statement], float)}
+
+
 def _ns_per_op(data: dict[str, Any]) -> dict[tuple[str, str], float]:
     """(measure, impl) -> median ns per operation (per row for statement measures)."""
     result = {}
@@ -99,9 +150,19 @@ def _backend(data: dict[str, Any]) -> Optional[str]:
     return None
 
 
-def summarise(compiled: dict[str, Any], pure: dict[str, Any]) -> dict[str, Any]:
-    """The rows of the report, from the two runs."""
+def summarise(
+    compiled: dict[str, Any], pure: dict[str, Any], memory: Optional[dict[str, float]] = None,
+    imports: Optional[dict[str, float]] = None,
+) -> dict[str, Any]:
+    """The rows of the report, from the two runs, the memory figures and the import times
+    (each ``{"baseline", "cython", "python", "sqlalchemy"} -> figure``)."""
     fast, slow = _ns_per_op(compiled), _ns_per_op(pure)
+    for measure, figures in (("memory", memory or {}), ("import", imports or {})):
+        for impl, key, table in (("baseline", "baseline", fast), ("baseline", "baseline", slow),
+                                 ("cython", "minialchemy", fast), ("python", "minialchemy", slow),
+                                 ("sqlalchemy", "sqlalchemy", fast)):
+            if impl in figures:
+                table[(measure, key)] = figures[impl]
     loop_fast, loop_slow = fast.get(("empty_loop", "baseline")), slow.get(("empty_loop", "baseline"))
     rows = []
     for measure, (label, baseline_label) in MEASURES.items():
@@ -130,10 +191,10 @@ def summarise(compiled: dict[str, Any], pure: dict[str, Any]) -> dict[str, Any]:
             "cython_ratio_op_only": op_only(cy, base_c, loop_fast),
             "python_ratio_op_only": op_only(py, base_p, loop_slow),
             "sqlalchemy_ratio_op_only": op_only(sa, base_c, loop_fast),
-            "speedup": None if cy is None or py is None else py / cy,
+            "unit": UNITS.get(measure, "ns"),
+            "speedup": None if cy is None or py is None or measure in NO_SPEEDUP else py / cy,
             "speedup_op_only": None,
             "target": TARGETS.get(measure),
-            "issue_sqlalchemy_ratio": ISSUE_SQLALCHEMY.get(measure),
         }
         if measure in PER_OPERATION and None not in (cy, py, loop_fast, loop_slow):
             row["speedup_op_only"] = (py - loop_slow) / (cy - loop_fast)
@@ -156,36 +217,46 @@ def _fmt(value: Optional[float], digits: int = 1, suffix: str = "") -> str:
     return "-" if value is None else f"{value:,.{digits}f}{suffix}"
 
 
+def _figure(value: Optional[float], unit: str) -> str:
+    """A figure with its unit: ``13.4 ns``, ``250 B``, ``5.7 ms``."""
+    return "-" if value is None else f"{_fmt(value, 0 if unit == 'B' else 1)} {unit}"
+
+
 def _verdict(met: Optional[bool]) -> str:
     return "" if met is None else ("met" if met else "MISSED")
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
     lines = [
-        "# Micro-benchmarks: hot paths of the ORM (issue 4)",
+        "# Micro-benchmarks: hot paths of the ORM (issues 4 and 12)",
         "",
         f"Measured {summary['date']} on {summary['machine']}, CPython {summary['python']}; "
         f"command: `python benchmarks/report.py --micro` (pytest-benchmark medians; compiled twins and "
         f"SQLAlchemy in one process, pure-Python twins in a second one; backends seen: "
         f"{summary['backends']['compiled_run']} / {summary['backends']['pure_run']}).",
         "",
-        "ns/op is per operation (per row for load and flush). Ratios are to the baseline measured "
-        "in the same process. Per-operation measures run in a `for _ in range(10_000)` loop whose "
-        f"own cost (empty loop: {_fmt(summary['empty_loop_ns']['compiled_run'])} ns compiled run, "
+        "Figures are ns per operation (per row for load and flush), bytes per object for memory "
+        "(`benchmarks/bench_memory.py`) and milliseconds for the import (`benchmarks/bench_import.py`: "
+        "fresh interpreters taking turns, medians). Ratios are to the baseline measured in the same "
+        "run; the target column is issue 12's (issue 4's for attribute get) for the compiled twins' "
+        "ratio, and the SQLAlchemy column is SQLAlchemy's ratio to the same baseline. Per-operation "
+        "measures run in a `for _ in range(10_000)` loop whose own cost (empty loop: "
+        f"{_fmt(summary['empty_loop_ns']['compiled_run'])} ns compiled run, "
         f"{_fmt(summary['empty_loop_ns']['pure_run'])} ns pure run) is in every figure, baseline "
-        "included -- the method behind the SQLAlchemy ratios quoted in the issue; the second table "
+        "included -- the method behind the SQLAlchemy ratios quoted in the issues; the second table "
         "subtracts it.",
         "",
-        "| measure | baseline | baseline ns | Cython ns | Python ns | SQLAlchemy ns | Cython x | Python x | SQLAlchemy x (issue) | target | Cython / Python speed-up |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| measure | baseline | baseline | Cython | Python | SQLAlchemy | Cython x | target | SQLAlchemy x | Python x | Cython / Python speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for row in summary["rows"]:
         target = "" if row["target"] is None else f"<= {row['target']:g}x {_verdict(row['target_met'])}"
-        issue = "" if row["issue_sqlalchemy_ratio"] is None else f" ({row['issue_sqlalchemy_ratio']:g})"
+        unit = row.get("unit", "ns")
         lines.append(
-            f"| {row['label']} | {row['baseline']} | {_fmt(row['baseline_ns'])} | {_fmt(row['cython_ns'])} | "
-            f"{_fmt(row['python_ns'])} | {_fmt(row['sqlalchemy_ns'])} | {_fmt(row['cython_ratio'], 2)} | "
-            f"{_fmt(row['python_ratio'], 2)} | {_fmt(row['sqlalchemy_ratio'], 1)}{issue} | {target} | "
+            f"| {row['label']} | {row['baseline']} | {_figure(row['baseline_ns'], unit)} | "
+            f"{_figure(row['cython_ns'], unit)} | {_figure(row['python_ns'], unit)} | "
+            f"{_figure(row['sqlalchemy_ns'], unit)} | {_fmt(row['cython_ratio'], 2)} | {target} | "
+            f"{_fmt(row['sqlalchemy_ratio'], 1)} | {_fmt(row['python_ratio'], 2)} | "
             f"{_fmt(row['speedup'], 2, 'x')} {_verdict(row['speedup_met'])} |"
         )
     lines += [
@@ -235,7 +306,9 @@ def run(args: argparse.Namespace) -> int:
         with_sqlalchemy = not args.micro_no_sqlalchemy
         compiled = _run_benchmarks(pure=False, with_sqlalchemy=with_sqlalchemy, say=say)
         pure = _run_benchmarks(pure=True, with_sqlalchemy=False, say=say)
-        summary = json.loads(json.dumps(summarise(compiled, pure)))  # JSON keys, as re-rendering sees them
+        memory = _measure_memory(with_sqlalchemy, say)
+        imports = _measure_imports(with_sqlalchemy, say)
+        summary = json.loads(json.dumps(summarise(compiled, pure, memory, imports)))  # JSON keys, as re-rendering sees them
         if summary["backends"]["compiled_run"] != "cython":
             say("WARNING: the compiled run used the pure-Python twins (is the build installed?)")
     markdown = render_markdown(summary)
@@ -253,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Micro-benchmarks of the ORM's hot paths (issue 4).")
+    parser = argparse.ArgumentParser(description="Micro-benchmarks of the ORM's hot paths (issues 4 and 12).")
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

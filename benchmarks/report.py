@@ -28,7 +28,7 @@ if str(HERE) not in sys.path:
 #: flag -> (module beside this script, what it reports)
 REPORTS: dict[str, tuple[str, str]] = {
     "insert": ("insert_report", "INSERT primary-key retrieval: per-row, batched RETURNING, client keys, peers"),
-    "micro": ("micro_report", "hot paths (issue 4): attribute get/set, construct, Session.get, IdentitySet, load, flush"),
+    "micro": ("micro_report", "hot paths (issues 4 and 12): attribute get/set, construct, Session.get, IdentitySet, load, flush, memory per object, import time"),
     "selectin": ("selectin_report", "selectinload of 10 000 users with their addresses vs SQLAlchemy and raw sqlite3 (issue 10)"),
 }
 

@@ -7,11 +7,21 @@ two files read side by side; the docstrings and comments that explain *why* live
 Here the classes are ``cdef class`` with typed attributes, and the methods that other
 methods of this module call are ``cpdef``, so those calls skip Python's method lookup.
 Built as ``minialchemy._ext.identity``; ``minialchemy._accel`` chooses which twin runs.
+
+The entries differ from the Python twin's in one way (see :class:`MapEntry`): an object whose
+class derives from the compiled ``InstrumentedObject`` has its state as its entry and no weak
+reference at all, its ``__dealloc__`` calling the map back.
 """
 
 import cython
 from cpython.long cimport PyLong_FromVoidPtr
-from minialchemy._ext.capi cimport minialchemy_weakref_target
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from minialchemy._ext.capi cimport (
+    minialchemy_has_instance_dict,
+    minialchemy_instance_dict,
+    minialchemy_weakref_target,
+)
 from weakref import ref
 
 cdef extern from "Python.h":
@@ -180,9 +190,57 @@ cdef class _KeyedRef(ReferenceType):
     cdef readonly object key
 
 
+@cython.no_gc  # as InstanceState (see its docstring); the callback reaches its map weakly
+cdef class MapEntry:
+    """The base of ``InstanceState``: an object's state is its identity-map entry (see the
+    Python twin).  Its attributes are declared in ``src/minialchemy/_ext/identity.pxd``.
+
+    Here the state of an ``InstrumentedObject`` points at its object with a borrowed C pointer,
+    which the object's ``__dealloc__`` clears; the same ``__dealloc__`` calls the map's callback
+    (``_on_collected``) with the state, as a weak reference calls its callback with itself.
+    So the compiled map needs no weak reference for such an object: loading one allocates one
+    object fewer (96 bytes), and one fewer for the garbage collector to walk.  A state whose
+    object is of a plain mapped class holds a weak reference instead, and the map stores a
+    ``_KeyedRef`` for that object, as for any object that is not an InstrumentedObject.
+    """
+
+    def __call__(self):
+        return _live(self)
+
+
+#: the ``__dict__`` key of an object's state (``instrumentation.STATE_KEY``)
+cdef str _STATE_KEY = "_sa_instance_state"
+
+
 cdef inline object _live(object entry):
-    """C spelling of ``entry()``: the object an entry refers to, or None once it was collected."""
-    return minialchemy_weakref_target(entry)
+    """C spelling of ``entry()``: the object an entry refers to, or None once it was collected
+    (an entry is a ``_KeyedRef`` or an object's state, see the module docstring)."""
+    cdef MapEntry state
+    if Py_TYPE(entry) == <PyTypeObject*>_KeyedRef:
+        return minialchemy_weakref_target(entry)
+    state = <MapEntry>entry
+    if state._obj_ptr != NULL:
+        return <object>state._obj_ptr
+    if state._obj_ref is not None:
+        return minialchemy_weakref_target(state._obj_ref)
+    return None
+
+
+cdef inline MapEntry _state_entry(object key, object obj):
+    """The state of ``obj`` if it can be ``obj``'s entry under ``key``: the state of an
+    InstrumentedObject (its C pointer is ``obj``: its ``__dealloc__`` will report) whose
+    identity key is ``key``; else None."""
+    cdef PyObject* found
+    cdef MapEntry state
+    if not minialchemy_has_instance_dict(obj):
+        return None
+    found = PyDict_GetItem(minialchemy_instance_dict(obj), _STATE_KEY)
+    if found == NULL or not isinstance(<object>found, MapEntry):
+        return None
+    state = <MapEntry>found
+    if state._obj_ptr != <PyObject*>obj or not (state.key is key or state.key == key):
+        return None
+    return state
 
 
 @cython.auto_pickle(False)
@@ -204,7 +262,12 @@ cdef class IdentityMap:
         self._on_object_collected = remove_dead_entry
 
     cdef object _new_entry(self, object key, object obj):
-        """A weak reference to *obj* that calls back with *key* when *obj* is collected."""
+        """A weak reference to *obj* that calls back with *key* when *obj* is collected; or,
+        for an InstrumentedObject, its state, told to call back when *obj* is deallocated."""
+        cdef MapEntry state = _state_entry(key, obj)
+        if state is not None:
+            state._on_collected = self._on_object_collected
+            return state
         cdef _KeyedRef entry = _KeyedRef.__new__(_KeyedRef, obj, self._on_object_collected)
         entry.key = key
         # (Not untracked from the cyclic GC, although it is never part of a cycle: CPython's
@@ -215,9 +278,11 @@ cdef class IdentityMap:
     cdef _remove_dead_entry(self, object dead_ref):
         """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
         # Garbage-collection race: a NEW object may have been stored under the same key
-        # after this object died and before this callback ran; keep that newcomer.
-        if self._refs.get(dead_ref.key) is dead_ref:
-            del self._refs[dead_ref.key]
+        # after this object died and before this callback ran; keep that newcomer.  (A
+        # state entry checks the same way: it is the entry only if the map still holds it.)
+        key = dead_ref.key
+        if self._refs.get(key) is dead_ref:
+            del self._refs[key]
 
     cdef _add_absent(self, object key, object obj):
         """``add()`` for the loader, which has just seen ``get(key)`` return None."""

@@ -35,13 +35,15 @@ from minialchemy._ext.capi cimport (
     minialchemy_instance_dict,
     minialchemy_type_lookup,
     minialchemy_weakref_target,
+    MINIALCHEMY_TUPLE_HASH_CACHED,
 )
-from minialchemy._ext.identity cimport IdentityMap
+from minialchemy._ext.identity cimport IdentityMap, MapEntry
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
-from cpython.ref cimport Py_INCREF
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Discard, PySet_Add
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "load_instances",
     "populate_expired",
     "insert_params",
+    "insert_params_many",
+    "fill_keys",
     "update_params",
     "delete_params",
     "mark_inserted",
@@ -71,6 +75,8 @@ COMPILED = cython.compiled
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
+    int PyGC_Enable()
+    int PyGC_Disable()
     # PyObject_GenericSetAttr with a C value: NULL deletes.
     int _generic_setattr "PyObject_GenericSetAttr" (object obj, object name, PyObject* value) except -1
 
@@ -103,7 +109,7 @@ cdef inline dict _instance_dict(object obj):
 
 @cython.final
 @cython.no_gc
-cdef class InstanceState:
+cdef class InstanceState(MapEntry):
     """Everything the ORM knows about one mapped object (see the Python twin).
 
     Not tracked by the cyclic garbage collector (``no_gc``).  The gain: an object's
@@ -112,18 +118,18 @@ cdef class InstanceState:
     collection N objects to walk instead of 3N (measured: 100,000 rows load in 0.32 s instead of
     0.46 s).  The condition: no reference cycle may pass through a state, or the collector could
     not free it.  A state refers to its object only through a C pointer or a weak reference, and
-    strongly to its mapper, its identity key, old column values (numbers, strings, dates) and
-    sets of attribute names.  A cycle would need a path from a mapped class or its mapper back
+    strongly to its mapper, its identity key, old column values (numbers, strings, dates),
+    sets of attribute names and its identity map's callback (which reaches the map only through
+    a weak reference).  A cycle would need a path from a mapped class or its mapper back
     to one of its own persistent instances (a class attribute holding one, say) in a class that
     itself becomes garbage; such a class and those instances would then never be freed.
     """
 
-    # the object: a borrowed pointer for an InstrumentedObject (which clears it in its
-    # __dealloc__), else a weak reference
-    cdef PyObject* _obj_ptr
-    cdef object _obj_ref
+    # From MapEntry (src/minialchemy/_ext/identity.pxd), which makes a state its object's
+    # identity-map entry: _obj_ptr and _obj_ref, the object (a borrowed pointer for an
+    # InstrumentedObject, which clears it in its __dealloc__, else a weak reference); key;
+    # _on_collected, the identity map's callback, which __dealloc__ calls.
     cdef public object mapper
-    cdef public object key
     cdef public object session_id
     cdef dict _committed_state
     # which columns (by ColumnAttribute.index < 64) _set_column_value has recorded in
@@ -266,6 +272,9 @@ cdef class InstanceState:
         cdef set expired
         if keys is None:
             expired = set()
+            # A set of attribute names (strings) can be part of no reference cycle: not tracked,
+            # so that 100 000 objects expired by a commit give later collections nothing to walk.
+            PyObject_GC_UnTrack(expired)
             for key in column_keys:
                 if PyDict_Contains(d, key):
                     PyDict_DelItem(d, key)
@@ -377,8 +386,16 @@ cdef class InstrumentedObject:
         return d if d else None
 
     def __dealloc__(self):
-        if self._sa_state is not None:
-            self._sa_state._obj_ptr = NULL
+        cdef InstanceState state = self._sa_state
+        if state is None:
+            return
+        state._obj_ptr = NULL
+        # the state is this object's identity-map entry: tell the map, as a weak reference's
+        # callback would (ext/identity.pyx)
+        callback = state._on_collected
+        if callback is not None:
+            state._on_collected = None
+            callback(state)
 
 
 cdef PyObject* _class_attribute(PyTypeObject* cls, object name):
@@ -617,6 +634,41 @@ cpdef list insert_params(dict d, attr_keys):
     return params
 
 
+cpdef list insert_params_many(list objects, tuple attr_keys, Py_ssize_t start, Py_ssize_t stop):
+    """The INSERT values of ``objects[start:stop]`` in one flat list: one C loop filling a list
+    allocated at its final size (no list per object, nothing to flatten)."""
+    cdef Py_ssize_t width = len(attr_keys)
+    cdef Py_ssize_t i, j, position = 0
+    if stop > len(objects):
+        stop = len(objects)
+    if start < 0 or stop < start:
+        raise IndexError(f"no objects {start}..{stop} among {len(objects)}")
+    cdef list params = PyList_New((stop - start) * width)
+    cdef dict d
+    cdef PyObject* value
+    for i in range(start, stop):
+        d = _instance_dict(objects[i])
+        for j in range(width):
+            value = PyDict_GetItem(d, attr_keys[j])
+            item = <object>value if value != NULL else None
+            Py_INCREF(item)
+            PyList_SET_ITEM(params, position, item)
+            position += 1
+    return params
+
+
+cpdef fill_keys(list objects, Py_ssize_t start, object keys, str attr_key):
+    """Give ``objects[start]``, ``objects[start + 1]``, ... the values of ``keys`` as attribute
+    ``attr_key``, straight into their ``__dict__`` (see the Python twin)."""
+    cdef Py_ssize_t i = start
+    cdef Py_ssize_t n = len(objects)
+    for key in keys:
+        if i >= n:
+            raise IndexError(f"more keys than objects from {start} on")
+        PyDict_SetItem(_instance_dict(objects[i]), attr_key, key)
+        i += 1
+
+
 cpdef dict update_params(InstanceState state, dict d):
     """The net change of a modified object, in table column order."""
     cdef dict committed_state = state._committed_state
@@ -689,12 +741,21 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
 
 
 cpdef expire_instances(object objects):
-    """Expire every attribute of each object: ``InstanceState.expire`` called in C."""
+    """Expire every attribute of each object: ``InstanceState.expire`` called in C, with the
+    cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
+    see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
+    not start collections).  Each state's new set of expired names is not tracked by the
+    collector (``InstanceState.expire``)."""
     cdef InstanceState state
-    for obj in objects:
-        state = _state_or_none(obj, _instance_dict(obj))
-        if state is not None:
-            state.expire()
+    cdef int was_enabled = PyGC_Disable()
+    try:
+        for obj in objects:
+            state = _state_or_none(obj, _instance_dict(obj))
+            if state is not None:
+                state.expire()
+    finally:
+        if was_enabled:
+            PyGC_Enable()
 
 
 cpdef set_committed_value(object obj, object key, object value):
@@ -714,6 +775,61 @@ cpdef set_committed_value(object obj, object key, object value):
 # -- Session.get ------------------------------------------------------------------------------
 
 
+# The identity key a hit looks up, ``(entity, (ident,), None)``, is written into these two tuples,
+# owned by this module, rather than into two new tuples per call: allocating and freeing them
+# was a third of the fast path.  The identity map's dict only hashes the key and compares it with
+# the stored keys item by item (the tuples themselves reach no other code), and the items are put
+# back to None before the lookup returns, so the tuples never keep an object alive.  Should a
+# comparison run Python code that calls ``Session.get`` again (a primary-key type with its own
+# ``__eq__``), the nested call finds them in use and builds its own key.  From CPython 3.14 a
+# tuple caches its hash, so there every lookup builds its own key (``capi.pxd``).
+cdef tuple _lookup_pk = _tuple_of_none(1)
+cdef tuple _lookup_key = _tuple_of_none(3)
+cdef bint _lookup_key_in_use = False
+
+
+cdef inline tuple _tuple_of_none(Py_ssize_t size):
+    """A new tuple of ``size`` Nones that nothing else shares (unlike a constant ``(None,)``)."""
+    cdef tuple result = PyTuple_New(size)
+    cdef Py_ssize_t i
+    for i in range(size):
+        Py_INCREF(None)
+        PyTuple_SET_ITEM(result, i, None)
+    return result
+
+
+cdef inline void _tuple_put(tuple target, Py_ssize_t index, object value) noexcept:
+    """Replace item ``index`` of a tuple this module owns (only ``_lookup_pk``/``_lookup_key``)."""
+    cdef PyObject* old = PyTuple_GET_ITEM(target, index)
+    Py_INCREF(value)
+    PyTuple_SET_ITEM(target, index, value)
+    Py_XDECREF(old)
+
+
+cdef inline object _identity_map_hit(object identity_map, object entity, object ident):
+    """``identity_map.get((entity, pk, None))`` with ``pk`` the tuple ``ident`` or ``(ident,)``."""
+    global _lookup_key_in_use
+    cdef tuple pk
+    if _lookup_key_in_use or MINIALCHEMY_TUPLE_HASH_CACHED or type(identity_map) is not IdentityMap:
+        # a key of its own (see above; another map's get() might keep the key it is given)
+        pk = <tuple>ident if type(ident) is tuple else (ident,)
+        return identity_map.get((entity, pk, None))
+    _lookup_key_in_use = True
+    try:
+        if type(ident) is tuple:
+            _tuple_put(_lookup_key, 1, ident)
+        else:
+            _tuple_put(_lookup_pk, 0, ident)
+            _tuple_put(_lookup_key, 1, _lookup_pk)
+        _tuple_put(_lookup_key, 0, entity)
+        return (<IdentityMap>identity_map).get(_lookup_key)
+    finally:
+        _tuple_put(_lookup_key, 0, None)
+        _tuple_put(_lookup_key, 1, None)
+        _tuple_put(_lookup_pk, 0, None)
+        _lookup_key_in_use = False
+
+
 def session_get_fast_path(general_get):
     """Decorator of ``Session.get`` that adds its fast path (see the Python twin): the returned
     function is compiled, so an identity-map hit never leaves C."""
@@ -722,18 +838,15 @@ def session_get_fast_path(general_get):
     def get(session, entity, ident, *, options=None, populate_existing=False,
             with_for_update=None, identity_token=None, execution_options=None,
             bind_arguments=None):
-        cdef tuple pk
         cdef InstanceState state
         if not (options or populate_existing or with_for_update or identity_token
                 or execution_options or bind_arguments or isinstance(ident, (list, dict))):
-            pk = <tuple>ident if type(ident) is tuple else (ident,)
-            identity_map = session.identity_map
-            if type(identity_map) is IdentityMap:
-                obj = (<IdentityMap>identity_map).get((entity, pk, None))
-            else:
-                obj = identity_map.get((entity, pk, None))
+            obj = _identity_map_hit(session.identity_map, entity, ident)
             if obj is not None:
-                state = _state_or_none(obj, _instance_dict(obj))
+                if isinstance(obj, InstrumentedObject):
+                    state = (<InstrumentedObject>obj)._sa_state
+                else:
+                    state = _state_or_none(obj, _instance_dict(obj))
                 if state is not None and not state._expired_attributes:
                     return obj
         return general_get(session, entity, ident, options=options,

@@ -426,6 +426,78 @@ def test_repr_counts_live_entries(backend):
     assert repr(identity_map) == "<IdentityMap with 2 live entries>"
 
 
+# --- entries that are the objects' own states (MapEntry) --------------------------------
+
+
+def _instrumented(backend, user_id):
+    """An object of an InstrumentedObject class with a state keyed like a loaded row's: the map
+    stores such an object's state as its entry."""
+
+    class Member(backend.instrumentation.InstrumentedObject):
+        pass
+
+    obj = Member()
+    state = backend.instrumentation.new_state(obj, mapper=None)
+    state.key = (Member, (user_id,), None)
+    return obj, state.key
+
+
+def test_an_object_whose_state_is_its_entry_is_held_weakly(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy, key = _instrumented(backend, 2)
+    identity_map.add(key, sandy)
+    assert identity_map.get(key) is sandy and key in identity_map
+
+    del sandy  # no collection needed: the entry goes as soon as its object does
+
+    assert identity_map.get(key) is None
+    assert len(identity_map) == 0 and identity_map.values() == [] and identity_map.all_states() == []
+    replacement, _ = _instrumented(backend, 2)
+    identity_map.add(key, replacement)  # the key is free again
+    assert identity_map[key] is replacement
+
+
+def test_a_state_entry_dying_after_its_key_was_reused_leaves_the_newcomer(backend):
+    identity_map = backend.identity.IdentityMap()
+    old, key = _instrumented(backend, 2)
+    identity_map.add(key, old)
+    newcomer = User(id=2)
+    identity_map.discard(key, old)
+    identity_map.add(key, newcomer)
+
+    del old
+
+    assert identity_map[key] is newcomer
+
+
+def test_an_object_rekeyed_in_the_map_is_found_under_its_new_key_only(backend):
+    identity_map = backend.identity.IdentityMap()
+    obj, old_key = _instrumented(backend, 2)
+    identity_map.add(old_key, obj)
+    state = backend.instrumentation.instance_state(obj)
+    new_key = (old_key[0], (20,), None)
+
+    identity_map.discard(old_key, obj)  # as Session does when a flush changes a primary key
+    state.key = new_key
+    identity_map.replace(new_key, obj)
+
+    assert identity_map.get(old_key) is None and identity_map[new_key] is obj
+    del obj, state
+    assert len(identity_map) == 0 and identity_map.get(new_key) is None
+
+
+def test_an_object_stored_under_another_key_than_its_states_is_held_weakly_too(backend):
+    identity_map = backend.identity.IdentityMap()
+    obj, key = _instrumented(backend, 2)
+    other_key = (key[0], (3,), None)
+    identity_map.add(other_key, obj)
+
+    assert identity_map[other_key] is obj and identity_map.get(key) is None
+    del obj
+    gc.collect()
+    assert identity_map.get(other_key) is None and len(identity_map) == 0
+
+
 def test_a_dropped_map_is_freed_at_once_and_its_objects_die_quietly(backend):
     """The weakref callbacks reach the map weakly, so the map is in no reference cycle."""
     identity_map = backend.identity.IdentityMap()

@@ -13,6 +13,7 @@ their session up.  ``tests/orm`` covers the same behaviour through the real ORM.
 import copy
 import gc
 import itertools
+import sys
 
 import pytest
 
@@ -551,6 +552,49 @@ def test_session_get_fast_path_leaves_everything_else_to_the_general_path(backen
 
     assert [ident for ident, _ in general_calls] == [1, 2, [1], {"id": 1}, 1]
     assert general_calls[-1][1]["populate_existing"] is True
+
+
+class _KeyThatLooksUpAnother:
+    """A primary-key value equal to ``value`` whose comparison calls ``get`` itself first:
+    Python code run in the middle of an identity-map lookup."""
+
+    def __init__(self, value, lookup):
+        self.value, self.lookup, self.found = value, lookup, None
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __eq__(self, other):
+        self.found = self.lookup()
+        return other == self.value
+
+
+def test_session_get_fast_path_lookup_inside_a_lookup_finds_both_objects(backend, session, User):
+    get, general_calls = with_fast_path(backend)
+    sandy = load(backend, session, User)
+    patrick = load(backend, session, User, values=(2, "patrick", "Patrick Star"))
+    key = _KeyThatLooksUpAnother(1, lambda: get(session, User, 2))
+
+    assert get(session, User, key) is sandy
+    assert key.found is patrick
+    assert general_calls == []
+
+
+def test_session_get_fast_path_keeps_no_reference_to_what_it_looked_up(backend, session, User):
+    get, general_calls = with_fast_path(backend)
+    sandy = load(backend, session, User)
+    ident = (1,)  # a tuple of its own, used as the whole primary key
+    value = 10**30  # an int of its own, used as the primary key's value (a miss)
+    before = (sys.getrefcount(ident), sys.getrefcount(value), sys.getrefcount(User))
+
+    assert get(session, User, ident) is sandy
+    assert get(session, User, value) == "loaded by the general path"
+    general_calls.clear()  # (which kept its arguments)
+    with pytest.raises(TypeError):
+        get(session, User, ([],))  # unhashable: the lookup raises
+    gc.collect()  # the exception's traceback and frames
+
+    assert (sys.getrefcount(ident), sys.getrefcount(value), sys.getrefcount(User)) == before
 
 
 def test_session_get_fast_path_keeps_the_name_and_docstring_of_the_general_path(backend):

@@ -13,6 +13,9 @@
 #   (combined) ``__dict__`` in place; elsewhere ``PyObject_GenericGetDict`` (public).
 # - ``PyWeakref_GET_OBJECT`` (deprecated in 3.13, a borrowed reference): below 3.13; from 3.13
 #   ``PyWeakref_GetRef`` (public, a strong reference).
+# - ``MINIALCHEMY_TUPLE_HASH_CACHED``: true from 3.14, where a tuple remembers its hash once
+#   computed, so a tuple whose items are replaced after a lookup must not be hashed again
+#   (``session_get_fast_path`` reuses one key tuple only below 3.14).
 
 from cpython.object cimport PyObject, PyTypeObject
 
@@ -21,6 +24,8 @@ cdef extern from *:
     #if PY_VERSION_HEX >= 0x030E0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
     #define MINIALCHEMY_PUBLIC_CAPI_ONLY 1
     #endif
+
+    #define MINIALCHEMY_TUPLE_HASH_CACHED (PY_VERSION_HEX >= 0x030E0000)
 
     /* The attribute `name` found on `type` or its bases, without calling a descriptor
        (borrowed; NULL if absent, with no exception set). */
@@ -99,3 +104,4 @@ cdef extern from *:
     bint minialchemy_has_instance_dict(object obj)
     dict minialchemy_instance_dict(object obj)
     object minialchemy_weakref_target(object ref)
+    bint MINIALCHEMY_TUPLE_HASH_CACHED

@@ -3,6 +3,24 @@
 # declared here has its attributes and C methods declared here only (Cython's rule); the
 # docstrings are in ext/identity.pyx.  setup.py puts src/ on Cython's include path.
 
+cimport cython
+from cpython.object cimport PyObject
+
+
+# The base of the compiled InstanceState (ext/instrumentation.pyx): what makes a state its
+# object's identity-map entry (see MapEntry in ext/identity.pyx).
+@cython.no_gc
+cdef class MapEntry:
+    # the object: a borrowed pointer for an InstrumentedObject (which clears it in its
+    # __dealloc__), else a weak reference
+    cdef PyObject* _obj_ptr
+    cdef object _obj_ref
+    cdef public object key
+    # the callback of the identity map holding this entry, called with the entry by
+    # InstrumentedObject.__dealloc__
+    cdef object _on_collected
+
+
 cdef class IdentitySet:
     cdef dict _members
 

@@ -490,14 +490,16 @@ class Connection:
     def execute_insertmanyvalues(
         self,
         compiled: Compiled,
-        parameter_rows: Iterable[Sequence[Any]],
+        parameter_rows: Iterable[Sequence[Any]] | insertmanyvalues.FlatParameters,
         *,
         rows_total: int,
         execution_options: Mapping[str, Any] | None = None,
-    ) -> Iterator[list[tuple[Any, ...]]]:
+    ) -> Iterator[insertmanyvalues.InsertedBatch]:
         """Run a compiled ``INSERT ... RETURNING`` for ``rows_total`` positional parameter rows,
-        many rows a statement ("insertmanyvalues"); yields each statement's RETURNING rows in
-        parameter order, the table's rowid key as their last value.
+        many rows a statement ("insertmanyvalues"); yields an ``InsertedBatch`` per statement:
+        its rows' keys in parameter order (``.keys``) and RETURNING rows in parameter order, the
+        table's rowid key as their last value (``.rows``).  ``parameter_rows`` may also be a
+        function ``(start, stop) -> flat list`` of the values of rows start..stop.
 
         The one implementation of batched RETURNING, used by the ORM's flush and by
         :meth:`execute` with a list of parameter dicts; :mod:`minialchemy.engine.insertmanyvalues`
@@ -579,8 +581,8 @@ class Connection:
             )
             key_added = compiled.returning_columns[-1] is not rowid  # the compiler appended it
             for batch in batches:
-                pks.extend(pk_row((row[-1],)) for row in batch)
-                rows.extend([row[:-1] for row in batch] if key_added else batch)
+                pks.extend(pk_row((key,)) for key in batch.keys)
+                rows.extend([row[:-1] for row in batch.rows] if key_added else batch.rows)
             return CursorResult(keys, rows, rowcount=len(rows), processors=processors, inserted_primary_key_rows=pks)
         rows = []
         pks = []

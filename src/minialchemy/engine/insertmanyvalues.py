@@ -68,7 +68,8 @@ from __future__ import annotations
 
 import logging
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from minialchemy.exc import InsertManyValuesError
 from minialchemy.sql.elements import func
@@ -86,6 +87,8 @@ __all__ = [
     "rowid_alias",
     "rowid_at_limit",
     "rows_per_statement",
+    "InsertedBatch",
+    "FlatParameters",
     "execute_batches",
     "abbreviated_sql",
     "keys_in_parameter_order",
@@ -183,21 +186,76 @@ def rowid_at_limit(connection: Connection, table: Table, cause: str | None = Non
     return largest == MAX_ROWID
 
 
+class InsertedBatch:
+    """What one batched statement inserted: the parameter rows ``start`` to ``start + len(keys)``,
+    their keys in parameter order (``keys``, a range: row ``start + i`` got ``keys[i]``), and
+    their RETURNING rows in parameter order, the key last (``rows``, put in order on first use:
+    the ORM's flush needs only the keys)."""
+
+    __slots__ = ("start", "keys", "_returned", "_rows")
+
+    def __init__(self, start: int, keys: range, returned: list[tuple[Any, ...]]) -> None:
+        self.start = start
+        self.keys = keys
+        self._returned = returned
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            first = self.keys.start
+            ordered: list[Any] = [None] * len(self.keys)
+            for row in self._returned:
+                ordered[row[-1] - first] = row
+            self._rows = ordered
+        return self._rows
+
+    def __repr__(self) -> str:
+        return f"<InsertedBatch of rows {self.start}..{self.start + len(self.keys) - 1}: keys {self.keys.start}..{self.keys.stop - 1}>"
+
+
+#: ``(start, stop) -> [values of row start, then of row start + 1, ... row stop - 1]``
+FlatParameters = Callable[[int, int], "list[Any]"]
+
+
+def _chunks(parameter_rows: Iterable[Sequence[Any]] | FlatParameters, rows_total: int, size: int) -> Iterator[tuple[int, list[Any]]]:
+    """``(number of rows, their parameters in one flat list)`` for each statement of ``size``
+    rows (the last one shorter).  ``parameter_rows``: the rows, or a function giving the flat
+    parameters of rows start..stop (the flush builds them in C, straight from the objects)."""
+    if callable(parameter_rows):
+        for start in range(0, rows_total, size):
+            stop = min(start + size, rows_total)
+            yield stop - start, parameter_rows(start, stop)
+        return
+    rows = iter(parameter_rows)
+    while True:
+        chunk = list(islice(rows, size))
+        if not chunk:
+            return
+        yield len(chunk), list(chain.from_iterable(chunk))  # one flat list: ?, ?, ... row after row
+
+
 def execute_batches(
     connection: Connection,
     compiled: Compiled,
-    parameter_rows: Iterable[Sequence[Any]],
+    parameter_rows: Iterable[Sequence[Any]] | FlatParameters,
     rows_total: int,
     cause: str | None,
-) -> Iterator[list[tuple[Any, ...]]]:
+) -> Iterator[InsertedBatch]:
     """Run ``compiled`` (an ``INSERT ... RETURNING`` of bound values into a table whose key is a
-    rowid alias) for ``rows_total`` parameter rows, many rows a statement; yield each
-    statement's RETURNING rows in parameter order, the rowid key as their last value.
+    rowid alias) for ``rows_total`` parameter rows, many rows a statement; yield an
+    :class:`InsertedBatch` per statement: the keys of its rows in parameter order (and their
+    RETURNING rows, the rowid key as their last value).
 
     ``parameter_rows`` are positional, in the order of ``compiled``'s placeholders, already
-    processed by their types; they are consumed one statement at a time (a flush of 100 000
-    objects never holds 100 000 parameter tuples).  Raises :class:`InsertManyValuesError` when
-    a statement's keys fail the check of the module docstring.
+    processed by their types: the rows, consumed one statement at a time (a flush of 100 000
+    objects never holds 100 000 parameter tuples), or a function ``(start, stop) -> flat list``
+    of the values of rows start..stop one after the other.  Raises
+    :class:`InsertManyValuesError` when a statement's keys fail the check of the module
+    docstring.
     """
     table = compiled.statement.table
     key_column = rowid_alias(table)
@@ -211,26 +269,19 @@ def execute_batches(
     size = rows_per_statement(engine.dialect, width, engine.insertmanyvalues_page_size)
     statements = -(-rows_total // size)
     echoing = log.isEnabledFor(logging.INFO)
-    rows = iter(parameter_rows)
-    number = 0
     sql_for_size: dict[int, str] = {}
-    while True:
-        chunk = list(islice(rows, size))
-        n = len(chunk)
-        if not n:
-            return
-        number += 1
+    start = 0
+    for number, (n, params) in enumerate(_chunks(parameter_rows, rows_total, size), 1):
         sql = sql_for_size.get(n)
         if sql is None:
             sql = sql_for_size[n] = compiled.insertmanyvalues_sql(n, key_column)
-        params = list(chain.from_iterable(chunk))  # one flat list: ?, ?, ... row after row
         if echoing:  # the cause and the short SQL are only for the log
             why = f"{cause or 'executemany with RETURNING'}: batched RETURNING, statement {number} of {statements}, {n} rows (batch size {size})"
             cursor = connection._execute_sql(sql, params, cause=why, log_text=abbreviated_sql(sql, n))
         else:
             cursor = connection._execute_sql(sql, params, cause=cause)
         returned = cursor.fetchall()
-        keys = keys_in_parameter_order([row[-1] for row in returned], n)
+        keys = keys_in_parameter_order(list(map(_last, returned)), n)
         if keys is None:
             raise InsertManyValuesError(
                 f"Batched INSERT into table {table.name!r} returned keys that are not {n} "
@@ -240,11 +291,8 @@ def execute_batches(
                 f"(a failed flush does).  Use create_engine(..., insertmanyvalues=False) to "
                 f"insert one row per statement on this database."
             )
-        first = keys.start
-        if len(returned[0]) == 1:  # only the key: row i holds key first + i
-            ordered = list(zip(keys))
-        else:
-            ordered = [None] * n  # type: ignore[list-item]
-            for row in returned:
-                ordered[row[-1] - first] = row
-        yield ordered
+        yield InsertedBatch(start, keys, returned)
+        start += n
+
+
+_last = itemgetter(-1)

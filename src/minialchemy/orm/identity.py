@@ -162,6 +162,31 @@ class _KeyedRef(KeyedRef):
     __slots__ = ()
 
 
+class MapEntry:
+    """The base of the ORM's ``InstanceState``: an object's state can be its identity-map entry.
+
+    A state already refers weakly to its object (``_obj_ref``) and knows its identity key
+    (``key``).  When the map stores an object whose state has that key, it gives the state its
+    own :class:`_KeyedRef` as that weak reference (so the map hears when the object is
+    collected) and stores the state as the entry: one weak reference per loaded object rather
+    than two, the state's and the map's.  Calling an entry returns its object, or None once it
+    was collected, as calling a weak reference does, so the map treats both kinds alike.
+
+    The compiled twin (``ext/identity.pyx``) goes one step further: there the state of an
+    ``InstrumentedObject`` points at its object with a C pointer and is told by the object's
+    deallocation, so such an object has no weak reference at all.
+    """
+
+    __slots__ = ("_obj_ref", "key")
+
+    def __call__(self) -> object:
+        return self._obj_ref()
+
+
+#: the ``__dict__`` key of an object's state (``instrumentation.STATE_KEY``, which imports the ORM)
+_STATE_KEY = "_sa_instance_state"
+
+
 class IdentityMap:
     """Identity key -> the one object loaded for that row.
 
@@ -171,13 +196,14 @@ class IdentityMap:
     still to flush are kept alive by the session's own sets (``session.new``,
     ``session.dirty``, ``session.deleted``), not by this map.
 
-    Internally every entry is a :class:`_KeyedRef` in ``_refs``.
+    Internally every entry in ``_refs`` is a :class:`_KeyedRef`, or the object's state
+    holding one (:class:`MapEntry`).
     """
 
     __slots__ = ("_refs", "_on_object_collected", "__weakref__")
 
     def __init__(self) -> None:
-        self._refs: dict[Hashable, _KeyedRef] = {}
+        self._refs: dict[Hashable, _KeyedRef | MapEntry] = {}
         # The weakref callback must not keep the map alive (that would make every
         # map part of a reference cycle), so it reaches the map through a weak
         # reference too, as weakref.WeakValueDictionary does.
@@ -190,18 +216,26 @@ class IdentityMap:
 
         self._on_object_collected = remove_dead_entry
 
-    def _new_entry(self, key: Hashable, obj: object) -> _KeyedRef:
-        """A weak reference to *obj* that calls back with *key* when *obj* is collected."""
-        return _KeyedRef(obj, self._on_object_collected, key)
+    def _new_entry(self, key: Hashable, obj: object) -> _KeyedRef | MapEntry:
+        """A weak reference to *obj* that calls back with *key* when *obj* is collected; or
+        *obj*'s state, if its key is *key*, holding that weak reference (:class:`MapEntry`)."""
+        entry = _KeyedRef(obj, self._on_object_collected, key)
+        state = getattr(obj, "__dict__", {}).get(_STATE_KEY)
+        if isinstance(state, MapEntry) and state.key == key and state() is obj:
+            state._obj_ref = entry  # the state's weak reference to its object is now the map's
+            return state
+        return entry
 
-    def _remove_dead_entry(self, dead_ref: _KeyedRef) -> None:
+    def _remove_dead_entry(self, dead_ref: _KeyedRef | MapEntry) -> None:
         """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
         # Garbage-collection race: the callback runs some time after the object died
         # (after every weakref to it was cleared; later still when the garbage
         # collector breaks a cycle).  In between, add() or replace() may already have
         # stored a NEW object under the same key, with a new _KeyedRef.  Remove the
         # entry only if it still holds the dead object's ref, never the newcomer.
-        if self._refs.get(dead_ref.key) is dead_ref:
+        # (An entry that is a state holds the dead ref.)
+        entry = self._refs.get(dead_ref.key)
+        if entry is dead_ref or (isinstance(entry, MapEntry) and entry._obj_ref is dead_ref):
             del self._refs[dead_ref.key]
 
     def _add_absent(self, key: Hashable, obj: object) -> None:

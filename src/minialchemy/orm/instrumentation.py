@@ -43,6 +43,8 @@ import functools
 import weakref
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+from minialchemy.orm.identity import MapEntry
+
 __all__ = [
     "STATE_KEY",
     "NO_VALUE",
@@ -56,6 +58,8 @@ __all__ = [
     "load_instances",
     "populate_expired",
     "insert_params",
+    "insert_params_many",
+    "fill_keys",
     "update_params",
     "delete_params",
     "mark_inserted",
@@ -84,7 +88,7 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 
-class InstanceState:
+class InstanceState(MapEntry):
     """Everything the ORM knows about one mapped object.
 
     ``key`` is the identity key ``(cls, (pk,), None)`` once the row exists; ``session_id`` names
@@ -98,13 +102,12 @@ class InstanceState:
 
     ``obj()`` returns the object (a weak reference: the state never keeps its object alive).
     ``committed_state`` and ``expired_attributes`` are created on first use: most loaded
-    objects never need them.
+    objects never need them.  The weak reference and the key come from :class:`MapEntry`,
+    which lets the identity map store the state itself as the object's entry.
     """
 
     __slots__ = (
-        "_obj_ref",
         "mapper",
-        "key",
         "session_id",
         "_committed_state",
         "_expired_attributes",
@@ -530,6 +533,23 @@ def populate_expired(state: InstanceState, d: dict[str, Any], attr_keys: Iterabl
 def insert_params(d: dict[str, Any], attr_keys: Iterable[str]) -> list[Any]:
     """INSERT values of one object, in column order (missing attributes are None)."""
     return [d.get(key) for key in attr_keys]
+
+
+def insert_params_many(objects: Sequence[Any], attr_keys: Sequence[str], start: int, stop: int) -> list[Any]:
+    """The INSERT values of ``objects[start:stop]`` in one flat list, one object's values after
+    the other's: the parameters of one batched ``INSERT ... VALUES (?, ?), (?, ?) ...``."""
+    params: list[Any] = []
+    for obj in objects[start:stop]:
+        params += insert_params(obj.__dict__, attr_keys)
+    return params
+
+
+def fill_keys(objects: Sequence[Any], start: int, keys: Sequence[Any], attr_key: str) -> None:
+    """Give ``objects[start]``, ``objects[start + 1]``, ... the values of ``keys`` (the primary
+    keys a batched INSERT generated, in parameter order) as attribute ``attr_key``: stored as
+    loaded values, no change recorded."""
+    for obj, key in zip(objects[start:start + len(keys)], keys):
+        obj.__dict__[attr_key] = key
 
 
 def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import logging
 import weakref
-from itertools import groupby, repeat
+from functools import partial
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from minialchemy import _accel
@@ -352,7 +353,7 @@ def emit_insert_batched(
         raise AssertionError(f"batched RETURNING needs a rowid-alias primary key; table {plan.table_name!r} has none")
     if filled is None:
         filled = FilledKeys()
-    insert_params = _accel.instrumentation.insert_params
+    instrumentation = _accel.instrumentation
     options = _options(cause)
     for keys, run in runs_by_columns(plan, objects):
         if not keys:  # nothing to write but the key: INSERT ... DEFAULT VALUES, one by one
@@ -360,19 +361,14 @@ def emit_insert_batched(
             continue
         compiled, ordered = plan.insert(keys, returning=(pk,))
         processors = compiled.bind_processors()
-        dicts = [obj.__dict__ for obj in run]
-        rows = map(insert_params, dicts, repeat(ordered, len(dicts)))
-        if processors is not None:
-            rows = (_process(row, compiled, processors) for row in rows)
-        start = 0
-        for returned in connection.execute_insertmanyvalues(
-            compiled, rows, rows_total=len(dicts), execution_options=options
-        ):
-            end = start + len(returned)
-            for d, row in zip(dicts[start:end], returned):
-                d[pk] = row[0]
-            filled.add_run(run[start:end], pk)
-            start = end
+        if processors is None:
+            # each statement's parameters, one flat list built in one pass over its objects
+            params: Any = partial(instrumentation.insert_params_many, run, ordered)
+        else:
+            params = (_process(instrumentation.insert_params(o.__dict__, ordered), compiled, processors) for o in run)
+        for batch in connection.execute_insertmanyvalues(compiled, params, rows_total=len(run), execution_options=options):
+            instrumentation.fill_keys(run, batch.start, batch.keys, pk)
+            filled.add_run(run[batch.start:batch.start + len(batch)], pk)
     return filled
 
 
