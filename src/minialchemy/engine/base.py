@@ -23,14 +23,13 @@ stdlib ``sqlite3`` module.
 
 from __future__ import annotations
 
-import logging
+import os
 import sqlite3
 import sys
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from minialchemy.engine import insertmanyvalues
+from minialchemy.engine import insertmanyvalues, log
 from minialchemy.engine.result import CursorResult, row_class
 from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, ResourceClosedError, _truncate_params
 from minialchemy.inspection import Inspector, _inspects
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
     from minialchemy.sql.compiler import Compiled
 
 __all__ = ["Engine", "Connection", "Transaction", "create_engine", "Dialect"]
-
-log = logging.getLogger("minialchemy.engine")
 
 
 class Dialect:
@@ -275,7 +272,7 @@ class Engine:
         self.is_memory = self.database == ":memory:" or self.database.startswith("file::memory:")
         if self.is_memory:
             # one shared-cache in-memory database per engine, reached by a name of its own
-            self.database = f"file:minialchemy-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            self.database = f"file:minialchemy-{os.urandom(16).hex()}?mode=memory&cache=shared"
         self.pool: _MemoryPool | _QueuePool = (
             _MemoryPool(self._create_raw) if self.is_memory else _QueuePool(self._create_raw)
         )
@@ -638,7 +635,7 @@ class Connection:
     ) -> sqlite3.Cursor:
         """THE place where SQL is sent: log it (with why), run it, wrap driver errors."""
         raw = self.connection
-        if log.isEnabledFor(logging.INFO):
+        if log.info_enabled(log.ENGINE):
             _log_statement(sql, params, many=many, cause=cause, log_text=log_text)
         try:
             if many:
@@ -758,16 +755,17 @@ def _inserted_primary_key(compiled: Compiled, params: Sequence[Any], lastrowid: 
 
 
 def _log_statement(sql: str, params: Any, *, many: bool, cause: str | None, log_text: str | None) -> None:
+    logger = log.get_logger(log.ENGINE)
     extra = {"sql": sql, "params": params, "cause": cause}
-    log.info("%s", log_text or sql, extra=extra)
+    logger.info("%s", log_text or sql, extra=extra)
     if params is None:
         return
     label = cause or "raw sql"
     if many:
         shown = params if len(params) <= 10 else [*params[:5], f"... {len(params) - 10} more ...", *params[-5:]]
-        log.info("[%s, executemany of %d rows] %s", label, len(params), _truncate_params(shown, 2000))
+        logger.info("[%s, executemany of %d rows] %s", label, len(params), _truncate_params(shown, 2000))
     else:
-        log.info("[%s] %s", label, _truncate_params(params))
+        logger.info("[%s] %s", label, _truncate_params(params))
 
 
 _ECHO_HANDLER_NAME = "minialchemy-echo"
@@ -775,14 +773,17 @@ _ECHO_HANDLER_NAME = "minialchemy-echo"
 
 def _enable_echo() -> None:
     """``echo=True``: print the engine log to stdout (once, however many engines ask)."""
-    if any(getattr(h, "name", None) == _ECHO_HANDLER_NAME for h in log.handlers):
-        log.setLevel(logging.INFO)
+    import logging
+
+    logger = log.get_logger(log.ENGINE)
+    if any(getattr(h, "name", None) == _ECHO_HANDLER_NAME for h in logger.handlers):
+        logger.setLevel(logging.INFO)
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.name = _ECHO_HANDLER_NAME
     handler.setFormatter(logging.Formatter("%(asctime)s INFO %(name)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 @_inspects(Engine, Connection)

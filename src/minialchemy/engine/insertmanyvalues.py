@@ -66,11 +66,11 @@ a table without columns to write, or a switch: ``create_engine(..., insertmanyva
 
 from __future__ import annotations
 
-import logging
 from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+from minialchemy.engine import log
 from minialchemy.exc import InsertManyValuesError
 from minialchemy.sql.elements import func
 from minialchemy.sql.selectable import select
@@ -93,8 +93,6 @@ __all__ = [
     "abbreviated_sql",
     "keys_in_parameter_order",
 ]
-
-log = logging.getLogger("minialchemy.engine")
 
 #: Rows per batched INSERT statement (the default of ``create_engine(...,
 #: insertmanyvalues_page_size=...)``), capped by the bind-parameter limit.  Not the largest
@@ -268,7 +266,7 @@ def execute_batches(
     engine = connection.engine
     size = rows_per_statement(engine.dialect, width, engine.insertmanyvalues_page_size)
     statements = -(-rows_total // size)
-    echoing = log.isEnabledFor(logging.INFO)
+    echoing = log.info_enabled(log.ENGINE)
     sql_for_size: dict[int, str] = {}
     start = 0
     for number, (n, params) in enumerate(_chunks(parameter_rows, rows_total, size), 1):

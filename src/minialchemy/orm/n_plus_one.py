@@ -23,16 +23,15 @@ a lazy load is about to send SQL.
 
 from __future__ import annotations
 
-import logging
 import sys
 import warnings
 from typing import Any
 
+from minialchemy.engine import log
 from minialchemy.exc import NPlusOneWarning
 
 __all__ = ["DEFAULT_N_PLUS_ONE_THRESHOLD", "LazyLoadCounter"]
 
-log = logging.getLogger("minialchemy.orm")
 
 #: lazy loads of one relationship, for as many different parents, before the warning
 DEFAULT_N_PLUS_ONE_THRESHOLD = 10
@@ -74,8 +73,9 @@ class LazyLoadCounter:
             f"{prop.parent.class_.__name__} objects, one SELECT each; load them all with one more "
             f"SELECT: .options(selectinload({name})) (Session(n_plus_one_threshold=None): no warning)"
         )
-        if log.hasHandlers():  # logging is set up: the warning goes to the log as well
-            log.warning(message)
+        logger = log.logger_with_handlers(log.ORM)
+        if logger is not None:  # logging is set up: the warning goes to the log as well
+            logger.warning(message)
         warnings.warn(message, NPlusOneWarning, stacklevel=_user_stacklevel())
 
     def reset(self) -> None:

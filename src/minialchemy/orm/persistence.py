@@ -43,14 +43,13 @@ step sent each one, and how.
 
 from __future__ import annotations
 
-import logging
 import weakref
 from functools import partial
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from minialchemy import _accel
-from minialchemy.engine import insertmanyvalues
+from minialchemy.engine import insertmanyvalues, log
 from minialchemy.orm.exc import StaleDataError
 from minialchemy.orm.mapper import Mapper
 from minialchemy.sql.compiler import Compiled, compile_element, process_parameters
@@ -80,8 +79,6 @@ __all__ = [
     "single_row_insert_sql",
 ]
 
-log = logging.getLogger("minialchemy.orm")
-_engine_log = logging.getLogger("minialchemy.engine")  # where the SQL is logged
 
 PER_ROW = "per-row"
 BATCHED = "batched RETURNING"
@@ -390,7 +387,7 @@ def emit_insert_per_row(
     autoinc = plan.autoincrement_keys
     server_keys = plan.server_key_keys
     columns_for = plan.columns_for
-    why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid") if _engine_log.isEnabledFor(logging.INFO) else cause
+    why = _with_strategy(cause, f"{PER_ROW}, key from lastrowid") if log.info_enabled(log.ENGINE) else cause
     options = _options(why)
     execute_compiled = connection.execute_compiled
     shapes: dict[tuple[str, ...], tuple[Compiled, tuple[str, ...], list[Any] | None]] = {}
@@ -498,7 +495,7 @@ def emit_delete(connection: Connection, mapper: Mapper, objects: Sequence[Any], 
         result = connection.execute_compiled(compiled, rows, many=True, execution_options=options)
     if result.rowcount != len(rows):
         # as in SQLAlchemy, a row already gone is only worth a warning: the goal is reached
-        log.warning(
+        log.get_logger(log.ORM).warning(
             "DELETE statement on table %r expected to delete %d row(s); only %d were matched",
             plan.table_name, len(rows), result.rowcount,
         )
