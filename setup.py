@@ -101,10 +101,12 @@ class OptionalBuildExt(build_ext):
                     quiet=True,
                 )
             # cythonize() returns copies; keep setuptools' own Extension objects (it has
-            # annotated them already) and give them the generated C sources.
-            c_sources = {ext.name: ext.sources for ext in generated}
+            # annotated them already) and give them the generated C sources and the macros of
+            # the .pyx's ``# distutils: define_macros=`` line.
+            copies = {ext.name: ext for ext in generated}
             for ext in self.extensions:
-                ext.sources = c_sources[ext.name]
+                ext.sources = copies[ext.name].sources
+                ext.define_macros = copies[ext.name].define_macros
             super().run()
         except (CythonCompileError, BaseError, CCompilerError, OSError) as exc:
             output = (cython_output.getvalue().splitlines() + self._compiler_output)[:REPORT_LINES]

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# distutils: define_macros=CYTHON_VECTORCALL_TPNEW=0
 """Attribute instrumentation, compiled: per-object state, column attributes, dirty tracking.
 
 This is the Cython twin of ``src/minialchemy/orm/instrumentation.py``: the same classes and
@@ -23,6 +24,9 @@ differently to be fast:
 - :class:`ColumnAttribute` is a non-data descriptor in C; the interpreter reads loaded values
   past it, as in the Python twin.
 - the loader and the flush helpers are C loops over ``PyDict_*`` calls.
+- the ``define_macros`` line at the top turns off Cython's vectorcall constructors for this
+  module's types: with them, every ``User(name=...)`` turned the keyword dict CPython had
+  built into an argument array and back into a new dict before ``__init__`` ran.
 
 Built as ``minialchemy._ext.instrumentation``; ``minialchemy._accel`` chooses which twin runs.
 """
@@ -602,11 +606,24 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
         else:
             obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
             if compiled_map is not None:
-                compiled_map._add_absent(key, obj)
+                _add_absent_new(compiled_map, key, obj)
             else:
                 identity_map.add(key, obj)
         objects.append(obj)
     return objects
+
+
+cdef inline void _add_absent_new(IdentityMap identity_map, object key, object obj) except *:
+    """C spelling of ``identity_map._add_absent(key, obj)`` for an object ``_new_instance``
+    has just built: an InstrumentedObject's entry is its state (``MapEntry`` in
+    ext/identity.pyx), stored without the map asking whose state it is and under which key."""
+    cdef InstanceState state
+    if isinstance(obj, InstrumentedObject):
+        state = (<InstrumentedObject>obj)._sa_state
+        state._on_collected = identity_map._on_object_collected
+        PyDict_SetItem(identity_map._refs, key, state)
+    else:
+        identity_map._add_absent(key, obj)
 
 
 cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
