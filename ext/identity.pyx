@@ -215,15 +215,9 @@ cdef str _STATE_KEY = "_sa_instance_state"
 cdef inline object _live(object entry):
     """C spelling of ``entry()``: the object an entry refers to, or None once it was collected
     (an entry is a ``_KeyedRef`` or an object's state, see the module docstring)."""
-    cdef MapEntry state
     if Py_TYPE(entry) == <PyTypeObject*>_KeyedRef:
         return minialchemy_weakref_target(entry)
-    state = <MapEntry>entry
-    if state._obj_ptr != NULL:
-        return <object>state._obj_ptr
-    if state._obj_ref is not None:
-        return minialchemy_weakref_target(state._obj_ref)
-    return None
+    return _entry_object(<MapEntry>entry)
 
 
 cdef inline MapEntry _state_entry(object key, object obj):

@@ -41,7 +41,7 @@ from minialchemy._ext.capi cimport (
     minialchemy_weakref_target,
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
-from minialchemy._ext.identity cimport IdentityMap, MapEntry
+from minialchemy._ext.identity cimport IdentityMap, MapEntry, _entry_object
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -152,12 +152,8 @@ cdef class InstanceState(MapEntry):
         self.session_id = None
 
     cpdef object obj(self):
-        """The object itself, or None if it was garbage-collected."""
-        if self._obj_ptr != NULL:
-            return <object>self._obj_ptr
-        if self._obj_ref is not None:
-            return minialchemy_weakref_target(self._obj_ref)
-        return None
+        """The object itself, or None if it was garbage-collected (or is being freed)."""
+        return _entry_object(self)
 
     @property
     def committed_state(self):

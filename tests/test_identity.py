@@ -457,6 +457,22 @@ def test_an_object_whose_state_is_its_entry_is_held_weakly(backend):
     assert identity_map[key] is replacement
 
 
+def test_an_object_being_deallocated_is_not_handed_out(backend):
+    """Code that runs while an object is being freed (a weak reference's callback here) finds
+    it gone from the map already, as it would find a weak reference to it dead."""
+    identity_map = backend.identity.IdentityMap()
+    obj, key = _instrumented(backend, 2)
+    identity_map.add(key, obj)
+    state = backend.instrumentation.instance_state(obj)
+    seen = []
+    watcher = weakref.ref(obj, lambda _ref: seen.append((identity_map.get(key), key in identity_map, state.obj())))
+
+    del obj
+
+    assert seen == [(None, False, None)]
+    assert watcher() is None and len(identity_map) == 0
+
+
 def test_a_state_entry_dying_after_its_key_was_reused_leaves_the_newcomer(backend):
     identity_map = backend.identity.IdentityMap()
     old, key = _instrumented(backend, 2)

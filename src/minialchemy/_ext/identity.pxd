@@ -5,6 +5,7 @@
 
 cimport cython
 from cpython.object cimport PyObject
+from minialchemy._ext.capi cimport minialchemy_weakref_target
 
 
 # The base of the compiled InstanceState (ext/instrumentation.pyx): what makes a state its
@@ -19,6 +20,25 @@ cdef class MapEntry:
     # the callback of the identity map holding this entry, called with the entry by
     # InstrumentedObject.__dealloc__
     cdef object _on_collected
+
+
+cdef extern from "Python.h":
+    Py_ssize_t _reference_count "Py_REFCNT" (PyObject* op)
+
+
+cdef inline object _entry_object(MapEntry entry):
+    """The object of a state, or None once it is gone: ``InstanceState.obj()`` and the identity
+    map's lookups.  An object whose reference count is 0 is being deallocated: the code its
+    deallocation runs (weak-reference callbacks, the freeing of its attribute values) runs
+    before its ``__dealloc__`` clears the pointer, and must not be handed the object, as it
+    would find a weak reference to it already dead."""
+    if entry._obj_ptr != NULL:
+        if _reference_count(entry._obj_ptr) > 0:
+            return <object>entry._obj_ptr
+        return None
+    if entry._obj_ref is not None:
+        return minialchemy_weakref_target(entry._obj_ref)
+    return None
 
 
 cdef class IdentitySet:
