@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from minialchemy import inspect, text
+from minialchemy.exc import IntegrityError, PendingRollbackError
 
 
 def address_rows(engine):
@@ -189,3 +190,20 @@ def test_a_many_to_one_of_an_expired_object_set_to_none_is_a_modification(sessio
     assert address in session.dirty and session.is_modified(address)
     session.commit()
     assert address_rows(engine)[0] == (1, None)
+
+
+# --- a refresh refused by a session waiting for rollback() still expires the object -----------
+
+
+def test_a_refresh_refused_after_a_failed_flush_still_discards_the_objects_changes(session, User):
+    user = session.get(User, 2)
+    user.name = None
+    with pytest.raises(IntegrityError):
+        session.flush()
+    user.name = "sandy"
+    assert user in session.dirty
+    with pytest.raises(PendingRollbackError):
+        session.refresh(user)
+    assert "name" not in user.__dict__
+    assert user not in session.dirty
+    assert not session.is_modified(user)

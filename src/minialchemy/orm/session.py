@@ -644,17 +644,19 @@ class Session:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
         # an object marked for deletion is not refused here: the autoflush below sends its
         # DELETE (then the SELECT finds no row: refused), as SQLAlchemy does
-        self._check_pending_rollback()
         mapper = state.mapper
         if attribute_names is not None:
             for name in attribute_names:
                 if name not in mapper.attrs:
                     raise ArgumentError(f"{type(obj).__name__} has no mapped attribute {name!r}")
         # the object's own unflushed changes are discarded first; other objects' changes are
-        # then autoflushed, so the SELECT sees the transaction as the session means it
+        # then autoflushed, so the SELECT sees the transaction as the session means it.  A
+        # session waiting for rollback() refuses the SELECT after the expiry, as SQLAlchemy
+        # does: the refused refresh still discarded the object's changes
         state.expire(attribute_names)
         if attribute_names is None:
             self._modified.discard(obj)
+        self._check_pending_rollback()
         self._autoflush(f"refresh of {_instance_str(obj)}")
         if attribute_names is None:
             keys = list(mapper._column_attr_keys)
