@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import decimal
 import operator
-from typing import Any, Iterable, Sequence
 
 from minialchemy.exc import ArgumentError
 from minialchemy.sql import types as sqltypes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Sequence
 
 __all__ = [
     "ClauseElement",

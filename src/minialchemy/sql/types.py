@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any, Callable, Optional
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Optional
 
 __all__ = [
     "TypeEngine",
@@ -34,7 +37,8 @@ __all__ = [
     "NullType",
 ]
 
-Processor = Optional[Callable[[Any], Any]]
+if TYPE_CHECKING:  # a type alias, for annotations only (it needs typing)
+    Processor = Optional[Callable[[Any], Any]]
 
 
 class TypeEngine:
