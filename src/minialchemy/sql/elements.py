@@ -12,7 +12,6 @@ ORM's in-Python evaluator (``synchronize_session="evaluate"``).
 
 from __future__ import annotations
 
-import decimal
 import operator
 
 from minialchemy.exc import ArgumentError
@@ -440,7 +439,7 @@ class BindParameter(ColumnElement):
         self.required = required
         if type_ is None or isinstance(type_, sqltypes.NullType):
             type_ = sqltypes.type_for_python_value(value)
-        elif isinstance(value, decimal.Decimal) and type_.bind_processor() is None:
+        elif sqltypes.is_decimal(value) and type_.bind_processor() is None:
             # sqlite3 cannot bind a Decimal: ``Account.id == Decimal(2)`` compares its float
             type_ = sqltypes.type_for_python_value(value)
         self.type = type_
