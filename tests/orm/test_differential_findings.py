@@ -207,3 +207,24 @@ def test_a_refresh_refused_after_a_failed_flush_still_discards_the_objects_chang
     assert "name" not in user.__dict__
     assert user not in session.dirty
     assert not session.is_modified(user)
+
+
+# --- a collection member whose foreign key is expired is no change of the collection ---------
+
+
+def test_expiring_a_loaded_collection_member_is_no_change_of_its_parent(session, User, Address):
+    address = session.get(Address, 1)
+    spongebob = session.get(User, 1)
+    spongebob.addresses.append(address)  # already a member: the list holds it twice, no net change
+    assert not session.is_modified(spongebob)
+    session.expire(address)
+    assert not session.is_modified(spongebob)
+
+
+def test_appending_an_expired_object_is_a_change_of_the_collection(session, User, Address):
+    address = session.get(Address, 2)
+    spongebob = session.get(User, 1)
+    spongebob.addresses
+    session.expire(address)
+    spongebob.addresses.append(address)
+    assert session.is_modified(spongebob)

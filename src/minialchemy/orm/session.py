@@ -1039,6 +1039,13 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
                 item_state = item.__dict__.get(state_key)
                 if item_state is None or item_state.key is None:
                     return True
+                if any(many not in item.__dict__ for _, many in pairs):
+                    # the child's foreign key is expired (unknown): as in SQLAlchemy, the
+                    # collection's history decides; a member since it was loaded is no change
+                    members = d[state_key].committed_state.get(key)
+                    if members is not None and not any(member is item for member in members):
+                        return True
+                    continue
                 if any(item.__dict__.get(many) != d.get(one) for one, many in pairs):
                     return True
         elif prop.direction == "MANYTOONE":
