@@ -22,10 +22,12 @@ cases:
 - SQLAlchemy (when installed): the same ORM steps with and without ``use_insertmanyvalues``.
 """
 
+import gc
 import itertools
 import os
 import sqlite3
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -45,6 +47,7 @@ __all__ = [
     "verify",
     "batched_values_sql",
     "batched_ordered_sql",
+    "objects_alive_after_flushes",
 ]
 
 CREATE_TABLE = (
@@ -403,3 +406,45 @@ def verify(case: Case, n: int, prepared: Prepared, outcome: Outcome) -> None:
     assert [tuple(row) for row in stored] == [(i, *row) for i, row in enumerate(rows, 1)], (
         f"{case.label}: a row does not hold its object's values"
     )
+
+
+# --- memory: what a long transaction keeps alive --------------------------------------------
+
+
+def objects_alive_after_flushes(library: str, flushes: int = 10, per_flush: int = 5_000) -> dict[str, int]:
+    """In one transaction, ``flushes`` times: construct ``per_flush`` new ``User`` objects,
+    ``add_all``, ``flush``, and drop the program's references to them.  Then, before the
+    COMMIT, count the objects still alive (a weak reference to each tells): ``"alive"`` as
+    reference counting left them, ``"alive_after_collection"`` after ``gc.collect()``.
+
+    ``library``: ``"minialchemy"`` or ``"sqlalchemy"``.  A session that held flushed objects
+    strongly until the commit would keep all ``flushes * per_flush`` of them."""
+    if library == "sqlalchemy":
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session
+
+        User = sqlalchemy_model()
+    else:
+        from minialchemy import create_engine
+        from minialchemy.orm import Session
+
+        User = minialchemy_model()
+    engine = create_engine("sqlite://")
+    User.metadata.create_all(engine)
+    watchers: list[weakref.ref] = []
+    session = Session(engine)
+    try:
+        for flush_number in range(flushes):
+            batch = [User(name=f"user {flush_number}-{n}", fullname=None) for n in range(per_flush)]
+            session.add_all(batch)
+            session.flush()
+            watchers.extend(weakref.ref(user) for user in batch)
+            del batch
+        alive = sum(1 for watcher in watchers if watcher() is not None)
+        gc.collect()
+        alive_after_collection = sum(1 for watcher in watchers if watcher() is not None)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+    return {"alive": alive, "alive_after_collection": alive_after_collection, "flushed": flushes * per_flush}

@@ -43,10 +43,11 @@ from minialchemy._ext.capi cimport (
     minialchemy_dict_set_known_hash,
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
-from minialchemy._ext.identity cimport IdentityMap, MapEntry, _entry_object
+from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Discard, PySet_Add
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -68,8 +69,10 @@ __all__ = [
     "insert_params_many",
     "fill_keys",
     "update_params",
+    "update_rows",
     "delete_params",
     "mark_inserted",
+    "mark_updated",
     "expire_instances",
     "set_committed_value",
     "session_get_fast_path",
@@ -497,6 +500,27 @@ cdef inline InstanceState _state_or_none(object obj, dict d):
     return <InstanceState>state if state != NULL else None
 
 
+cdef inline InstanceState _flushed_state(object obj, dict d):
+    """The state of an object the flush writes (``d[STATE_KEY]`` in the Python twin)."""
+    cdef InstanceState state = _state_or_none(obj, d)
+    if state is None:
+        raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
+    return state
+
+
+cdef inline tuple _values_of(dict d, tuple keys):
+    """``tuple([d.get(key) for key in keys])`` in C."""
+    cdef Py_ssize_t i, n = len(keys)
+    cdef tuple values = PyTuple_New(n)
+    cdef PyObject* value_ptr
+    for i in range(n):
+        value_ptr = PyDict_GetItem(d, keys[i])
+        value = <object>value_ptr if value_ptr != NULL else None
+        Py_INCREF(value)
+        PyTuple_SET_ITEM(values, i, value)
+    return values
+
+
 cpdef InstanceState new_state(object obj, object mapper):
     """Create the state of a transient object and store it in its ``__dict__``."""
     cdef InstanceState state = InstanceState.__new__(InstanceState)
@@ -713,6 +737,82 @@ cpdef dict update_params(InstanceState state, dict d):
     return changes
 
 
+cpdef dict update_rows(object mapper, object objects):
+    """The UPDATE rows of ``mapper``'s modified objects grouped by changed columns (see the
+    Python twin), in one C loop: each object's changed columns are found as ``update_params``
+    finds them, and (up to 64 columns) kept as a bit mask of column positions, which picks the
+    group without a dict or a tuple of names per object; its row is one tuple, values then
+    primary key."""
+    cdef tuple column_keys = mapper._column_attr_keys
+    cdef Py_ssize_t ncols = len(column_keys)
+    cdef bint by_mask = ncols <= 64
+    cdef dict groups = {}
+    cdef dict groups_by_mask = {}
+    cdef Py_ssize_t* changed = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t i, j, nchanged, npk
+    cdef unsigned long long mask
+    cdef dict d
+    cdef dict committed_state
+    cdef InstanceState state
+    cdef PyObject* committed_ptr
+    cdef PyObject* value_ptr
+    cdef tuple pk, row
+    if changed == NULL:
+        raise MemoryError()
+    try:
+        for obj in objects:
+            d = _instance_dict(obj)
+            state = _flushed_state(obj, d)
+            committed_state = state._committed_state
+            if not committed_state:
+                continue
+            nchanged = 0
+            mask = 0
+            for i in range(ncols):
+                committed_ptr = PyDict_GetItem(committed_state, column_keys[i])
+                if committed_ptr == NULL:
+                    continue
+                value_ptr = PyDict_GetItem(d, column_keys[i])
+                if value_ptr == NULL:
+                    continue
+                committed = <object>committed_ptr
+                value = <object>value_ptr
+                if committed is _NO_VALUE or committed != value or type(committed) is not type(value):
+                    changed[nchanged] = i
+                    nchanged += 1
+                    if by_mask:
+                        mask |= (<unsigned long long>1) << i
+            if nchanged == 0:
+                continue
+            pk = <tuple>state.key[1]
+            npk = len(pk)
+            row = PyTuple_New(nchanged + npk)
+            for j in range(nchanged):
+                # read again rather than kept from the loop above: a comparison (``!=``) may run
+                # user code, so no borrowed pointer is kept across it
+                value_ptr = PyDict_GetItem(d, column_keys[changed[j]])
+                value = <object>value_ptr if value_ptr != NULL else None
+                Py_INCREF(value)
+                PyTuple_SET_ITEM(row, j, value)
+            for j in range(npk):
+                value = pk[j]
+                Py_INCREF(value)
+                PyTuple_SET_ITEM(row, nchanged + j, value)
+            group = groups_by_mask.get(mask) if by_mask else None
+            if group is None:
+                names = tuple([column_keys[changed[j]] for j in range(nchanged)])
+                group = groups.get(names)
+                if group is None:
+                    group = groups[names] = ([], [])
+                if by_mask:
+                    groups_by_mask[mask] = group
+            (<list>(<tuple>group)[0]).append(obj)
+            (<list>(<tuple>group)[1]).append(row)
+    finally:
+        PyMem_Free(changed)
+    return groups
+
+
 cpdef tuple delete_params(InstanceState state):
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
     return tuple(state.key[1])
@@ -736,15 +836,8 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
     cdef list displaced = []
     for obj in objects:
         d = _instance_dict(obj)
-        state = _state_or_none(obj, d)
-        if state is None:
-            raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
-        pk = PyTuple_New(npk)
-        for i in range(npk):
-            value_ptr = PyDict_GetItem(d, pk_keys[i])
-            value = <object>value_ptr if value_ptr != NULL else None
-            Py_INCREF(value)
-            PyTuple_SET_ITEM(pk, i, value)
+        state = _flushed_state(obj, d)
+        pk = _values_of(d, pk_keys)
         key = (cls, pk, None)
         # as in load_instances: identity keys hold a class and key values, no cycle passes
         # through them, so the garbage collector need not keep examining them
@@ -760,6 +853,44 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
         if previous is not None and previous is not obj:
             displaced.append(previous)
     return displaced
+
+
+cpdef list mark_updated(object objects, object modified):
+    """After the UPDATEs of a flush: committed values for all, out of ``modified``, and
+    ``(object, new primary key)`` of those whose primary key changed (see the Python twin);
+    one C loop."""
+    cdef IdentitySet compiled_set = modified if type(modified) is IdentitySet else None
+    cdef list moved = []
+    cdef dict d, committed
+    cdef InstanceState state
+    cdef tuple pk_keys
+    cdef Py_ssize_t i, npk
+    cdef bint key_written
+    cdef PyObject* value_ptr
+    cdef tuple pk
+    for obj in objects:
+        d = _instance_dict(obj)
+        state = _flushed_state(obj, d)
+        committed = state._committed_state
+        if committed:
+            pk_keys = <tuple>state.mapper._pk_attr_keys
+            npk = len(pk_keys)
+            key_written = False
+            for i in range(npk):
+                if PyDict_Contains(committed, pk_keys[i]):
+                    key_written = True
+                    break
+            if key_written:
+                pk = _values_of(d, pk_keys)
+                if pk != state.key[1]:
+                    moved.append((obj, pk))
+        _forget_committed(state)
+        state.modified = False
+        if compiled_set is not None:
+            compiled_set.discard(obj)
+        else:
+            modified.discard(obj)
+    return moved
 
 
 cpdef expire_instances(object objects):

@@ -448,6 +448,23 @@ def test_update_params_see_a_change_of_type_as_a_change(backend, session, User):
     assert backend.instrumentation.update_params(state_of(backend, sandy), sandy.__dict__) == {"name": True}
 
 
+def test_update_rows_group_objects_by_changed_columns(backend, session, User):
+    sandy, patrick, squidward, krabs = [
+        load(backend, session, User, (n, f"user{n}", f"User {n}")) for n in (1, 2, 3, 4)
+    ]
+    sandy.name = "sandra"
+    patrick.fullname = "Patrick Star"
+    patrick.name = "pat"
+    squidward.name = "squid"
+    krabs.name = "user4"  # set back to its value: no change
+
+    groups = backend.instrumentation.update_rows(User.__mapper__, [sandy, patrick, squidward, krabs])
+
+    assert list(groups) == [("name",), ("name", "fullname")]
+    assert groups[("name",)] == ([sandy, squidward], [("sandra", 1), ("squid", 3)])
+    assert groups[("name", "fullname")] == ([patrick], [("pat", "Patrick Star", 2)])
+
+
 def test_delete_params_are_the_primary_key(backend, session, User):
     sandy = load(backend, session, User)
 

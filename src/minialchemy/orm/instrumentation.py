@@ -61,8 +61,10 @@ __all__ = [
     "insert_params_many",
     "fill_keys",
     "update_params",
+    "update_rows",
     "delete_params",
     "mark_inserted",
+    "mark_updated",
     "expire_instances",
     "set_committed_value",
     "session_get_fast_path",
@@ -565,6 +567,24 @@ def update_params(state: InstanceState, d: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def update_rows(mapper: Any, objects: Iterable[Any]) -> dict[tuple[str, ...], tuple[list[Any], list[tuple[Any, ...]]]]:
+    """The UPDATE rows of ``mapper``'s modified ``objects``, grouped by the columns that changed
+    (one statement each): ``{changed keys: (objects, rows)}``, in the order the groups first
+    appear.  A row is the new values (``update_params``, column order) followed by the primary
+    key as the identity key holds it (``delete_params``, the WHERE clause).  Objects with no
+    net change are left out."""
+    groups: dict[tuple[str, ...], tuple[list[Any], list[tuple[Any, ...]]]] = {}
+    for obj in objects:
+        d = obj.__dict__
+        state = d[STATE_KEY]
+        changes = update_params(state, d)
+        if changes:
+            members, rows = groups.setdefault(tuple(changes), ([], []))
+            members.append(obj)
+            rows.append((*changes.values(), *delete_params(state)))
+    return groups
+
+
 def delete_params(state: InstanceState) -> tuple[Any, ...]:
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
     return tuple(state.key[1])
@@ -596,6 +616,26 @@ def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> lis
         if previous is not None and previous is not obj:
             displaced.append(previous)
     return displaced
+
+
+def mark_updated(objects: Iterable[Any], modified: Any) -> list[tuple[Any, tuple[Any, ...]]]:
+    """After the UPDATEs of a flush: each object's current values count as committed, and it
+    leaves ``modified`` (the session's set of modified objects).  Return ``(object, new
+    primary key)`` for those whose primary key the UPDATE changed: their identity key still
+    holds the old one, and the session moves them (``Session._mark_flushed_updates``)."""
+    moved = []
+    for obj in objects:
+        d = obj.__dict__
+        state = d[STATE_KEY]
+        pk_keys = state.mapper._pk_attr_keys
+        committed = state._committed_state
+        if committed and any(key in committed for key in pk_keys):
+            pk = tuple([d.get(key) for key in pk_keys])
+            if pk != state.key[1]:
+                moved.append((obj, pk))
+        state._commit_all()
+        modified.discard(obj)
+    return moved
 
 
 def expire_instances(objects: Iterable[Any]) -> None:

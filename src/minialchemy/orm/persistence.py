@@ -72,6 +72,7 @@ __all__ = [
     "emit_insert_per_row",
     "insert_strategy_for",
     "emit_update",
+    "UpdateGroups",
     "emit_delete",
     "PER_ROW",
     "BATCHED",
@@ -450,25 +451,29 @@ def _insert_one_reading_server_keys(
         filled.add(obj, key)
 
 
-def emit_update(connection: Connection, mapper: Mapper, changes: Sequence[tuple[Any, dict[str, Any]]], cause: str) -> None:
-    """UPDATE the changed columns of each object; objects with the same changed columns are
-    sent as one ``executemany``.  A row count that does not match raises StaleDataError."""
+#: ``{changed attribute keys: (objects, rows)}``, as ``instrumentation.update_rows`` groups them
+UpdateGroups = dict[tuple[str, ...], tuple[list[Any], list[tuple[Any, ...]]]]
+
+
+def emit_update(
+    connection: Connection, mapper: Mapper, objects: Sequence[Any], cause: str, groups: UpdateGroups | None = None
+) -> None:
+    """UPDATE the changed columns of each of ``objects`` (persistent, of ``mapper``); objects
+    with the same changed columns are sent as one ``executemany``, their rows built in one pass
+    (``update_rows``, or ``groups`` already built by it); objects with no net change send
+    nothing.  A row count that does not match raises StaleDataError."""
     plan = statements_for(mapper)
-    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
-    for obj, changed in changes:
-        groups.setdefault(tuple(changed), []).append((obj, changed))
-    delete_params = _accel.instrumentation.delete_params
-    state_key = _accel.instrumentation.STATE_KEY
     options = _options(cause)
-    for keys, members in groups.items():
+    if groups is None:
+        groups = _accel.instrumentation.update_rows(mapper, objects)
+    for keys, (members, rows) in groups.items():
         compiled, ordered = plan.update(keys)
+        if ordered != keys:  # placeholders not in column order: the SET values follow them
+            positions = [keys.index(key) for key in ordered]
+            rows = [(*[row[p] for p in positions], *row[len(keys):]) for row in rows]
         processors = compiled.bind_processors()
-        # each row: the SET values, then the WHERE values, the primary key as the identity key
-        # holds it (delete_params)
-        rows = [
-            _process((*[changed[k] for k in ordered], *delete_params(obj.__dict__[state_key])), compiled, processors)
-            for obj, changed in members
-        ]
+        if processors is not None:
+            rows = [_process(row, compiled, processors) for row in rows]
         if len(rows) == 1:
             result = connection.execute_compiled(compiled, rows[0], execution_options=options)
         else:

@@ -808,20 +808,14 @@ class Session:
             self._displaced_by_flush(old, old.__dict__[_accel.instrumentation.STATE_KEY].key, row_reused=True)
 
     def _mark_flushed_updates(self, objects: list[Any]) -> None:
-        """Post-flush, after the UPDATEs of persistent objects: their values are committed, and
-        an object whose primary key the UPDATE changed moves to its new identity key (the row
-        is the same, so ``session.get()`` with the new key returns this object)."""
+        """Post-flush, after the UPDATEs of persistent objects: their values are committed, they
+        leave ``_modified``, and an object whose primary key the UPDATE changed moves to its new
+        identity key (the row is the same, so ``session.get()`` with the new key returns this
+        object)."""
         state_key = _accel.instrumentation.STATE_KEY
-        for obj in objects:
+        for obj, pk in _accel.instrumentation.mark_updated(objects, self._modified):
             state = obj.__dict__[state_key]
-            committed = state.committed_state
-            pk_keys = state.mapper._pk_attr_keys
-            if committed and (pk_keys[0] in committed or any(key in committed for key in pk_keys[1:])):
-                d = obj.__dict__
-                pk = tuple([d.get(key) for key in pk_keys])
-                if pk != state.key[1]:
-                    self._switch_identity_key(obj, state, (state.key[0], pk, state.key[2]))
-            state._commit_all()
+            self._switch_identity_key(obj, state, (state.key[0], pk, state.key[2]))
 
     def _switch_identity_key(self, obj: Any, state: Any, new_key: tuple[Any, ...]) -> None:
         """``obj``'s row now has the primary key of ``new_key``: re-key it in the identity map,

@@ -287,6 +287,8 @@ class _FlushRun:
         self.cause = cause
         self.plan = plan
         self.filled: list[persistence.FilledKeys] = []
+        #: set once a step ran that may have changed objects' values since the plan was made
+        self.objects_changed = False
         self.inserted: list[Any] = []  # every object INSERTed, in order
         #: objects written whose collections hold what the database holds once the flush ends
         self.written_with_relationships: list[Any] = []
@@ -310,6 +312,9 @@ class FlushStep:
     operation = ""
     #: what a learner calls this kind of step
     title = ""
+    #: whether running the step may change attribute values of objects that later steps write
+    #: (then an UPDATE step works out its rows again instead of sending the planned ones)
+    may_change_objects = False
 
     def __init__(self, mapper: Mapper, objects: Sequence[Any], why: str) -> None:
         self.mapper = mapper
@@ -414,6 +419,7 @@ class ProcessDeletedParents(FlushStep):
 
     operation = "PROCESS"
     title = "process children of deleted parents and removed children"
+    may_change_objects = True
 
     def __init__(
         self,
@@ -456,6 +462,7 @@ class SyncForeignKeys(FlushStep):
 
     operation = "SYNC"
     title = "sync foreign keys from parents"
+    may_change_objects = True
 
     def __init__(self, mapper: Mapper, objects: Sequence[Any], why: str, saved: dict[Mapper, list[Any]]) -> None:
         super().__init__(mapper, objects, why)
@@ -486,6 +493,8 @@ class InsertRows(FlushStep):
     def __init__(self, mapper: Mapper, objects: Sequence[Any], why: str, strategy: str, connection: Connection) -> None:
         super().__init__(mapper, objects, why)
         self.strategy = strategy
+        # a column default is a callable of yours, run by this step
+        self.may_change_objects = any(p.column.default is not None for p in mapper._column_props)
         engine = connection.engine
         statements = persistence.statements_for(mapper)
         #: rows per batched statement (the batched strategy only)
@@ -569,45 +578,47 @@ class UpdateRows(FlushStep):
     operation = "UPDATE"
     title = "update changed rows"
 
-    def __init__(self, mapper: Mapper, objects: Sequence[Any], why: str, changes: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        mapper: Mapper,
+        objects: Sequence[Any],
+        why: str,
+        shapes: dict[tuple[str, ...], int],
+        rows: persistence.UpdateGroups | None = None,
+    ) -> None:
         super().__init__(mapper, objects, why)
         self.strategy = "executemany"
-        self._planned_changes = changes  # the changed columns the plan expects, per object
+        #: the sets of changed columns the plan expects, each with its number of rows, in the
+        #: order their statements go
+        self._planned_shapes = shapes
+        #: the rows themselves when the plan could work them out (``update_rows``); sent as
+        #: they are unless a step before this one may have changed the objects
+        self._planned_rows = rows
 
     @property
     def row_count(self) -> int:
-        return sum(1 for changed in self._planned_changes if changed)
+        return sum(self._planned_shapes.values())
 
     def _detail(self) -> str:
-        groups = len({tuple(c) for c in self._planned_changes if c})
+        groups = len(self._planned_shapes)
         rows = self.row_count
         return f"{rows} row{'s' if rows != 1 else ''} in {groups} statement{'s' if groups != 1 else ''} (one executemany per set of changed columns)"
 
     @property
     def statements(self) -> list[str]:
         plan = persistence.statements_for(self.mapper)
-        shapes = dict.fromkeys(tuple(changed) for changed in self._planned_changes if changed)
-        return [plan.update(keys)[0].string for keys in shapes]
+        return [plan.update(keys)[0].string for keys in self._planned_shapes]
 
     def execute(self, run: _FlushRun) -> None:
         session = run.session
-        update_params = _accel.instrumentation.update_params
-        state_key = _accel.instrumentation.STATE_KEY
-        changes = []
-        for obj in self.objects:
-            d = obj.__dict__
-            changed = update_params(d[state_key], d)
-            if changed:
-                changes.append((obj, changed))
-        if changes:
-            persistence.emit_update(run.connection, self.mapper, changes, run.cause_of(self))
-        # written: these values are the committed ones now (a changed primary key moves the
-        # identity key); a change made later in this flush marks the object modified again
-        # (and is flushed), it is not swallowed
+        # the planned rows, unless a step before this one may have changed the objects: then
+        # the changes are found again
+        rows = None if run.objects_changed else self._planned_rows
+        persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
+        # written: these values are the committed ones now, the objects no longer modified (a
+        # changed primary key moves the identity key); a change made later in this flush marks
+        # an object modified again (and is flushed), it is not swallowed
         session._mark_flushed_updates(self.objects)
-        modified = session._modified
-        for obj in self.objects:
-            modified.discard(obj)
         if self.mapper._relationship_keys:
             run.written_with_relationships.extend(self.objects)
 
@@ -935,9 +946,6 @@ class _Planner:
         state = _state(obj)
         d = obj.__dict__
         planned = self.planned_values.get(id(obj))
-        if not planned:
-            # the usual case: what the user changed, already in column order (update_params)
-            return _accel.instrumentation.update_params(state, d)
         changes = dict(_accel.instrumentation.update_params(state, d))
         if planned:
             committed = state.committed_state
@@ -951,6 +959,24 @@ class _Planner:
             return changes
         order = state.mapper._column_attr_keys
         return {key: changes[key] for key in order if key in changes}
+
+    def _predicted_updates(
+        self, mapper: Mapper, persistent: list[Any]
+    ) -> tuple[dict[tuple[str, ...], int], persistence.UpdateGroups | None]:
+        """The sets of columns the UPDATEs of ``persistent`` will write, each with its number
+        of rows, in statement order; and the rows, when nothing but the user's changes goes
+        into them (no value planned by a sync or a deleted parent)."""
+        planned = self.planned_values
+        if not planned or not any(id(obj) in planned for obj in persistent):
+            # the usual case: what the user changed (update_rows, one pass in C)
+            rows = _accel.instrumentation.update_rows(mapper, persistent)
+            return {keys: len(members) for keys, (members, _) in rows.items()}, rows
+        shapes: dict[tuple[str, ...], int] = {}
+        for obj in persistent:
+            changed = self._predicted_changes(obj)
+            if changed:
+                shapes[tuple(changed)] = shapes.get(tuple(changed), 0) + 1
+        return shapes, None
 
     # -- strategies ------------------------------------------------------------------------------
 
@@ -1089,7 +1115,7 @@ class _Planner:
                         f"known since the INSERT above",
                         saved,
                     ))
-            steps.append(UpdateRows(mapper, persistent, why, [self._predicted_changes(o) for o in persistent]))
+            steps.append(UpdateRows(mapper, persistent, why, *self._predicted_updates(mapper, persistent)))
         return steps
 
     def _delete_steps(self, mapper: Mapper, objects: list[Any], ordered: list[Mapper]) -> list[FlushStep]:
@@ -1194,16 +1220,16 @@ def _direct_foreign_key_writes(session: Session) -> set[tuple[int, str]]:
     writes = set()
     fk_keys_of: dict[Mapper, list[str]] = {}  # each mapper's foreign-key attributes, found once
     for obj in session._modified:
-        committed = _state(obj).committed_state
-        if committed:
-            mapper = type(obj).__mapper__
-            fk_keys = fk_keys_of.get(mapper)
-            if fk_keys is None:
-                fk_keys = fk_keys_of[mapper] = [
-                    key
-                    for column in mapper.local_table.columns
-                    if column.foreign_keys and (key := mapper._col_to_attr.get(column)) is not None
-                ]
+        mapper = type(obj).__mapper__
+        fk_keys = fk_keys_of.get(mapper)
+        if fk_keys is None:
+            fk_keys = fk_keys_of[mapper] = [
+                key
+                for column in mapper.local_table.columns
+                if column.foreign_keys and (key := mapper._col_to_attr.get(column)) is not None
+            ]
+        if fk_keys:
+            committed = _state(obj).committed_state
             for key in fk_keys:
                 if key in committed:
                     writes.add((id(obj), key))
@@ -1434,6 +1460,8 @@ def _run(session: Session, plan: FlushPlan, cause: str) -> None:
     try:
         for step in plan:
             step.execute(run)
+            if step.may_change_objects:
+                run.objects_changed = True
     except BaseException as error:
         for keys_filled in run.filled:  # undo: these objects are pending again, without an id
             keys_filled.undo()
