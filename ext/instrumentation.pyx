@@ -471,8 +471,13 @@ cdef class ColumnAttribute:
     cpdef _value_missing(self, obj):
         """No value in ``__dict__``: reload if expired (or unloaded and persistent), else None."""
         cdef dict d = _instance_dict(obj)
-        state = _state_or_none(obj, d)
-        if state is None or state.key is None:
+        cdef InstanceState state = _state_or_none(obj, d)
+        if state is None:
+            return None
+        if state.key is None:
+            if state._expired_attributes and self.key in state._expired_attributes:
+                # expired before a rollback() undid its INSERT: no value to give (refused)
+                state.mapper._load_expired(state, self.key)
             return None  # transient or pending: unset attributes read None
         state.mapper._load_expired(state, self.key)
         cdef PyObject* value = PyDict_GetItem(d, self.key)

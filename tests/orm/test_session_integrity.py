@@ -102,11 +102,22 @@ def test_is_modified_is_false_for_a_value_set_back(session, User):
 
 
 def test_refresh_of_an_object_marked_deleted_is_refused(session, User):
+    """As in SQLAlchemy, the refresh autoflushes first: the DELETE is sent, then the SELECT
+    finds no row (refused); the object is deleted (flushed), no longer marked."""
     patrick = session.get(User, 3)
     session.delete(patrick)
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidRequestError, match="Could not refresh"):
         session.refresh(patrick)
-    assert patrick in session.deleted
+    assert inspect(patrick).deleted
+    assert patrick not in session.deleted
+
+
+def test_refresh_of_an_object_marked_deleted_without_autoflush_reloads_it(session, User):
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    with session.no_autoflush:
+        session.refresh(patrick)
+    assert patrick in session.deleted and inspect(patrick).persistent
 
 
 def test_expire_of_an_object_whose_delete_was_flushed_is_refused(session, User):

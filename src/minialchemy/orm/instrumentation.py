@@ -404,7 +404,12 @@ class ColumnAttribute:
         """No value in ``__dict__``: reload if expired (or unloaded and persistent), else None."""
         d = obj.__dict__
         state = d.get(STATE_KEY)
-        if state is None or state.key is None:
+        if state is None:
+            return None
+        if state.key is None:
+            if state._expired_attributes and self.key in state._expired_attributes:
+                # expired before a rollback() undid its INSERT: no value to give (refused)
+                state.mapper._load_expired(state, self.key)
             return None  # transient or pending: unset attributes read None, no AttributeError
         state.mapper._load_expired(state, self.key)
         return d.get(self.key)

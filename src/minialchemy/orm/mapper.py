@@ -301,6 +301,14 @@ class Mapper:
                 f"operation cannot proceed (attribute {key!r}; call session.add(obj) to re-attach "
                 f"it, or use Session(expire_on_commit=False) to keep values after commit)"
             )
+        if state.key is None:
+            from minialchemy.exc import InvalidRequestError
+
+            raise InvalidRequestError(
+                f"Instance {_instance_str(state.obj())} cannot be refreshed - it is not persistent "
+                f"and does not have a full primary key (attribute {key!r} was expired before a "
+                f"rollback() undid its INSERT; set it again)"
+            )
         session._load_expired_state(state, key)
 
     def __repr__(self) -> str:

@@ -507,7 +507,9 @@ class RelationshipProperty(Mapped[Any]):
             return
         old = d.get(self.key)
         if self.key not in d and state.key is not None and self.back_populates:
-            old = _held_reference(state, self.key)  # its collection loses obj, loaded or not
+            # its collection loses obj, loaded or not; an expired foreign key is not loaded
+            # for it (no SQL, no autoflush: SQLAlchemy's set does not fetch the old value)
+            old = _held_reference(state, self.key)
         if value is not None and value is not old:
             _check_cascade_target(state, value, self)  # a refused assignment changes nothing
         _record_committed_reference(state, self.key)
@@ -712,18 +714,12 @@ def _record_committed_reference(state: Any, key: str) -> None:
             committed[key] = d[key] if key in d else _reference_in_identity_map(state, key)
 
 
-def _held_reference(state: Any, key: str, load: bool = True) -> Any:
+def _held_reference(state: Any, key: str) -> Any:
     """The object a many-to-one that is not loaded refers to, when the session holds it
-    (found by the foreign key in the identity map; with ``load``, an expired foreign key is
-    loaded first, as a direct assignment does in SQLAlchemy); else None."""
+    (found by the foreign key in the identity map, without SQL: an expired foreign key is not
+    loaded for it, as SQLAlchemy's set and backref events do not fetch); else None."""
     if state.session_id is None:
         return None
-    obj = state.obj()
-    prop = state.mapper._props[key]
-    prop._resolve()
-    for _, many in prop.fk_attr_keys() if load else ():
-        if many not in obj.__dict__:
-            getattr(obj, many)  # an expired foreign key is loaded first, as SQLAlchemy does
     found = _reference_in_identity_map(state, key)
     if found is _accel.instrumentation.NO_VALUE or found is None:
         return None
@@ -875,7 +871,7 @@ class InstrumentedList(list):
         elif prop.back_populates:
             previous = item.__dict__.get(prop.back_populates)
             if previous is None and item_state.key is not None and prop.back_populates not in item.__dict__:
-                previous = _held_reference(item_state, prop.back_populates, load=False)  # no SQL on a backref
+                previous = _held_reference(item_state, prop.back_populates)  # no SQL on a backref
             if previous is not None and previous is not owner:
                 other = previous.__dict__.get(prop.key)
                 if isinstance(other, InstrumentedList) and _contains(other, item):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from minialchemy import _accel
@@ -49,6 +50,12 @@ if TYPE_CHECKING:  # for a type checker, the fast path keeps Session.get's own s
 
 else:
     _session_get_fast_path = _accel.instrumentation.session_get_fast_path
+
+#: Objects a ``rollback()`` made transient again while their attributes were expired (an INSERT
+#: of the transaction rolled back after ``expire()``): their values are gone, and a flush that
+#: finds one pending refuses it (:meth:`Session._refuse_expired_pending`), as SQLAlchemy does,
+#: instead of INSERTing NULLs.  Held weakly; usually empty, so the check costs nothing.
+_expired_by_rollback: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()
@@ -370,6 +377,8 @@ class Session:
             state = obj.__dict__[state_key]
             if state.key is not None:
                 self.identity_map.discard(state.key, obj)
+                if state.expired:
+                    _expired_by_rollback.add(obj)
             state.key = None
             state.session_id = None
             state._commit_all()
@@ -644,11 +653,8 @@ class Session:
         state = _state_of(obj)
         if state.key is None or state.session_id != self.hash_key or state.deleted_flag:
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
-        if _is_in(self._deleted, obj):
-            raise InvalidRequestError(
-                f"Could not refresh instance {_instance_str(obj)}: it is marked for deletion "
-                f"(session.delete()); rollback() or expunge it to use its row again"
-            )
+        # an object marked for deletion is not refused here: the autoflush below sends its
+        # DELETE (then the SELECT finds no row: refused), as SQLAlchemy does
         self._check_pending_rollback()
         mapper = state.mapper
         if attribute_names is not None:
@@ -680,12 +686,17 @@ class Session:
             self._modified.discard(obj)
 
     def _load_expired_state(self, state: Any, key: str) -> None:
-        """Called when an expired attribute is read: one SELECT loads all expired attributes."""
+        """Called when an expired attribute is read: one SELECT loads all expired attributes.
+
+        Which attributes to load is decided before the autoflush, as SQLAlchemy does: the
+        flush may itself load them (deleting a user loads its collection, which reads its key)
+        and still DELETE the row, and the SELECT must then find the row gone
+        (ObjectDeletedError; ``Session.get`` returns None) instead of loading nothing."""
         self._check_pending_rollback()
-        self._autoflush(f"loading expired attributes of {_identity_str(state.obj())}")
         keys = set(state.expired_attributes)
         if key in state.mapper._column_attr_keys_set:
             keys.add(key)
+        self._autoflush(f"loading expired attributes of {_identity_str(state.obj())}")
         if not keys:
             return
         self._load_attributes(state, [k for k in state.mapper._column_attr_keys if k in keys],
@@ -750,6 +761,22 @@ class Session:
                 f"column default or another callback the flush runs?); let the flush finish first"
             )
 
+    def _refuse_expired_pending(self) -> None:
+        """A pending object whose attributes are expired has no values to INSERT (its INSERT
+        was rolled back after ``expire()``, and it was added again): the flush refuses it, as
+        SQLAlchemy does, instead of INSERTing NULLs in its place."""
+        state_key = _accel.instrumentation.STATE_KEY
+        for obj in list(_expired_by_rollback):
+            state = obj.__dict__[state_key]
+            if state.key is None and state.session_id == self.hash_key and state.expired_attributes:
+                raise InvalidRequestError(
+                    f"Instance {_instance_str(obj)} cannot be refreshed - it is not persistent and "
+                    f"does not have a full primary key: its attributes "
+                    f"({', '.join(sorted(state.expired_attributes))}) were expired before a "
+                    f"rollback() undid its INSERT, so there is nothing to INSERT; set them again, "
+                    f"or expunge it"
+                )
+
     def _has_changes(self) -> bool:
         return bool(self._new or self._modified or self._deleted)
 
@@ -762,6 +789,8 @@ class Session:
 
         self._flushing = True
         try:
+            if _expired_by_rollback:
+                self._refuse_expired_pending()
             unitofwork.flush(self, cause)
         except BaseException as error:
             self._pending_rollback = error
@@ -1019,6 +1048,13 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
                 if any(item.__dict__.get(many) != d.get(one) for one, many in pairs):
                     return True
         elif prop.direction == "MANYTOONE":
+            if any(many not in d for _, many in pairs):
+                # the foreign key is expired: SQLAlchemy compares the reference with the one it
+                # held before the set, and an unknown one (NO_VALUE) counts as a change
+                committed = d[state_key].committed_state
+                if key in committed and committed[key] is not value:
+                    return True
+                continue
             for one, many in pairs:
                 target = None if value is None else value.__dict__.get(one)
                 if value is not None and target is None or d.get(many) != target:

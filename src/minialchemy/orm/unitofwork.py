@@ -1174,10 +1174,26 @@ class _Planner:
 
 def _key_value(parent: Any, key: str) -> Any:
     """A parent's key attribute as the sync will copy it: unknown until a new parent's INSERT."""
-    value = parent.__dict__.get(key)
+    value = _parent_key_value(parent, key)
     if value is None and _state(parent).key is None:
         return _UNKNOWN_KEY
     return value
+
+
+def _parent_key_value(parent: Any, key: str) -> Any:
+    """A parent's attribute ``key`` that the sync copies into its children's foreign keys.  An
+    expired parent (``expire_all()``, a commit) still has its primary key in its identity key:
+    that is used, without SQL; another expired attribute is loaded, as SQLAlchemy does."""
+    d = parent.__dict__
+    if key in d:
+        return d[key]
+    state = _state(parent)
+    if state.key is None:
+        return None
+    pk_keys = state.mapper._pk_attr_keys
+    if key in pk_keys:
+        return state.key[1][pk_keys.index(key)]
+    return getattr(parent, key)
 
 
 def _sorted_mappers(mappers: Sequence[Mapper]) -> list[Mapper]:
@@ -1236,6 +1252,23 @@ def _direct_foreign_key_writes(session: Session) -> set[tuple[int, str]]:
     return writes
 
 
+def _relationship_changed(child: Any, parent: Any, prop: RelationshipProperty) -> bool:
+    """Whether ``prop`` changed since the last flush in a way that links ``child`` to
+    ``parent`` (``parent`` None: ``child``'s many-to-one was set to None): the many-to-one
+    ``child.<prop>`` no longer holds what it held, or the collection ``parent.<prop>`` gained
+    ``child`` (every member of a new parent's collection is new)."""
+    if prop.direction == MANYTOONE:
+        committed = _state(child).committed_state
+        return prop.key in committed and committed[prop.key] is not parent
+    if parent is None:
+        return False
+    parent_state = _state(parent)
+    if parent_state.key is None:
+        return True
+    committed = parent_state.committed_state
+    return prop.key in committed and not any(member is child for member in _as_list(committed[prop.key]))
+
+
 def _may_sync(
     session: Session,
     child: Any,
@@ -1246,8 +1279,14 @@ def _may_sync(
 ) -> bool:
     """Whether the flush copies ``parent``'s key into ``child``'s foreign key (as SQLAlchemy):
     not when the foreign key was set directly since the last flush (``a.user_id = None`` wins
-    over a loaded, unchanged ``a.user``), nor from a parent outside this session or deleted."""
-    if direct_writes and any((id(child), many) in direct_writes for _, many in prop.fk_attr_keys()):
+    over a loaded, unchanged ``a.user``) -- unless the relationship changed too (``a.user =
+    None`` or ``u.addresses.append(a)``, before or after the direct write: the relationship
+    wins) -- nor from a parent outside this session or deleted."""
+    if (
+        direct_writes
+        and any((id(child), many) in direct_writes for _, many in prop.fk_attr_keys())
+        and not _relationship_changed(child, parent, prop)
+    ):
         return False
     if _state(child).session_id != session.hash_key:
         return False  # a child outside the session is not written, so not changed either
@@ -1282,7 +1321,7 @@ def _sync_foreign_keys(
                     continue
                 switched = parent is not None and id(parent) in key_switched
                 for one, many in prop.fk_attr_keys():
-                    value = None if parent is None else parent.__dict__.get(one)
+                    value = None if parent is None else _parent_key_value(parent, one)
                     _sync_foreign_key(obj, many, value, switched)
     # one-to-many: a parent's collection lists the object (user.addresses.append(address))
     for parent_mapper, parents in saved.items():
@@ -1298,7 +1337,7 @@ def _sync_foreign_keys(
                     if child in session._deleted or not _may_sync(session, child, parent, prop, direct_writes):
                         continue
                     for one, many in prop.fk_attr_keys():
-                        _sync_foreign_key(child, many, pd.get(one), switched)
+                        _sync_foreign_key(child, many, _parent_key_value(parent, one), switched)
 
 
 def _primary_key_switched(parent: Any) -> bool:
@@ -1308,7 +1347,8 @@ def _primary_key_switched(parent: Any) -> bool:
     if state.key is None:
         return False
     d = parent.__dict__
-    return tuple([d.get(key) for key in state.mapper._pk_attr_keys]) != state.key[1]
+    # an expired key attribute (not in __dict__) is not a change
+    return any(key in d and d[key] != old for key, old in zip(state.mapper._pk_attr_keys, state.key[1]))
 
 
 def _sync_foreign_key(child: Any, key: str, value: Any, parent_key_switched: bool) -> None:

@@ -23,32 +23,36 @@ After every step the machine compares:
   objects handed back by the session are held in the order they appear, so "the same object
   again" is compared too.
 
-Size: CI runs a bounded number of programs (``MINIALCHEMY_DIFFERENTIAL_EXAMPLES``,
-each up to ``MINIALCHEMY_DIFFERENTIAL_STEPS``, default 30, steps; default 15 programs: more of the fixed
-programs still find divergences, listed in the report on issue 9), in both backends.  To search
-longer::
+Size: CI runs ``MINIALCHEMY_DIFFERENTIAL_EXAMPLES`` programs (default 100), each up to
+``MINIALCHEMY_DIFFERENTIAL_STEPS`` (default 30) steps, in both backends: about 40 s per backend
+on a busy 2-core machine.  The programs are the same on every run and in every process
+(derandomized, no example database, Hypothesis's pool of constants taken from imported modules
+pinned empty: see ``programs_independent_of_imported_modules``), so CI cannot fail by chance.
+To search new ones, longer::
 
     MINIALCHEMY_DIFFERENTIAL_RANDOM=1 MINIALCHEMY_DIFFERENTIAL_EXAMPLES=5000 \\
-        MINIALCHEMY_DIFFERENTIAL_STEPS=60 python -m pytest -q differential/test_differential.py
+        MINIALCHEMY_DIFFERENTIAL_STEPS=60 python -m pytest -q tests/differential
 
-(without ``MINIALCHEMY_DIFFERENTIAL_RANDOM=1`` the programs are the same on every run, so CI
-cannot fail by chance; ``MINIALCHEMY_DIFFERENTIAL_SHRINK=1`` reduces a failing program before it
-is reported, which can take minutes.)
+(``MINIALCHEMY_DIFFERENTIAL_RANDOM=1`` draws new programs each run, ``--hypothesis-seed=N``
+repeats one; ``MINIALCHEMY_DIFFERENTIAL_SHRINK=1`` reduces a failing program before it is
+reported, which can take minutes.)
 
 Where SQLAlchemy and minialchemy differ on purpose, the program avoids the case and
 ``docs/differences.md`` says why.
 """
 
 
+import contextlib
 import gc
 import os
 import shutil
 import sqlite3
 import tempfile
 import traceback
+import unittest.mock
 import warnings
 from types import SimpleNamespace
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
 
@@ -62,7 +66,7 @@ import minialchemy  # noqa: E402
 import minialchemy.orm  # noqa: E402
 import sqlalchemy.orm  # noqa: E402
 
-EXAMPLES = int(os.environ.get("MINIALCHEMY_DIFFERENTIAL_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("MINIALCHEMY_DIFFERENTIAL_EXAMPLES", "100"))
 STEPS = int(os.environ.get("MINIALCHEMY_DIFFERENTIAL_STEPS", "30"))
 
 STATES = ("transient", "pending", "persistent", "deleted", "detached")
@@ -275,13 +279,33 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def add(self, choice: int) -> None:
         index = self.pick(choice)
+        if self.row_is_gone(index):
+            return
         self.both(f"session.add(#{index})", lambda side: side.session.add(side.objects[index]))
 
     @precondition(lambda self: self.mini.objects)
     @rule(choices=st.lists(PICK, min_size=1, max_size=3))
     def add_all(self, choices: list[int]) -> None:
         indices = [self.pick(c) for c in choices]
+        if any(self.row_is_gone(i) for i in indices):
+            return
         self.both(f"session.add_all({indices})", lambda side: side.session.add_all([side.objects[i] for i in indices]))
+
+    def row_is_gone(self, index: int) -> bool:
+        """Whether held object ``index`` is detached and its row no longer exists (its INSERT
+        was rolled back, or its row deleted, after it was loaded).  Re-added, it is a
+        persistent object without a row: SQLAlchemy raises ObjectDeletedError at whichever
+        later flush happens to load it (a flush loads the expired key of every changed object,
+        and of the old user of an address that moved); minialchemy raises when it must read
+        the row (reading an expired attribute, a refresh).  The program re-adds detached
+        objects whose row exists (docs/differences.md)."""
+        obj = self.sa.objects[index]
+        state = SA.root.inspect(obj)
+        if not state.detached:
+            return False
+        table = "user_account" if isinstance(obj, SA.User) else "address"
+        rows = self.sa.committed_rows()[0 if table == "user_account" else 1]
+        return not any(row[0] == state.key[1][0] for row in rows)
 
     # -- the transaction ------------------------------------------------------------------------
 
@@ -309,10 +333,24 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     # -- expiry ---------------------------------------------------------------------------------
 
+    def moved_between_parents(self, index: int) -> bool:
+        """Whether held object ``index`` is an address whose ``user`` changed since the last
+        flush (it may have left another user's collection).  Expiring (or refreshing) it discards that change,
+        but not the one its new user's collection holds; SQLAlchemy's next flush then writes
+        the new user's key or NULL depending on the order it visits the two users (by memory
+        address: it differs from run to run, even for one program).  minialchemy writes the
+        new user's key.  The program does not expire such an object (docs/differences.md)."""
+        obj = self.sa.objects[index]
+        if not isinstance(obj, SA.Address):
+            return False
+        return SA.root.inspect(obj).attrs.user.history.has_changes()
+
     @precondition(lambda self: self.mini.objects)
     @rule(choice=PICK)
     def expire(self, choice: int) -> None:
         index = self.pick(choice)
+        if self.moved_between_parents(index):
+            return
         self.both(f"session.expire(#{index})", lambda side: side.session.expire(side.objects[index]))
 
     @rule()
@@ -323,6 +361,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def refresh(self, choice: int) -> None:
         index = self.pick(choice)
+        if self.moved_between_parents(index):
+            return
         self.both(f"session.refresh(#{index})", lambda side: side.session.refresh(side.objects[index]))
 
     # -- loading ----------------------------------------------------------------------------------
@@ -532,4 +572,40 @@ DifferentialMachine.TestCase.settings = settings(
     phases=[p for p in Phase if p is not Phase.shrink or os.environ.get("MINIALCHEMY_DIFFERENTIAL_SHRINK") == "1"],
     database=None,  # no examples remembered between runs: every run tries the same programs
 )
-TestDifferential = DifferentialMachine.TestCase
+
+
+@contextlib.contextmanager
+def programs_independent_of_imported_modules() -> Iterator[None]:
+    """Hypothesis (6.131 and later) mixes into what it draws the constants it finds in the
+    source of every *local* module already imported in the process: with minialchemy
+    installed editable that is each ``minialchemy`` module some earlier test happened to
+    import (``minialchemy.tour`` through tests/test_tour.py, say), and nothing at all with
+    a regular install, as in CI.  The programs, derandomized or seeded, would then depend
+    on the process's history: the same run found different divergences alone and inside
+    the whole suite.  For the length of this test the pool of local constants is empty,
+    so a program depends on the seed only.  (This reaches into a Hypothesis internal; on
+    a version without it nothing is pinned and nothing breaks.)"""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # pragma: no cover - a Hypothesis without the constants pool
+        yield
+        return
+    if not hasattr(providers, "_get_local_constants") or not hasattr(providers, "CONSTANTS_CACHE"):
+        yield  # pragma: no cover
+        return
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        with unittest.mock.patch.object(providers, "_get_local_constants", Constants):
+            yield
+    finally:
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+class TestDifferential(DifferentialMachine.TestCase):  # type: ignore[name-defined,misc]
+    """The state machine as a test (pytest collects it: a ``unittest.TestCase``)."""
+
+    def setUp(self) -> None:
+        pinned = programs_independent_of_imported_modules()
+        pinned.__enter__()
+        self.addCleanup(pinned.__exit__, None, None, None)
