@@ -62,6 +62,7 @@ __all__ = [
     "PlainClassColumnAttribute",
     "new_state",
     "instance_state",
+    "add_pending",
     "load_instance",
     "load_instances",
     "populate_expired",
@@ -540,6 +541,37 @@ cpdef InstanceState instance_state(object obj):
     if state is None:
         state = new_state(obj, type(obj).__mapper__)
     return state
+
+
+cpdef add_pending(object objects, object session_id, object new, object add_other):
+    """``Session.add_all``'s loop in C (see the Python twin): the class's mapper and whether it
+    has relationships are looked up once per class, not once per object."""
+    cdef IdentitySet compiled_set = new if type(new) is IdentitySet else None
+    cdef PyTypeObject* last_type = NULL
+    cdef bint last_simple = False
+    cdef object mapper = None
+    cdef PyObject* found
+    cdef InstanceState state
+    cdef dict d
+    for obj in objects:
+        if Py_TYPE(obj) != last_type:
+            last_type = Py_TYPE(obj)
+            found = _class_attribute(last_type, "__mapper__")
+            mapper = <object>found if found != NULL else None
+            last_simple = mapper is not None and not mapper._relationship_keys
+        if last_simple:
+            d = _instance_dict(obj)
+            state = _state_or_none(obj, d)
+            if state is None:
+                state = new_state(obj, mapper)
+            if state.session_id is None and state.key is None:
+                state.session_id = session_id
+                if compiled_set is not None:
+                    compiled_set.add(obj)
+                else:
+                    new.add(obj)
+                continue
+        add_other(obj)
 
 
 # -- the loading fast path -------------------------------------------------------------------

@@ -54,6 +54,7 @@ __all__ = [
     "PlainClassColumnAttribute",
     "new_state",
     "instance_state",
+    "add_pending",
     "load_instance",
     "load_instances",
     "populate_expired",
@@ -449,6 +450,22 @@ def instance_state(obj: Any) -> InstanceState:
         mapper = type(obj).__mapper__
         state = new_state(obj, mapper)
     return state
+
+
+def add_pending(objects: Iterable[Any], session_id: Any, new: Any, add_other: Callable[[Any], None]) -> None:
+    """``Session.add_all``'s loop: each transient object of a class without relationships
+    (nothing to cascade) becomes pending in session ``session_id`` and joins ``new`` (the
+    session's new objects); any other object goes to ``add_other`` (``Session.add``'s way), in
+    the order of ``objects``."""
+    for obj in objects:
+        mapper = getattr(type(obj), "__mapper__", None)
+        if mapper is not None and not mapper._relationship_keys:
+            state = instance_state(obj)
+            if state.session_id is None and state.key is None:
+                state.session_id = session_id
+                new.add(obj)
+                continue
+        add_other(obj)
 
 
 # -- the loading fast path -------------------------------------------------------------------

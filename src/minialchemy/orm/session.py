@@ -428,20 +428,9 @@ class Session:
             self._work_added_during_flush = True
         if self._connection is not None:
             self._check_same_thread()
-        instance_state = _accel.instrumentation.instance_state
-        hash_key = self.hash_key
-        add_new = self._new.add
-        for obj in objects:
-            # fast path, the common case of a bulk add: a transient object of a class without
-            # relationships (nothing to cascade) becomes pending; all else as add() does it
-            mapper = getattr(type(obj), "__mapper__", None)
-            if mapper is not None and not mapper._relationship_keys:
-                state = instance_state(obj)
-                if state.session_id is None and state.key is None:
-                    state.session_id = hash_key
-                    add_new(obj)
-                    continue
-            self._save_or_update(obj)
+        # one loop in C for the common case of a bulk add (a transient object of a class
+        # without relationships becomes pending); any other object as add() does it
+        _accel.instrumentation.add_pending(objects, self.hash_key, self._new, self._save_or_update)
 
     def _save_or_update(self, obj: Any, cascade: bool = True) -> None:
         mapper = object_mapper(obj)  # a clear error for an unmapped object

@@ -555,7 +555,10 @@ class InsertRows(FlushStep):
         objects = self.objects
         _apply_python_defaults(mapper, objects)
         cause = run.cause_of(self)
-        _warn_if_identity_taken(run.session, mapper, objects)
+        if self.strategy == persistence.CLIENT_KEYS or self.may_change_objects or run.objects_changed:
+            # (the other strategies' objects had no key when planned; only your code, in a
+            # column default or an earlier step, could have given them one since)
+            _warn_if_identity_taken(run.session, mapper, objects)
         filled = persistence.FilledKeys()
         run.filled.append(filled)
         if self.strategy == persistence.CLIENT_KEYS:
