@@ -1,8 +1,10 @@
 """What ``import minialchemy.orm`` costs: modules it leaves for later (issue 12).
 
 ``logging`` is imported only when something is logged or echoed (``minialchemy/engine/log.py``
-says why that loses no record).  Each test runs a fresh interpreter: this test process has
-imported everything long ago.
+says why that loses no record).  ``typing`` is imported by type checkers only (each module's
+``if TYPE_CHECKING:``; ``Mapped[int]`` is a ``types.GenericAlias``), and ``decimal`` only by
+the program that makes a ``Decimal``.  Each test runs a fresh interpreter: this test process
+has imported everything long ago.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-DEFERRED = ("logging", "uuid", "platform")
+DEFERRED = ("logging", "uuid", "platform", "typing", "decimal")
 
 
 def run_fresh(code: str) -> str:
@@ -74,3 +76,59 @@ def test_logging_configured_after_import_sees_the_sql():
         """
     )
     assert "minialchemy.engine: SELECT 1 + 1" in printed
+
+
+def test_a_mapped_class_and_its_first_query_import_neither_typing_nor_decimal():
+    printed = run_fresh(
+        f"""
+        import sys
+        from minialchemy import create_engine, select
+        from minialchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+        class Base(DeclarativeBase):
+            pass
+
+        class User(Base):
+            __tablename__ = "user_account"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str]
+
+        engine = create_engine("sqlite://")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add(User(name="sandy"))
+            session.commit()
+            print(session.scalars(select(User.name).where(User.id == 1)).one())
+        print(User.__table__.c.name.nullable)
+        print(sorted(name for name in {DEFERRED!r} if name in sys.modules))
+        """
+    )
+    assert printed.split("\n")[:3] == ["sandy", "False", "[]"]
+
+
+def test_a_typing_annotation_still_maps_once_typing_is_imported():
+    printed = run_fresh(
+        """
+        from typing import List, Optional
+        from minialchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+        from minialchemy import ForeignKey
+
+        class Base(DeclarativeBase):
+            pass
+
+        class User(Base):
+            __tablename__ = "user_account"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            fullname: Mapped[Optional[str]]
+            addresses: Mapped[List["Address"]] = relationship(back_populates="user")
+
+        class Address(Base):
+            __tablename__ = "address"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+            user: Mapped[User] = relationship(back_populates="addresses")
+
+        print(User.__table__.c.fullname.nullable, User.addresses.property.uselist)
+        """
+    )
+    assert printed.split() == ["True", "True"]

@@ -10,7 +10,10 @@ Where it sits: raised by every layer; the ORM's own errors live in :mod:`minialc
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
+
 
 __all__ = [
     "SAWarning",

@@ -15,9 +15,11 @@ knowing what a mapper is: it inspects the class and asks the result for its tabl
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from minialchemy.exc import ArgumentError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable
 
 __all__ = ["inspect", "Inspector"]
 

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 
 from minialchemy.engine import insertmanyvalues, log
 from minialchemy.engine.result import CursorResult, row_class
@@ -35,7 +35,9 @@ from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, Reso
 from minialchemy.inspection import Inspector, _inspects
 from minialchemy.sql.compiler import compile_element
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Iterator, Sequence
     from minialchemy.sql.compiler import Compiled
 
 __all__ = ["Engine", "Connection", "Transaction", "create_engine", "Dialect"]

@@ -68,14 +68,15 @@ from __future__ import annotations
 
 from itertools import chain, islice
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from minialchemy.engine import log
 from minialchemy.exc import InsertManyValuesError
 from minialchemy.sql.elements import func
 from minialchemy.sql.selectable import select
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Iterable, Iterator, Sequence
     from minialchemy.engine.base import Connection, Dialect
     from minialchemy.sql.compiler import Compiled
     from minialchemy.sql.schema import Column, Table
@@ -88,7 +89,6 @@ __all__ = [
     "rowid_at_limit",
     "rows_per_statement",
     "InsertedBatch",
-    "FlatParameters",
     "execute_batches",
     "abbreviated_sql",
     "keys_in_parameter_order",
@@ -215,8 +215,9 @@ class InsertedBatch:
         return f"<InsertedBatch of rows {self.start}..{self.start + len(self.keys) - 1}: keys {self.keys.start}..{self.keys.stop - 1}>"
 
 
-#: ``(start, stop) -> [values of row start, then of row start + 1, ... row stop - 1]``
-FlatParameters = Callable[[int, int], "list[Any]"]
+if TYPE_CHECKING:  # a type alias, for annotations only (it needs typing.Callable)
+    #: ``(start, stop) -> [values of row start, then of row start + 1, ... row stop - 1]``
+    FlatParameters = Callable[[int, int], "list[Any]"]
 
 
 def _chunks(parameter_rows: Iterable[Sequence[Any]] | FlatParameters, rows_total: int, size: int) -> Iterator[tuple[int, list[Any]]]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 
-from typing import Any, Callable, Iterator, Sequence
-
 from minialchemy.exc import (
     InvalidRequestError,
     MultipleResultsFound,
@@ -22,6 +20,10 @@ from minialchemy.exc import (
     NoSuchColumnError,
     ResourceClosedError,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Iterator, Sequence
 
 __all__ = ["Row", "RowMapping", "Result", "CursorResult", "ScalarResult", "MappingResult"]
 

@@ -16,10 +16,12 @@ alias), the loader as an entity through ``_aliased_mapper``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minialchemy.orm.mapper import class_mapper
 from minialchemy.orm.relationship_clauses import AliasedRelationship
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = ["AliasedClass", "aliased"]
 

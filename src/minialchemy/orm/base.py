@@ -19,10 +19,30 @@ the mapper; it imports nothing of the ORM at run time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+import types
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:
+    from typing import Any, overload
+    from typing import Generic as Generic, TypeVar as TypeVar
+
     from minialchemy.orm.mapper import QueryableAttribute
+else:
+    # typing costs more to import than the whole package (issue 12); at run time ``Mapped[int]``
+    # only has to make an annotation, which these two small stand-ins do.
+
+    class TypeVar:
+        """A type variable at run time: just its name, to write ``Generic[T]``."""
+
+        def __init__(self, name: str) -> None:
+            self.__name__ = name
+
+    class Generic:
+        """``Class[X]`` gives ``types.GenericAlias(Class, X)``, as ``list[int]`` does: its
+        ``__origin__`` is the class and its ``__args__`` are ``(X,)``."""
+
+        __slots__ = ()
+        __class_getitem__ = classmethod(types.GenericAlias)
 
 __all__ = ["Mapped"]
 

@@ -31,13 +31,16 @@ uses the engine for SQL and the session's identity map.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm.exc import StaleDataError, UnevaluatableError
 from minialchemy.sql import elements
 from minialchemy.sql.schema import Column
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable
 
 __all__ = ["execute_dml", "evaluator_for"]
 
@@ -55,7 +58,8 @@ _NULL_PROPAGATING = _EVALUABLE - {elements.is_op, elements.is_not_op}
 #: an object whose attribute needed by the criteria is not loaded (expired)
 _UNLOADED = object()
 
-Evaluator = Callable[[dict[str, Any]], Any]
+if TYPE_CHECKING:  # a type alias, for annotations only (it needs typing)
+    Evaluator = Callable[[dict[str, Any]], Any]
 
 
 def evaluator_for(mapper: Any, clause: Any) -> Evaluator:

@@ -20,12 +20,10 @@ import weakref
 import re
 import sys
 import types
-import typing
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
-from minialchemy.orm.base import Mapped
+from minialchemy.orm.base import Mapped, TypeVar  # TypeVar: typing's, or a run-time stand-in (see there)
 from minialchemy.orm.mapper import Mapper
 from minialchemy.orm.relationships import RelationshipProperty, relationship
 from minialchemy.sql import types as sqltypes
@@ -35,7 +33,10 @@ __all__ = ["DeclarativeBase", "Mapped", "mapped_column", "registry", "relationsh
 
 T = TypeVar("T")
 
-if TYPE_CHECKING:  # the active twin's class, as a type checker can see it
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # the active twin's class, as a type checker can see it; typing for annotations only
+    from typing import Any
+
     from minialchemy.orm.instrumentation import InstrumentedObject as _InstrumentedObject
 else:
     _InstrumentedObject = _accel.instrumentation.InstrumentedObject
@@ -114,27 +115,44 @@ class _Annotation:
 def _parse_annotation(annotation: Any, cls: type) -> _Annotation | None:
     if isinstance(annotation, str):
         return _parse_annotation_text(annotation, cls)
-    if typing.get_origin(annotation) is not Mapped:
+    if _origin(annotation) is not Mapped:
         return None
-    args = typing.get_args(annotation)
-    return _analyse_inner(args[0] if args else Any)
+    return _analyse_inner(_args(annotation)[0])
+
+
+# ``typing.get_origin``/``get_args``, read from the attributes they read: ``Mapped[int]`` (a
+# ``types.GenericAlias``) is understood without importing typing (issue 12)
+def _origin(annotation: Any) -> Any:
+    """``list`` for ``list[int]`` or ``List[int]``, ``Mapped`` for ``Mapped[int]``; else None."""
+    return getattr(annotation, "__origin__", None)
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    """``(int,)`` for ``list[int]``; ``()`` for a bare ``List``."""
+    return getattr(annotation, "__args__", ())
+
+
+def _is_union(annotation: Any) -> bool:
+    """``X | None`` (a ``types.UnionType``) or ``Optional[X]``/``Union[...]`` (typing's: then
+    the annotation's author imported typing, and it is in ``sys.modules``)."""
+    typing = sys.modules.get("typing")
+    return isinstance(annotation, types.UnionType) or (
+        typing is not None and _origin(annotation) is typing.Union
+    )
 
 
 def _analyse_inner(inner: Any) -> _Annotation:
     optional = False
-    origin = typing.get_origin(inner)
-    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(inner, types.UnionType)):
-        members = [a for a in typing.get_args(inner) if a is not type(None)]
-        optional = len(members) < len(typing.get_args(inner))
+    if _is_union(inner):
+        members = [a for a in _args(inner) if a is not type(None)]
+        optional = len(members) < len(_args(inner))
         inner = members[0] if len(members) == 1 else inner
-        origin = typing.get_origin(inner)
     collection = False
-    if origin in (list, set, typing.List, typing.Set):
+    if _origin(inner) in (list, set):  # also typing's List[X] and Set[X]
         collection = True
-        args = typing.get_args(inner)
-        inner = args[0] if args else Any
-    if isinstance(inner, typing.ForwardRef):
-        inner = inner.__forward_arg__
+        args = _args(inner)
+        inner = args[0] if args else object  # a bare ``List``: objects of any class
+    inner = getattr(inner, "__forward_arg__", inner)  # typing.ForwardRef("Address"): the class name
     return _Annotation(inner, optional, collection)
 
 
@@ -150,7 +168,11 @@ def _parse_annotation_text(text: str, cls: type) -> _Annotation | None:
     if match is None:
         return None
     namespace = dict(vars(sys.modules.get(cls.__module__, types.ModuleType("_"))))
-    namespace.update({"Mapped": Mapped, "Optional": Optional, "typing": typing})
+    namespace["Mapped"] = Mapped
+    if "Optional" in text or "typing" in text:
+        import typing  # deferred: only an annotation naming it needs typing (issue 12)
+
+        namespace.update({"Optional": typing.Optional, "typing": typing})
     try:
         return _parse_annotation(eval(text, namespace, dict(vars(cls))), cls)  # noqa: S307 - the class's own annotation
     except Exception:  # a name defined later (a forward reference): read the text instead

@@ -41,9 +41,12 @@ from __future__ import annotations
 
 import functools
 import weakref
-from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from minialchemy.orm.identity import MapEntry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 __all__ = [
     "STATE_KEY",
@@ -685,7 +688,8 @@ def set_committed_value(obj: Any, key: str, value: Any) -> None:
 
 # -- Session.get -----------------------------------------------------------------------------
 
-_GetMethod = TypeVar("_GetMethod", bound=Callable[..., Any])
+if TYPE_CHECKING:  # the decorator's type, for type checkers only (typing is not imported at run time)
+    _GetMethod = TypeVar("_GetMethod", bound=Callable[..., Any])
 
 
 def session_get_fast_path(general_get: _GetMethod) -> _GetMethod:

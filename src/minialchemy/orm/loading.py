@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import operator
-from typing import Any, Callable, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine.result import Result
@@ -21,6 +20,10 @@ from minialchemy.orm import strategies
 from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import BinaryExpression, BindParameter, and_
 from minialchemy.sql.selectable import from_clause_of, select
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Sequence
 
 __all__ = [
     "execute_select",

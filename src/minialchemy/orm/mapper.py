@@ -11,13 +11,16 @@ Where it sits: built at class creation; read by the session, the loader and the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Iterator, TypeVar
-
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.inspection import _inspects
+from minialchemy.orm.base import Generic, TypeVar  # typing's, or run-time stand-ins (see there)
 from minialchemy.sql.elements import ColumnElement, ColumnOperators
 from minialchemy.sql.schema import Column, Table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterator
 
 __all__ = ["Mapper", "ColumnProperty", "QueryableAttribute", "AttributeStates"]
 

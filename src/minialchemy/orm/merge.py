@@ -23,11 +23,13 @@ identity map.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 from minialchemy import _accel
 from minialchemy.exc import InvalidRequestError
 from minialchemy.orm.mapper import _instance_str, object_mapper
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Sequence
 
 __all__ = ["merge"]
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
 
 from minialchemy.engine import log
 from minialchemy.exc import NPlusOneWarning
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = ["DEFAULT_N_PLUS_ONE_THRESHOLD", "LazyLoadCounter"]
 

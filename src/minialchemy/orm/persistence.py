@@ -46,7 +46,6 @@ from __future__ import annotations
 import weakref
 from functools import partial
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues, log
@@ -59,7 +58,9 @@ from minialchemy.sql.schema import Column
 from minialchemy.sql.selectable import select
 from minialchemy.sql.types import Integer
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Iterator, Sequence
     from minialchemy.engine.base import Connection
 
 __all__ = [
@@ -72,7 +73,6 @@ __all__ = [
     "emit_insert_per_row",
     "insert_strategy_for",
     "emit_update",
-    "UpdateGroups",
     "emit_delete",
     "PER_ROW",
     "BATCHED",
@@ -451,8 +451,9 @@ def _insert_one_reading_server_keys(
         filled.add(obj, key)
 
 
-#: ``{changed attribute keys: (objects, rows)}``, as ``instrumentation.update_rows`` groups them
-UpdateGroups = dict[tuple[str, ...], tuple[list[Any], list[tuple[Any, ...]]]]
+if TYPE_CHECKING:  # a type alias, for annotations only (it needs typing.Any)
+    #: ``{changed attribute keys: (objects, rows)}``, as ``instrumentation.update_rows`` groups them
+    UpdateGroups = dict[tuple[str, ...], tuple[list[Any], list[tuple[Any, ...]]]]
 
 
 def emit_update(

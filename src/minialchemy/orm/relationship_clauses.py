@@ -21,11 +21,13 @@ Where it sits: used by relationship attributes (``User.addresses``, and those of
 
 from __future__ import annotations
 
-from typing import Any
-
 from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.sql.elements import and_, literal_column
 from minialchemy.sql.selectable import Exists, corresponding_column, select
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = [
     "AliasedRelationship",

@@ -37,13 +37,16 @@ dependency order).
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm.base import Mapped
 from minialchemy.orm.relationship_clauses import RelationshipComparator
 from minialchemy.sql.schema import Column, Table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable
 
 __all__ = [
     "RelationshipProperty",
@@ -96,7 +99,7 @@ def _parse_lazy(lazy: Any) -> str:
     return lazy
 
 
-class RelationshipProperty(Mapped[Any]):
+class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type checkers only
     """A mapped relationship; direction and join columns are worked out from the foreign keys
     on first use (the target class may be defined after this one).  A ``Mapped`` for type
     checkers, so that ``addresses: Mapped[List["Address"]] = relationship()`` checks."""

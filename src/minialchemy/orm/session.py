@@ -28,7 +28,6 @@ import contextlib
 import threading
 import warnings
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
@@ -41,9 +40,13 @@ from minialchemy.orm.session_registry import next_session_id, sessions as _sessi
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
 
 
-_O = TypeVar("_O")  # a mapped class's instances (``session.get(User, 1)`` is a ``User | None``)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing costs more than the package (issue 12): type checkers only
+    from typing import Any, Iterator, Sequence, TypeVar
 
-if TYPE_CHECKING:  # for a type checker, the fast path keeps Session.get's own signature
+    _O = TypeVar("_O")  # a mapped class's instances (``session.get(User, 1)`` is a ``User | None``)
+
+    # for a type checker, the fast path keeps Session.get's own signature
     _F = TypeVar("_F")
 
     def _session_get_fast_path(general_get: _F) -> _F: ...

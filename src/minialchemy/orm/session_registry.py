@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = ["sessions", "next_session_id"]
 

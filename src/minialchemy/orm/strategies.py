@@ -28,13 +28,16 @@ Where it sits: called by :mod:`minialchemy.orm.loading` for every ORM SELECT; it
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable, Sequence
 
 from minialchemy import _accel
 from minialchemy.exc import InvalidRequestError
 from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import and_, or_
 from minialchemy.sql.selectable import select
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Sequence
 
 __all__ = [
     "SELECTIN_BATCH_SIZE",

@@ -24,10 +24,12 @@ Where it sits: built by users, stored on the statement by ``Select.options()`` (
 
 from __future__ import annotations
 
-from typing import Any
-
 from minialchemy.exc import ArgumentError
 from minialchemy.sql.elements import ClauseElement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = [
     "Load",

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues
@@ -65,7 +64,9 @@ from minialchemy.sql.dml import delete as delete_statement
 from minialchemy.sql.dml import insert as insert_statement
 from minialchemy.sql.elements import bindparam
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterator, Sequence
     from minialchemy.engine.base import Connection
     from minialchemy.orm.mapper import Mapper
     from minialchemy.orm.relationships import RelationshipProperty

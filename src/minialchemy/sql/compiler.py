@@ -16,13 +16,17 @@ too, from the single-row INSERT, for :mod:`minialchemy.engine.insertmanyvalues`.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 
 from minialchemy.exc import CompileError, InvalidRequestError, StatementError
 from minialchemy.sql import elements as el
 from minialchemy.sql import selectable as sel
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, Table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Sequence
 
 __all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table", "ddl_drop_table"]
 

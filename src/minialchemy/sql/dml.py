@@ -10,12 +10,14 @@ rendered by :mod:`minialchemy.sql.compiler`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minialchemy.exc import ArgumentError
 from minialchemy.sql.elements import ColumnElement, and_, coerce_expression
 from minialchemy.sql.schema import Column, Table
 from minialchemy.sql.selectable import Executable, entity_table, table_of
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any
 
 __all__ = ["Insert", "Update", "Delete", "insert", "update", "delete"]
 

@@ -12,12 +12,14 @@ ORM's in-Python evaluator (``synchronize_session="evaluate"``).
 
 from __future__ import annotations
 
-import decimal
 import operator
-from typing import Any, Iterable, Sequence
 
 from minialchemy.exc import ArgumentError
 from minialchemy.sql import types as sqltypes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Sequence
 
 __all__ = [
     "ClauseElement",
@@ -437,7 +439,7 @@ class BindParameter(ColumnElement):
         self.required = required
         if type_ is None or isinstance(type_, sqltypes.NullType):
             type_ = sqltypes.type_for_python_value(value)
-        elif isinstance(value, decimal.Decimal) and type_.bind_processor() is None:
+        elif sqltypes.is_decimal(value) and type_.bind_processor() is None:
             # sqlite3 cannot bind a Decimal: ``Account.id == Decimal(2)`` compares its float
             type_ = sqltypes.type_for_python_value(value)
         self.type = type_

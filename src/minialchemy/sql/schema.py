@@ -11,11 +11,13 @@ writes ``CREATE TABLE`` and DML from them.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
-
 from minialchemy.exc import ArgumentError, NoReferencedTableError
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.elements import ColumnElement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Iterator
 
 __all__ = ["MetaData", "Table", "Column", "ForeignKey", "ColumnCollection", "PrimaryKeyConstraint"]
 

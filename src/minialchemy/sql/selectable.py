@@ -24,8 +24,6 @@ the ``_join_target_and_onclause()`` hook described at :meth:`Select.join`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
-
 from minialchemy.exc import (
     AmbiguousForeignKeysError,
     ArgumentError,
@@ -45,6 +43,10 @@ from minialchemy.sql.elements import (
     coerce_order_by,
 )
 from minialchemy.sql.schema import Column, ColumnCollection, PrimaryKeyConstraint, Table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Iterable, Sequence
 
 __all__ = [
     "Select",

@@ -18,8 +18,11 @@ engine (converting parameters and rows).
 from __future__ import annotations
 
 import datetime
-import decimal
-from typing import Any, Callable, Optional
+import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    from typing import Any, Callable, Optional
 
 __all__ = [
     "TypeEngine",
@@ -34,7 +37,8 @@ __all__ = [
     "NullType",
 ]
 
-Processor = Optional[Callable[[Any], Any]]
+if TYPE_CHECKING:  # a type alias, for annotations only (it needs typing)
+    Processor = Optional[Callable[[Any], Any]]
 
 
 class TypeEngine:
@@ -229,7 +233,6 @@ _PYTHON_TO_TYPE: dict[type, TypeEngine] = {
     str: String(),
     bool: Boolean(),
     float: Float(),
-    decimal.Decimal: Float(),  # sqlite3 cannot bind a Decimal; Float's processor converts it
     datetime.datetime: DateTime(),
     datetime.date: Date(),
 }
@@ -237,7 +240,19 @@ _PYTHON_TO_TYPE: dict[type, TypeEngine] = {
 
 def type_for_python_value(value: Any) -> TypeEngine:
     """The type a literal gets when compared with nothing typed (``literal(5)`` -> Integer)."""
-    return _PYTHON_TO_TYPE.get(type(value), NULLTYPE)
+    found = _PYTHON_TO_TYPE.get(type(value))
+    if found is not None:
+        return found
+    if is_decimal(value):
+        return _PYTHON_TO_TYPE[float]  # sqlite3 cannot bind a Decimal; Float's processor converts it
+    return NULLTYPE
+
+
+def is_decimal(value: Any) -> bool:
+    """``isinstance(value, decimal.Decimal)``, without importing decimal (issue 12: it costs
+    more than most of this package): a Decimal exists only once its module has been imported."""
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)
 
 
 def to_instance(type_: Any) -> TypeEngine:
