@@ -39,6 +39,8 @@ from minialchemy._ext.capi cimport (
     minialchemy_instance_dict,
     minialchemy_type_lookup,
     minialchemy_weakref_target,
+    minialchemy_dict_get_known_hash,
+    minialchemy_dict_set_known_hash,
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
@@ -629,6 +631,7 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
     cdef list objects = []
     cdef tuple pk, key
     cdef bint null_pk
+    cdef Py_hash_t key_hash = 0
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     if type(rows) is not list:
@@ -652,28 +655,39 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
         # of plain values).
         PyObject_GC_UnTrack(pk)
         PyObject_GC_UnTrack(key)
-        obj = compiled_map.get(key) if compiled_map is not None else identity_map.get(key)
+        if compiled_map is None:
+            obj = identity_map.get(key)
+        else:
+            # the key is hashed once, for the lookup and for the store (capi.pxd); a key found
+            # in the map (rare: a row loaded again) is looked up again by get()
+            key_hash = hash(key)
+            if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
+                obj = None
+            else:
+                obj = compiled_map.get(key)
         if obj is not None:
             _refresh_expired(obj, attr_keys, row)
         else:
             obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
             if compiled_map is not None:
-                _add_absent_new(compiled_map, key, obj)
+                _add_absent_new(compiled_map, key, key_hash, obj)
             else:
                 identity_map.add(key, obj)
         objects.append(obj)
     return objects
 
 
-cdef inline void _add_absent_new(IdentityMap identity_map, object key, object obj) except *:
+cdef inline void _add_absent_new(IdentityMap identity_map, object key, Py_hash_t key_hash,
+                                 object obj) except *:
     """C spelling of ``identity_map._add_absent(key, obj)`` for an object ``_new_instance``
-    has just built: an InstrumentedObject's entry is its state (``MapEntry`` in
-    ext/identity.pyx), stored without the map asking whose state it is and under which key."""
+    has just built (``key_hash`` is ``hash(key)``): an InstrumentedObject's entry is its state
+    (``MapEntry`` in ext/identity.pyx), stored without the map asking whose state it is and
+    under which key."""
     cdef InstanceState state
     if isinstance(obj, InstrumentedObject):
         state = (<InstrumentedObject>obj)._sa_state
         state._on_collected = identity_map._on_object_collected
-        PyDict_SetItem(identity_map._refs, key, state)
+        minialchemy_dict_set_known_hash(identity_map._refs, key, state, key_hash)
     else:
         identity_map._add_absent(key, obj)
 

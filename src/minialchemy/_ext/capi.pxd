@@ -13,6 +13,10 @@
 #   (combined) ``__dict__`` in place; elsewhere ``PyObject_GenericGetDict`` (public).
 # - ``PyWeakref_GET_OBJECT`` (deprecated in 3.13, a borrowed reference): below 3.13; from 3.13
 #   ``PyWeakref_GetRef`` (public, a strong reference).
+# - ``_PyDict_GetItem_KnownHash`` (private): on 3.10-3.13; ``_PyDict_SetItem_KnownHash``
+#   (private, internal from 3.13): on 3.10-3.12; elsewhere ``PyDict_GetItemWithError`` and
+#   ``PyDict_SetItem`` (public).  These two were added later than the others: checked by
+#   compiling the twins against the 3.10, 3.12 and 3.13 headers, tests run on 3.11 only.
 # - ``MINIALCHEMY_TUPLE_HASH_CACHED``: true from 3.14, where a tuple remembers its hash once
 #   computed, so a tuple whose items are replaced after a lookup must not be hashed again
 #   (``session_get_fast_path`` reuses one key tuple only below 3.14).
@@ -99,9 +103,34 @@ cdef extern from *:
         return target;
     #endif
     }
+
+    /* d[key] (borrowed; NULL if absent, with an exception set only on error) and
+       d[key] = value, for a key whose hash is known: the loader hashes each identity key once
+       for both.  _PyDict_GetItem_KnownHash is in cpython/dictobject.h on 3.10-3.13;
+       _PyDict_SetItem_KnownHash moved to the internal headers in 3.13, so from 3.13 the store
+       hashes again (PyDict_SetItem). */
+    static inline PyObject* minialchemy_dict_get_known_hash(PyObject* d, PyObject* key, Py_hash_t hash) {
+    #ifndef MINIALCHEMY_PUBLIC_CAPI_ONLY
+        return _PyDict_GetItem_KnownHash(d, key, hash);
+    #else
+        (void)hash;
+        return PyDict_GetItemWithError(d, key);
+    #endif
+    }
+
+    static inline int minialchemy_dict_set_known_hash(PyObject* d, PyObject* key, PyObject* value, Py_hash_t hash) {
+    #if !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY) && PY_VERSION_HEX < 0x030D0000
+        return _PyDict_SetItem_KnownHash(d, key, value, hash);
+    #else
+        (void)hash;
+        return PyDict_SetItem(d, key, value);
+    #endif
+    }
     """
     PyObject* minialchemy_type_lookup(PyTypeObject* type, object name)
     bint minialchemy_has_instance_dict(object obj)
     dict minialchemy_instance_dict(object obj)
     object minialchemy_weakref_target(object ref)
+    PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
+    int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     bint MINIALCHEMY_TUPLE_HASH_CACHED
