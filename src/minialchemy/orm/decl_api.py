@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import weakref
-import re
 import sys
 import types
 
@@ -156,15 +155,19 @@ def _analyse_inner(inner: Any) -> _Annotation:
     return _Annotation(inner, optional, collection)
 
 
-_MAPPED_TEXT = re.compile(r"^\s*(?:[\w.]+\.)?Mapped\[(.*)\]\s*$", re.DOTALL)
-_OPTIONAL_TEXT = re.compile(r"^(?:[\w.]+\.)?Optional\[(.*)\]$", re.DOTALL)
-_COLLECTION_TEXT = re.compile(r"^(?:[\w.]+\.)?(?:List|list|Set|set)\[(.*)\]$", re.DOTALL)
+# regular expressions as text, compiled (and cached) by ``re`` on first use: only string
+# annotations need them, and importing re costs more than most modules here (issue 12)
+_MAPPED_TEXT = r"(?s)^\s*(?:[\w.]+\.)?Mapped\[(.*)\]\s*$"
+_OPTIONAL_TEXT = r"(?s)^(?:[\w.]+\.)?Optional\[(.*)\]$"
+_COLLECTION_TEXT = r"(?s)^(?:[\w.]+\.)?(?:List|list|Set|set)\[(.*)\]$"
 
 
 def _parse_annotation_text(text: str, cls: type) -> _Annotation | None:
     """A string annotation (``from __future__ import annotations`` or a forward reference):
     evaluate it if every name is known, else read it as text."""
-    match = _MAPPED_TEXT.match(text)
+    import re  # deferred: see _MAPPED_TEXT
+
+    match = re.match(_MAPPED_TEXT, text)
     if match is None:
         return None
     namespace = dict(vars(sys.modules.get(cls.__module__, types.ModuleType("_"))))
@@ -179,7 +182,7 @@ def _parse_annotation_text(text: str, cls: type) -> _Annotation | None:
         pass
     inner = match.group(1).strip()
     optional = False
-    opt = _OPTIONAL_TEXT.match(inner)
+    opt = re.match(_OPTIONAL_TEXT, inner)
     if opt:
         inner, optional = opt.group(1).strip(), True
     elif "|" in inner:
@@ -189,7 +192,7 @@ def _parse_annotation_text(text: str, cls: type) -> _Annotation | None:
             parts.remove("None")
             inner = parts[0]
     collection = False
-    coll = _COLLECTION_TEXT.match(inner)
+    coll = re.match(_COLLECTION_TEXT, inner)
     if coll:
         inner, collection = coll.group(1).strip(), True
     inner = inner.strip("'\"")

@@ -15,7 +15,6 @@ too, from the single-row INSERT, for :mod:`minialchemy.engine.insertmanyvalues`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from minialchemy.exc import CompileError, InvalidRequestError, StatementError
@@ -26,6 +25,7 @@ from minialchemy.sql.schema import Column, Table
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
+    import re
     from typing import Any, Iterable, Sequence
 
 __all__ = ["Compiled", "compile_element", "process_parameters", "quote", "quote_function_name", "validate_sql_phrase", "ddl_create_table", "ddl_drop_table"]
@@ -45,39 +45,52 @@ RESERVED_WORDS = frozenset(
     trigger unbounded union unique update using vacuum values view virtual when where window with
     without""".split()
 )
-_LEGAL_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
+# Names are checked with sets of characters, not regular expressions: quote() runs for every
+# statement, and importing re costs more than most modules here (issue 12).
+_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")  # [a-z_]
+_NAME_REST = _NAME_FIRST | frozenset("0123456789$")  # [a-z0-9_$]
+_UPPER_CASE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _made_of(name: str, first: frozenset[str], rest: frozenset[str]) -> bool:
+    """The regular expression ``[first][rest]*`` matches all of ``name``."""
+    return name[:1] in first and rest.issuperset(name)
 
 
 def quote(name: str) -> str:
     """Quote an identifier when it must be: a keyword, upper case, spaces or other characters."""
-    if _LEGAL_NAME.match(name) and name not in RESERVED_WORDS:
+    if _made_of(name, _NAME_FIRST, _NAME_REST) and name not in RESERVED_WORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
 
 
 # a function name is written as given (``lower``, ``MyFunc``) when it is made of letters,
 # digits, ``_`` and ``$`` and does not start with a digit or ``$``; anything else is quoted
-_LEGAL_FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_FUNCTION_NAME_FIRST = _NAME_FIRST | _UPPER_CASE  # [A-Za-z_]
+_FUNCTION_NAME_REST = _NAME_REST | _UPPER_CASE  # [A-Za-z0-9_$]
 
 
 def quote_function_name(name: str) -> str:
     """A function name is an identifier: ``func.lower`` renders ``lower(...)``, while
     ``getattr(func, "(SELECT secret FROM t) --")`` renders a quoted (and harmless) name,
     never SQL.  Case is kept, as SQL function names are case-insensitive."""
-    if _LEGAL_FUNCTION_NAME.match(name):
+    if _made_of(name, _FUNCTION_NAME_FIRST, _FUNCTION_NAME_REST):
         return name
     return '"' + name.replace('"', '""') + '"'
 
 
 # ON DELETE / ON UPDATE take one or more SQL keywords ("CASCADE", "SET NULL"): keywords are
 # never quoted, so a phrase holding anything else (quotes, parentheses, ";") is refused
-_SQL_KEYWORD_PHRASE = re.compile(r"^\w+(?:\s+\w+)*$")
+# (text, compiled and cached by ``re`` on first use: importing re is deferred, see quote())
+_SQL_KEYWORD_PHRASE = r"^\w+(?:\s+\w+)*$"
 
 
 def validate_sql_phrase(phrase: str, what: str) -> str:
     """Return ``phrase`` when it is a plain keyword sequence; raise :class:`CompileError` naming
     ``what`` (``"ForeignKey('user_account.id', ondelete=...)"``) otherwise."""
-    if not isinstance(phrase, str) or not _SQL_KEYWORD_PHRASE.match(phrase):
+    import re  # deferred: see quote()
+
+    if not isinstance(phrase, str) or not re.match(_SQL_KEYWORD_PHRASE, phrase):
         raise CompileError(
             f"Unexpected SQL phrase {phrase!r} for {what}: expected SQL keywords only, such as "
             f"CASCADE, SET NULL, SET DEFAULT, RESTRICT or NO ACTION"
@@ -319,7 +332,9 @@ class _SQLCompiler:
                 bind = el.BindParameter(name, required=True)
             return self._bind_placeholder(bind)
 
-        sql = _TEXT_BIND.sub(replace, clause.text)
+        import re  # deferred: see quote(); only text() needs it
+
+        sql = re.sub(_TEXT_BIND, replace, clause.text)
         return sql.replace("\\:", ":")
 
     # -- operators ------------------------------------------------------------------------------
@@ -753,7 +768,8 @@ class _SQLCompiler:
         return sql + self._returning(delete)
 
 
-_TEXT_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+#: ``:name`` in ``text()`` (as text: compiled and cached by ``re`` on first use, see quote())
+_TEXT_BIND = r"(?<![:\w\\]):(\w+)(?!:)"
 
 
 def ddl_create_table(table: Table) -> str:
