@@ -228,3 +228,18 @@ def test_appending_an_expired_object_is_a_change_of_the_collection(session, User
     session.expire(address)
     spongebob.addresses.append(address)
     assert session.is_modified(spongebob)
+
+
+# --- an object appended to another collection leaves its previous owner modified -------------
+
+
+def test_appending_to_another_user_is_a_change_of_the_previous_owner(session, engine, User, Address):
+    spongebob, patrick = session.get(User, 1), session.get(User, 3)
+    address = session.get(Address, 2)
+    patrick.addresses.append(address)
+    session.flush()
+    spongebob.addresses.append(address)  # leaves patrick's loaded collection
+    assert address not in patrick.addresses
+    assert session.is_modified(patrick)
+    session.commit()
+    assert address_rows(engine)[1] == (2, 1)

@@ -880,6 +880,7 @@ class InstrumentedList(list):
                 if isinstance(other, InstrumentedList) and _contains(other, item):
                     other._before_change()
                     list.remove(other, item)
+                    other._removed.append(item)  # a net change of the previous owner (is_modified)
                 _touch(instrumentation.instance_state(previous))  # it lost a member (session.dirty)
             _record_committed_reference(item_state, prop.back_populates)
             item.__dict__[prop.back_populates] = owner
