@@ -69,6 +69,7 @@ __all__ = [
     "populate_expired",
     "group_by_mapper",
     "split_pending",
+    "with_value",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -746,6 +747,17 @@ cpdef tuple split_pending(object objects):
     return pending, persistent
 
 
+cpdef list with_value(object objects, str attr_key):
+    """The objects whose ``attr_key`` is not None (see the Python twin), in one C loop."""
+    cdef list found = []
+    cdef PyObject* value
+    for obj in objects:
+        value = PyDict_GetItem(_instance_dict(obj), attr_key)
+        if value != NULL and <object>value is not None:
+            found.append(obj)
+    return found
+
+
 # -- flush parameters ------------------------------------------------------------------------
 
 
@@ -921,10 +933,10 @@ cpdef tuple delete_params(InstanceState state):
 # -- state transitions in bulk ---------------------------------------------------------------
 
 
-cpdef list mark_inserted(object mapper, object identity_map, object objects):
-    """After the INSERTs of a flush: identity key, committed values, identity map; return the
-    objects displaced from the identity map (see the Python twin).  One C loop for the whole
-    table's new objects."""
+cpdef list mark_inserted(object mapper, object identity_map, object objects, list states):
+    """After the INSERTs of a flush: identity key, committed values, identity map, each state
+    appended to ``states``; return the objects displaced from the identity map (see the Python
+    twin).  One C loop for the whole table's new objects."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t i, npk = len(pk_keys)
@@ -933,6 +945,7 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
     cdef InstanceState state
     cdef PyObject* value_ptr
     cdef tuple pk, key
+    cdef Py_hash_t key_hash
     cdef list displaced = []
     for obj in objects:
         d = _instance_dict(obj)
@@ -946,7 +959,17 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
         state.key = key
         _forget_committed(state)
         state.modified = False
-        if compiled_map is not None:
+        states.append(state)
+        if compiled_map is not None and isinstance(obj, InstrumentedObject):
+            # as in load_instances: the key hashed once, for the lookup and the store; a key
+            # already in the map (its row was deleted behind the session's back) goes the
+            # general way
+            key_hash = hash(key)
+            if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
+                _add_absent_new(compiled_map, key, key_hash, obj)
+                continue
+            previous = compiled_map.replace(key, obj)
+        elif compiled_map is not None:
             previous = compiled_map.replace(key, obj)
         else:
             previous = identity_map.replace(key, obj)
