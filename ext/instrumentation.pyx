@@ -41,6 +41,7 @@ from minialchemy._ext.capi cimport (
     minialchemy_weakref_target,
     minialchemy_dict_get_known_hash,
     minialchemy_dict_set_known_hash,
+    minialchemy_dict_discard,
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
@@ -50,7 +51,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.set cimport PySet_Discard, PySet_Add
+from cpython.set cimport PySet_Discard, PySet_Add, PySet_New
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
 
@@ -79,6 +80,7 @@ __all__ = [
     "mark_inserted",
     "mark_updated",
     "expire_instances",
+    "detach_instances",
     "set_committed_value",
     "session_get_fast_path",
 ]
@@ -279,23 +281,8 @@ cdef class InstanceState(MapEntry):
         mapper = self.mapper
         cdef tuple column_keys = mapper._column_attr_keys
         cdef tuple relationship_keys = mapper._relationship_keys
-        cdef set expired
         if keys is None:
-            expired = set()
-            # A set of attribute names (strings) can be part of no reference cycle: not tracked,
-            # so that 100 000 objects expired by a commit give later collections nothing to walk.
-            PyObject_GC_UnTrack(expired)
-            for key in column_keys:
-                if PyDict_Contains(d, key):
-                    PyDict_DelItem(d, key)
-                PySet_Add(expired, key)
-            for key in relationship_keys:
-                if PyDict_Contains(d, key):
-                    PyDict_DelItem(d, key)
-                PySet_Add(expired, key)
-            self._expired_attributes = expired
-            _forget_committed(self)
-            self.modified = False
+            _expire_every_attribute(self, d, column_keys, relationship_keys, None)
             return
         column_keys_set = mapper._column_attr_keys_set
         for key in keys:
@@ -333,6 +320,32 @@ cdef inline void _forget_committed(InstanceState state):
         state._committed_state.clear()
     state._recorded_mask = 0
     state._recorded_count = 0
+
+
+cdef inline void _expire_every_attribute(InstanceState state, dict d, tuple column_keys,
+                                         tuple relationship_keys, set names) except *:
+    """``state.expire()``: every column and relationship value leaves ``d`` and is expired.
+    ``names``: the set of those keys, copied into the state (``expire_instances`` builds it once
+    per mapper), or None to build it here."""
+    cdef set expired
+    if names is not None:
+        expired = PySet_New(names)
+    else:
+        expired = set()
+        for key in column_keys:
+            PySet_Add(expired, key)
+        for key in relationship_keys:
+            PySet_Add(expired, key)
+    # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
+    # that 100 000 objects expired by a commit give later collections nothing to walk.
+    PyObject_GC_UnTrack(expired)
+    for key in column_keys:
+        minialchemy_dict_discard(d, key)
+    for key in relationship_keys:
+        minialchemy_dict_discard(d, key)
+    state._expired_attributes = expired
+    _forget_committed(state)
+    state.modified = False
 
 
 cdef inline void _attach(object obj, dict d, InstanceState state):
@@ -1045,21 +1058,43 @@ cpdef list mark_updated(object objects, object modified):
 
 
 cpdef expire_instances(object objects):
-    """Expire every attribute of each object: ``InstanceState.expire`` called in C, with the
+    """Expire every attribute of each object: ``InstanceState.expire`` done in C, with the
     cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
     see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
-    not start collections).  Each state's new set of expired names is not tracked by the
-    collector (``InstanceState.expire``)."""
+    not start collections).  The attribute keys and the set of their names are read once per
+    mapper, and each state's set of expired names is a copy of that set, not tracked by the
+    collector."""
     cdef InstanceState state
+    cdef dict d
+    cdef object mapper = None
+    cdef tuple column_keys = None
+    cdef tuple relationship_keys = None
+    cdef set names = None
     cdef int was_enabled = PyGC_Disable()
     try:
         for obj in objects:
-            state = _state_or_none(obj, _instance_dict(obj))
-            if state is not None:
-                state.expire()
+            d = _instance_dict(obj)
+            state = _state_or_none(obj, d)
+            if state is None:
+                continue
+            if state.mapper is not mapper:
+                mapper = state.mapper
+                column_keys = mapper._column_attr_keys
+                relationship_keys = mapper._relationship_keys
+                names = {*column_keys, *relationship_keys}
+            _expire_every_attribute(state, d, column_keys, relationship_keys, names)
     finally:
         if was_enabled:
             PyGC_Enable()
+
+
+cpdef detach_instances(object objects, object session_id):
+    """Objects of session ``session_id`` leave it (see the Python twin), in one C loop."""
+    cdef InstanceState state
+    for obj in objects:
+        state = _state_or_none(obj, _instance_dict(obj))
+        if state is not None and (state.session_id is session_id or state.session_id == session_id):
+            state.session_id = None
 
 
 cpdef set_committed_value(object obj, object key, object value):

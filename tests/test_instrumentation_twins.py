@@ -579,6 +579,19 @@ def test_expire_instances_expires_every_object(backend, session, User):
         assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
 
 
+def test_detach_instances_detaches_only_the_objects_of_the_session(backend, session, User):
+    sandy = load(backend, session, User)
+    other_session = StandInSession(backend)
+    patrick = load(backend, other_session, User, (3, "patrick", "Patrick Star"))
+    squidward = User(name="squidward")  # transient: no state yet
+
+    backend.instrumentation.detach_instances([sandy, patrick, squidward], session.hash_key)
+
+    assert state_of(backend, sandy).detached and state_of(backend, sandy).key == (User, (1,), None)
+    assert state_of(backend, patrick).session_id == other_session.hash_key
+    assert state_of(backend, squidward).transient
+
+
 def test_set_committed_value_records_no_change(backend, session, User):
     sandy = load(backend, session, User)
     sandy.name = "changed"  # a recorded change of another attribute stays

@@ -73,6 +73,7 @@ __all__ = [
     "mark_inserted",
     "mark_updated",
     "expire_instances",
+    "detach_instances",
     "set_committed_value",
     "session_get_fast_path",
 ]
@@ -715,6 +716,16 @@ def expire_instances(objects: Iterable[Any]) -> None:
         state = obj.__dict__.get(STATE_KEY)
         if state is not None:
             state.expire()
+
+
+def detach_instances(objects: Iterable[Any], session_id: Any) -> None:
+    """Each object of ``objects`` that belongs to session ``session_id`` leaves it (its state
+    keeps its identity key: persistent -> detached, pending -> transient); ``close()`` and
+    ``expunge_all()`` do this to all the objects of the session."""
+    for obj in objects:
+        state = obj.__dict__.get(STATE_KEY)
+        if state is not None and state.session_id == session_id:
+            state.session_id = None
 
 
 def set_committed_value(obj: Any, key: str, value: Any) -> None:

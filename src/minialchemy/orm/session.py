@@ -594,12 +594,9 @@ class Session:
 
     def expunge_all(self) -> None:
         """Detach every object (what ``close()`` does after releasing the connection)."""
-        state_key = _accel.instrumentation.STATE_KEY
-        objects = [*self.identity_map.values(), *self._new, *self._deleted, *self._txn_deleted, *self._txn_inserted]
-        for obj in objects:
-            state = obj.__dict__.get(state_key)
-            if state is not None and state.session_id == self.hash_key:
-                state.session_id = None
+        detach = _accel.instrumentation.detach_instances
+        for objects in (self.identity_map.values(), self._new, self._deleted, self._txn_deleted, self._txn_inserted):
+            detach(objects, self.hash_key)
         self.identity_map.clear()
         for collection in (self._new, self._modified, self._deleted, self._txn_inserted, self._txn_deleted):
             collection.clear()
