@@ -566,6 +566,12 @@ cdef inline InstanceState _flushed_state(object obj, dict d):
     return state
 
 
+cdef inline PyObject* _dict_get_str(dict d, str key) except? NULL:
+    """``d.get(key)`` (borrowed, NULL if absent) for a string key, whose hash is cached: the
+    known-hash lookup (``capi.pxd``) skips what ``PyDict_GetItem`` adds around it."""
+    return minialchemy_dict_get_known_hash(d, key, hash(key))
+
+
 cdef inline tuple _values_of(dict d, tuple keys):
     """``tuple([d.get(key) for key in keys])`` in C."""
     cdef Py_ssize_t i, n = len(keys)
@@ -953,8 +959,14 @@ cpdef dict update_rows(object mapper, object objects):
     cdef bint by_mask = ncols <= 64
     cdef dict groups = {}
     cdef dict groups_by_mask = {}
+    # per object: the positions of its changed columns, and their new values, each held by a
+    # reference of ours until its row tuple takes it over (a comparison, ``!=``, may run user
+    # code, so no borrowed pointer is kept across one)
     cdef Py_ssize_t* changed = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t i, j, nchanged, npk
+    cdef PyObject** held = <PyObject**>PyMem_Malloc((ncols + 1) * sizeof(PyObject*))
+    cdef Py_ssize_t i, j, npk, nchanged_in_row
+    cdef Py_ssize_t nchanged = 0
+    cdef str key
     cdef unsigned long long mask, recorded
     cdef unsigned long long last_mask = 0
     cdef object last_group = None
@@ -964,7 +976,9 @@ cpdef dict update_rows(object mapper, object objects):
     cdef PyObject* committed_ptr
     cdef PyObject* value_ptr
     cdef tuple pk, row
-    if changed == NULL:
+    if changed == NULL or held == NULL:
+        PyMem_Free(changed)
+        PyMem_Free(held)
         raise MemoryError()
     try:
         for obj in objects:
@@ -979,20 +993,22 @@ cpdef dict update_rows(object mapper, object objects):
                 recorded = state._recorded_mask
             else:
                 recorded = ~(<unsigned long long>0)
-            nchanged = 0
             mask = 0
             for i in range(ncols):
                 if by_mask and not (recorded & ((<unsigned long long>1) << i)):
                     continue
-                committed_ptr = PyDict_GetItem(committed_state, column_keys[i])
+                key = column_keys[i]
+                committed_ptr = _dict_get_str(committed_state, key)
                 if committed_ptr == NULL:
                     continue
-                value_ptr = PyDict_GetItem(d, column_keys[i])
+                value_ptr = _dict_get_str(d, key)
                 if value_ptr == NULL:
                     continue
                 committed = <object>committed_ptr
                 value = <object>value_ptr
                 if committed is _NO_VALUE or committed != value or type(committed) is not type(value):
+                    Py_INCREF(value)
+                    held[nchanged] = <PyObject*>value
                     changed[nchanged] = i
                     nchanged += 1
                     if by_mask:
@@ -1003,16 +1019,13 @@ cpdef dict update_rows(object mapper, object objects):
             npk = len(pk)
             row = PyTuple_New(nchanged + npk)
             for j in range(nchanged):
-                # read again rather than kept from the loop above: a comparison (``!=``) may run
-                # user code, so no borrowed pointer is kept across it
-                value_ptr = PyDict_GetItem(d, column_keys[changed[j]])
-                value = <object>value_ptr if value_ptr != NULL else None
-                Py_INCREF(value)
-                PyTuple_SET_ITEM(row, j, value)
+                PyTuple_SET_ITEM(row, j, <object>held[j])  # (takes over our reference)
+            nchanged_in_row = nchanged
+            nchanged = 0
             for j in range(npk):
                 value = pk[j]
                 Py_INCREF(value)
-                PyTuple_SET_ITEM(row, nchanged + j, value)
+                PyTuple_SET_ITEM(row, nchanged_in_row + j, value)
             # the group: the previous object's when the mask is the same (the usual case, one
             # column set for all), else found by mask
             if by_mask and last_group is not None and mask == last_mask:
@@ -1020,7 +1033,7 @@ cpdef dict update_rows(object mapper, object objects):
             else:
                 group = groups_by_mask.get(mask) if by_mask else None
             if group is None:
-                names = tuple([column_keys[changed[j]] for j in range(nchanged)])
+                names = tuple([column_keys[changed[j]] for j in range(nchanged_in_row)])
                 group = groups.get(names)
                 if group is None:
                     group = groups[names] = ([], [])
@@ -1032,7 +1045,10 @@ cpdef dict update_rows(object mapper, object objects):
             (<list>(<tuple>group)[0]).append(obj)
             (<list>(<tuple>group)[1]).append(row)
     finally:
+        for j in range(nchanged):  # a comparison failed: the values held for that object
+            Py_XDECREF(held[j])
         PyMem_Free(changed)
+        PyMem_Free(held)
     return groups
 
 
@@ -1118,6 +1134,7 @@ cpdef list mark_updated(object objects, object modified):
     cdef object mapper = None
     cdef tuple pk_keys = None
     cdef Py_ssize_t i, npk = 0
+    cdef unsigned long long pk_bits = 0  # the primary-key columns' bits (0: not all below 64)
     cdef bint key_written
     cdef PyObject* value_ptr
     cdef tuple pk
@@ -1130,11 +1147,21 @@ cpdef list mark_updated(object objects, object modified):
                 mapper = state.mapper
                 pk_keys = <tuple>mapper._pk_attr_keys
                 npk = len(pk_keys)
+                pk_bits = 0
+                for position in mapper._pk_positions:
+                    if not 0 <= position < 64:
+                        pk_bits = 0
+                        break
+                    pk_bits |= (<unsigned long long>1) << <Py_ssize_t>position
             key_written = False
-            for i in range(npk):
-                if PyDict_Contains(committed, pk_keys[i]):
-                    key_written = True
-                    break
+            if pk_bits and state._recorded_count == len(committed):
+                # the mask is exact (see _set_column_value): a key column written has its bit
+                key_written = (state._recorded_mask & pk_bits) != 0
+            else:
+                for i in range(npk):
+                    if PyDict_Contains(committed, pk_keys[i]):
+                        key_written = True
+                        break
             if key_written:
                 pk = _values_of(d, pk_keys)
                 if pk != state.key[1]:
