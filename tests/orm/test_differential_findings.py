@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from minialchemy import inspect, text
-from minialchemy.exc import IntegrityError, PendingRollbackError
+from minialchemy.exc import IntegrityError, InvalidRequestError, PendingRollbackError
 
 
 def address_rows(engine):
@@ -243,3 +243,49 @@ def test_appending_to_another_user_is_a_change_of_the_previous_owner(session, en
     assert session.is_modified(patrick)
     session.commit()
     assert address_rows(engine)[1] == (2, 1)
+
+
+# --- an object appended and removed again since the flush is no net change --------------------
+
+
+def test_appending_and_removing_again_is_no_change_of_the_collection(session, engine, User, Address):
+    spongebob = session.get(User, 1)
+    address = session.get(Address, 2)
+    spongebob.addresses.append(address)
+    spongebob.addresses.remove(address)
+    assert not session.is_modified(spongebob)
+    assert session.is_modified(address)  # its user (and foreign key) changed: to none
+    session.commit()
+    assert address_rows(engine)[:2] == [(1, 1), (2, None)]
+
+
+def test_appending_then_setting_the_many_to_one_to_none_is_no_change_of_the_collection(session, User, Address):
+    spongebob = session.get(User, 1)
+    address = session.get(Address, 2)
+    spongebob.addresses.append(address)
+    address.user = None
+    assert not session.is_modified(spongebob)
+
+
+def test_removing_a_member_loaded_with_the_collection_is_a_change(session, User):
+    spongebob = session.get(User, 1)
+    spongebob.addresses.remove(spongebob.addresses[0])
+    assert session.is_modified(spongebob)
+
+
+# --- delete() of an object whose DELETE this transaction already flushed ----------------------
+
+
+def test_deleting_again_an_object_whose_delete_was_flushed_changes_nothing(session, engine, Address, recwarn):
+    address = session.get(Address, 3)
+    session.delete(address)
+    session.flush()
+    session.delete(address)  # docs/differences.md: SQLAlchemy puts it back in its identity map
+    assert inspect(address).deleted
+    assert address not in session.deleted
+    assert session.get(Address, 3) is None
+    with pytest.raises(InvalidRequestError):
+        session.expire(address)  # not persistent: its row is gone in this transaction
+    session.commit()
+    assert not recwarn.list  # no second DELETE (which would find no row)
+    assert [row[0] for row in address_rows(engine)] == [1, 2]

@@ -550,6 +550,11 @@ class Session:
             state.session_id = self.hash_key
             self._deleted.add(obj)
             return
+        if state.deleted_flag and state.session_id == self.hash_key:
+            # its DELETE was flushed in this transaction: deleted already, nothing to do (a
+            # second DELETE would find no row; SQLAlchemy puts the object back in its identity
+            # map instead: docs/differences.md)
+            return
         if state.session_id != self.hash_key:
             self._save_or_update(obj, cascade=False)  # delete() cascades "delete" only, as SQLAlchemy
         if _is_in(self._deleted, obj):
@@ -1033,8 +1038,13 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
         pairs = prop.fk_attr_keys()
         value = d[key]
         if prop.uselist:
-            if getattr(value, "_removed", None):
-                return True
+            removed = getattr(value, "_removed", None)
+            if removed:
+                # a net change only if a member it held when loaded (or flushed) is gone: one
+                # appended since and removed again is none (SQLAlchemy's collection history)
+                members = d[state_key].committed_state.get(key)
+                if members is None or any(any(item is member for member in members) for item in removed):
+                    return True
             for item in value:
                 item_state = item.__dict__.get(state_key)
                 if item_state is None or item_state.key is None:
