@@ -289,3 +289,73 @@ def test_deleting_again_an_object_whose_delete_was_flushed_changes_nothing(sessi
     session.commit()
     assert not recwarn.list  # no second DELETE (which would find no row)
     assert [row[0] for row in address_rows(engine)] == [1, 2]
+
+
+# --- Session.get of an object marked deleted: loaded again only if wholly expired ------------
+
+
+def test_get_of_a_partly_expired_object_marked_deleted_returns_it(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address, ["email_address"])
+    session.delete(address)
+    assert session.get(Address, 2) is address  # no load, no autoflush: as SQLAlchemy
+
+
+def test_get_of_an_object_marked_deleted_flushed_since_it_was_expired_returns_it(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address)
+    address.email_address = "x"
+    session.flush()  # its other attributes stay expired; the object is no longer wholly expired
+    session.delete(address)
+    assert session.get(Address, 2) is address
+
+
+def test_get_of_a_wholly_expired_object_marked_deleted_and_changed_returns_none(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address)
+    address.email_address = "x"  # set, not loaded: still wholly expired
+    session.delete(address)
+    assert session.get(Address, 2) is None
+
+
+# --- the flush of an object whose primary key is expired and whose row is gone ---------------
+
+
+def remove_row_behind_the_session(session, Address, ident):
+    from minialchemy import delete
+
+    statement = delete(Address).where(Address.id == ident)
+    session.execute(statement, execution_options={"synchronize_session": False})
+
+
+def test_update_of_a_wholly_expired_object_whose_row_is_gone_raises_object_deleted(session, Address):
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    address = session.get(Address, 3)
+    remove_row_behind_the_session(session, Address, 3)
+    session.expire_all()
+    address.user_id = None
+    with pytest.raises(ObjectDeletedError):
+        session.commit()
+
+
+def test_update_of_an_object_whose_key_is_loaded_and_row_gone_raises_stale_data(session, Address):
+    from minialchemy.orm.exc import StaleDataError
+
+    address = session.get(Address, 3)
+    remove_row_behind_the_session(session, Address, 3)
+    session.expire(address, ["email_address"])
+    address.user_id = None
+    with pytest.raises(StaleDataError):
+        session.commit()
+
+
+def test_delete_of_a_wholly_expired_object_whose_row_is_gone_raises_object_deleted(session, Address):
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    address = session.get(Address, 3)
+    remove_row_behind_the_session(session, Address, 3)
+    session.expire_all()
+    session.delete(address)
+    with pytest.raises(ObjectDeletedError):
+        session.commit()

@@ -984,7 +984,7 @@ class Session:
         obj = self.identity_map.get(key)
         if obj is not None and not populate_existing:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
-            if state.expired_attributes:
+            if state.expired_attributes and _wholly_expired(state):
                 try:
                     self._load_expired_state(state, next(iter(state.expired_attributes)))
                 except ObjectDeletedError:
@@ -1020,6 +1020,19 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.hash_key} new={len(self._new)} dirty={len(self._modified)} deleted={len(self._deleted)}>"
+
+
+def _wholly_expired(state: Any) -> bool:
+    """Whether no column of the object was loaded since it was expired: each is expired, or set
+    without its old value known.  ``Session.get`` checks such an object's row (SQLAlchemy's
+    ``state.expired``): it returns None when the row is gone.  A partly expired object (some
+    attribute loaded, or the object flushed, since) is returned as it is."""
+    expired = state.expired_attributes
+    committed = state.committed_state
+    unknown = _accel.instrumentation.NO_VALUE
+    return all(
+        key in expired or committed.get(key) is unknown for key in state.mapper._column_attr_keys
+    )
 
 
 def _is_in(identity_set: Any, obj: Any) -> bool:

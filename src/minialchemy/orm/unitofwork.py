@@ -618,7 +618,13 @@ class UpdateRows(FlushStep):
         # the planned rows, unless a step before this one may have changed the objects: then
         # the changes are found again
         rows = None if run.objects_changed else self._planned_rows
-        persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
+        try:
+            persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
+        except StaleDataError:
+            # a row missing: when it is the row of an object whose key was expired, say so
+            # (ObjectDeletedError, as SQLAlchemy, which loads such a key before its UPDATE)
+            _load_expired_keys(session, self.mapper, self.objects, "UPDATE")
+            raise
         # written: these values are the committed ones now, the objects no longer modified (a
         # changed primary key moves the identity key); a change made later in this flush marks
         # an object modified again (and is flushed), it is not swallowed
@@ -642,12 +648,30 @@ class DeleteRows(FlushStep):
         return [persistence.statements_for(self.mapper).delete().string]
 
     def execute(self, run: _FlushRun) -> None:
-        persistence.emit_delete(run.connection, self.mapper, self.objects, run.cause_of(self))
         session = run.session
+        _load_expired_keys(session, self.mapper, self.objects, "DELETE")
+        persistence.emit_delete(run.connection, self.mapper, self.objects, run.cause_of(self))
         for obj in self.objects:  # persistent -> deleted
             session._mark_deleted(obj, _state(obj))
             session._deleted.discard(obj)
             session._modified.discard(obj)
+
+
+def _load_expired_keys(session: Session, mapper: Mapper, objects: Sequence[Any], operation: str) -> None:
+    """Load the expired attributes of each of ``objects`` whose primary key is expired (expired
+    and then changed, or deleted, without a load): ObjectDeletedError names an object whose row
+    is gone.  SQLAlchemy loads such a key before it UPDATEs or DELETEs the row, so the flush
+    fails with that error instead of a row count that does not match."""
+    pk_keys = mapper._pk_attr_keys
+    for obj in objects:
+        d = obj.__dict__
+        if all(key in d for key in pk_keys):
+            continue
+        expired = [key for key in mapper._column_attr_keys if key not in d]
+        session._load_attributes(
+            _state(obj), expired,
+            cause=f"flush: load the expired key of {_instance_str(obj)} before its {operation}",
+        )
 
 
 class _AssociationRowsStep(FlushStep):
