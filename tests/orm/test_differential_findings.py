@@ -328,25 +328,21 @@ def remove_row_behind_the_session(session, Address, ident):
     session.execute(statement, execution_options={"synchronize_session": False})
 
 
-def test_update_of_a_wholly_expired_object_whose_row_is_gone_raises_object_deleted(session, Address):
-    from minialchemy.orm.exc import ObjectDeletedError
+@pytest.mark.parametrize(
+    "expired, error",
+    [(None, "ObjectDeletedError"), (["email_address"], "StaleDataError")],
+    ids=["wholly-expired:object-deleted", "key-loaded:stale-data"],
+)
+def test_update_of_an_object_whose_row_is_gone(session, Address, expired, error):
+    """Its key expired: SQLAlchemy loads it before the UPDATE and finds no row; its key
+    loaded: the UPDATE matches no row."""
+    from minialchemy.orm import exc
 
     address = session.get(Address, 3)
     remove_row_behind_the_session(session, Address, 3)
-    session.expire_all()
+    session.expire(address, expired)
     address.user_id = None
-    with pytest.raises(ObjectDeletedError):
-        session.commit()
-
-
-def test_update_of_an_object_whose_key_is_loaded_and_row_gone_raises_stale_data(session, Address):
-    from minialchemy.orm.exc import StaleDataError
-
-    address = session.get(Address, 3)
-    remove_row_behind_the_session(session, Address, 3)
-    session.expire(address, ["email_address"])
-    address.user_id = None
-    with pytest.raises(StaleDataError):
+    with pytest.raises(getattr(exc, error)):
         session.commit()
 
 
