@@ -355,3 +355,56 @@ def test_delete_of_a_wholly_expired_object_whose_row_is_gone_raises_object_delet
     session.delete(address)
     with pytest.raises(ObjectDeletedError):
         session.commit()
+
+
+# --- relating objects to a user marked for deletion: refused every way (docs/differences.md) --
+
+
+@pytest.mark.parametrize("how", ["many-to-one", "append", "constructor then add"])
+def test_relating_an_address_to_a_user_marked_for_deletion_is_refused(session, engine, User, Address, how):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    patrick.addresses  # loaded before: loading it later would autoflush the DELETE
+    session.delete(patrick)
+    with pytest.raises(InvalidRequestError, match=r"marked for deletion.*session.add\(User\(id=3\)\)"):
+        if how == "many-to-one":
+            address.user = patrick
+        elif how == "append":
+            patrick.addresses.append(address)
+        else:
+            session.add(Address(email_address="new@x", user=patrick))
+    assert not session.new and not session.dirty and patrick in session.deleted
+    session.commit()
+    assert address_rows(engine) == [(1, 1), (2, 2), (3, 2)]
+
+
+def test_a_user_marked_for_deletion_can_be_related_again_once_added_back(session, engine, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    session.delete(patrick)
+    session.add(patrick)  # takes back the deletion
+    address.user = patrick
+    session.commit()
+    assert address_rows(engine)[1] == (2, 3)
+
+
+def test_an_address_marked_for_deletion_cannot_be_related_to_a_user(session, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    session.delete(address)
+    with pytest.raises(InvalidRequestError, match="marked for deletion"):
+        address.user = patrick
+
+
+@pytest.mark.parametrize("how", ["many-to-one", "append", "constructor then add"])
+def test_an_address_related_before_its_user_was_marked_for_deletion_gets_null(session, engine, User, Address, how):
+    """SQLAlchemy writes the deleted user's key (a dangling foreign key) when the relation is
+    not flushed yet, and NULL when it is: minialchemy writes NULL either way."""
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    if how == "many-to-one":
+        address.user = patrick
+    elif how == "append":
+        patrick.addresses.append(address)
+    else:
+        address = Address(id=4, email_address="new@x", user=patrick)
+        session.add(address)
+    session.delete(patrick)
+    session.commit()
+    assert (address.id, None) in address_rows(engine)

@@ -457,6 +457,8 @@ class Session:
                 f"session (or close that session) first"
             )
         if state.key is None:
+            if cascade and mapper._relationship_keys:
+                self._check_targets_of_new(obj)
             state.session_id = self.hash_key
             self._new.add(obj)
         else:
@@ -482,12 +484,10 @@ class Session:
         relationship change is applied (so a refused assignment is not half-applied): checks
         ``obj`` and, through loaded relationships, what would come into the session with it."""
         state = _accel.instrumentation.instance_state(obj)
-        marked = _seen is None and state.session_id == self.hash_key and _is_in(self._deleted, obj)
-        if state.deleted_flag or marked:
-            raise InvalidRequestError(
-                f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
-                f"of the session (use make_transient(obj) to turn it into a new object first)"
-            )
+        if _seen is None:
+            self._check_not_deleted(obj, state)
+        elif state.deleted_flag:
+            raise self._deleted_error(obj, marked=False)
         if state.session_id == self.hash_key:
             return  # already here: the cascade stops
         if state.session_id is not None and state.session is not None:
@@ -509,6 +509,39 @@ class Session:
         seen.add(id(obj))
         for related in _save_update_targets(obj):
             self._check_cascade_target(related, seen)
+
+    def _check_not_deleted(self, obj: Any, state: Any) -> None:
+        """Refuse to relate ``obj`` to another object when it is deleted, or marked for deletion
+        in this session: the flush would write a key to a row it deletes (SQLAlchemy accepts
+        it: docs/differences.md).  Either side of the relationship is checked."""
+        if state.deleted_flag:
+            raise self._deleted_error(obj, marked=False)
+        if state.session_id == self.hash_key and _is_in(self._deleted, obj):
+            raise self._deleted_error(obj, marked=True)
+
+    def _deleted_error(self, obj: Any, marked: bool) -> InvalidRequestError:
+        if marked:
+            return InvalidRequestError(
+                f"Instance {_instance_str(obj)} is marked for deletion (session.delete(), not flushed "
+                f"yet); it cannot be related to other objects: the flush would leave them pointing at "
+                f"a deleted row.  Relate them to another object, or session.add({_identity_str(obj)}) "
+                f"first to take back the deletion"
+            )
+        return InvalidRequestError(
+            f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
+            f"of the session (use make_transient(obj) to turn it into a new object first)"
+        )
+
+    def _check_targets_of_new(self, obj: Any) -> None:
+        """Before a new object joins: refuse it if it is related (through a loaded relationship
+        with save-update) to an object deleted or marked for deletion in this session, as a
+        relationship change of an object already here is refused (``Address(user=u)`` while
+        ``u`` is marked, then ``session.add()``)."""
+        instance_state = _accel.instrumentation.instance_state
+        for related in _save_update_targets(obj):
+            related_state = instance_state(related)
+            if related_state.session_id == self.hash_key:
+                self._check_not_deleted(related, related_state)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""

@@ -936,7 +936,7 @@ class _Planner:
                 for prop in many_to_one:
                     if prop.key not in d:
                         continue
-                    parent = d[prop.key]
+                    parent = _unless_deleted_since(session, obj, d[prop.key], prop, self.deleted_ids)
                     if not _may_sync(session, obj, parent, prop, direct_writes, self.deleted_ids):
                         continue
                     self.synced_ids.add(id(obj))
@@ -1326,6 +1326,19 @@ def _may_sync(
     return parent_state.session_id == session.hash_key and not parent_state.deleted_flag and parent not in session._deleted
 
 
+def _unless_deleted_since(
+    session: Session, child: Any, parent: Any, prop: RelationshipProperty, deleted_ids: set[int] | None = None
+) -> Any:
+    """``parent``, or None when this flush deletes it and ``child`` was related to it since the
+    last flush (before ``session.delete(parent)``): its foreign key is then cleared, as that of
+    a child the parent had in the database is.  SQLAlchemy writes the deleted parent's key
+    (docs/differences.md)."""
+    if parent is None:
+        return None
+    deleted = (deleted_ids is not None and id(parent) in deleted_ids) or _state(parent).deleted_flag or parent in session._deleted
+    return None if deleted and _relationship_changed(child, parent, prop) else parent
+
+
 def _sync_foreign_keys(
     session: Session,
     mapper: Mapper,
@@ -1344,7 +1357,7 @@ def _sync_foreign_keys(
             for prop in many_to_one:
                 if prop.key not in d:
                     continue
-                parent = d[prop.key]
+                parent = _unless_deleted_since(session, obj, d[prop.key], prop)
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
                 switched = parent is not None and id(parent) in key_switched
