@@ -457,8 +457,8 @@ class Session:
                 f"session (or close that session) first"
             )
         if state.key is None:
-            if cascade and mapper._relationship_keys:
-                self._check_targets_of_new(obj)
+            if cascade and mapper._relationship_keys and (self._deleted or self._txn_deleted):
+                self._check_targets_of_new(obj)  # (only a session with deleted objects can refuse)
             state.session_id = self.hash_key
             self._new.add(obj)
         else:
@@ -537,11 +537,20 @@ class Session:
         with save-update) to an object deleted or marked for deletion in this session, as a
         relationship change of an object already here is refused (``Address(user=u)`` while
         ``u`` is marked, then ``session.add()``)."""
-        instance_state = _accel.instrumentation.instance_state
-        for related in _save_update_targets(obj):
-            related_state = instance_state(related)
-            if related_state.session_id == self.hash_key:
-                self._check_not_deleted(related, related_state)
+        d = obj.__dict__
+        mapper = type(obj).__mapper__
+        for key in mapper._relationship_keys:
+            value = d.get(key)
+            if value is None:  # (the common case: nothing loaded or set, checked without a call)
+                continue
+            prop = mapper._props[key]
+            if "save-update" not in prop.cascade:
+                continue
+            instance_state = _accel.instrumentation.instance_state
+            for related in (value if prop.uselist else (value,)):
+                related_state = instance_state(related)
+                if related_state.session_id == self.hash_key:
+                    self._check_not_deleted(related, related_state)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""

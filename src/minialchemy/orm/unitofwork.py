@@ -929,6 +929,7 @@ class _Planner:
         planned = self.planned_values
         added: list[Any] = []
         saved_ids = {id(o) for objects in saved.values() for o in objects}
+        deleting = bool(self.deleted_ids or session._txn_deleted)
         for mapper, objects in list(saved.items()):
             many_to_one = _relationships(mapper, MANYTOONE)
             for obj in objects if many_to_one else ():
@@ -936,7 +937,9 @@ class _Planner:
                 for prop in many_to_one:
                     if prop.key not in d:
                         continue
-                    parent = _unless_deleted_since(session, obj, d[prop.key], prop, self.deleted_ids)
+                    parent = d[prop.key]
+                    if deleting:
+                        parent = _unless_deleted_since(session, obj, parent, prop, self.deleted_ids)
                     if not _may_sync(session, obj, parent, prop, direct_writes, self.deleted_ids):
                         continue
                     self.synced_ids.add(id(obj))
@@ -1352,12 +1355,15 @@ def _sync_foreign_keys(
     # many-to-one: the object refers to its parent (address.user)
     many_to_one = _relationships(mapper, MANYTOONE)
     if many_to_one:
+        deleting = bool(session._deleted or session._txn_deleted)
         for obj in saved.get(mapper, ()):
             d = obj.__dict__
             for prop in many_to_one:
                 if prop.key not in d:
                     continue
-                parent = _unless_deleted_since(session, obj, d[prop.key], prop)
+                parent = d[prop.key]
+                if deleting:
+                    parent = _unless_deleted_since(session, obj, parent, prop)
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
                 switched = parent is not None and id(parent) in key_switched
