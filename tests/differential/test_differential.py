@@ -543,15 +543,26 @@ class DifferentialMachine(RuleBasedStateMachine):
         if self.related_since_flush(index):
             # addresses related to this user since the last flush: SQLAlchemy's flush would write
             # the deleted user's key into them, minialchemy NULL (docs/differences.md, "Relating
-            # objects to an object marked for deletion").  The relations are flushed first.
-            self.both("session.flush() [before deleting a user related since the last flush]", lambda side: side.session.flush())
+            # objects to an object marked for deletion"); an address appended to a collection
+            # since the last flush: SQLAlchemy's next flush would not delete it yet
+            # (docs/differences.md, "Deleting an object appended to a collection since the last
+            # flush").  The relations are flushed first.
+            self.both("session.flush() [before deleting an object related since the last flush]", lambda side: side.session.flush())
         self.both(f"session.delete(#{index})", lambda side: side.session.delete(side.objects[index]))
 
     def related_since_flush(self, index: int) -> bool:
         """Whether held object ``index`` is a persistent user that an address in the session
-        was related to since the last flush (its ``user`` set, or appended to its collection)."""
+        was related to since the last flush (its ``user`` set, or appended to its collection),
+        or an address appended to a loaded collection since the last flush."""
         user = self.sa.objects[index]
-        if not isinstance(user, SA.User) or self.sa.state_of(user) != "persistent":
+        if self.sa.state_of(user) != "persistent":
+            return False
+        if isinstance(user, SA.Address):
+            address = user
+            for owner in [*self.sa.session.identity_map.values(), *self.sa.session.new]:
+                if isinstance(owner, SA.User) and "addresses" in owner.__dict__:
+                    if any(added is address for added in SA.root.inspect(owner).attrs.addresses.history.added):
+                        return True
             return False
         if "addresses" in user.__dict__ and SA.root.inspect(user).attrs.addresses.history.added:
             return True

@@ -408,3 +408,31 @@ def test_an_address_related_before_its_user_was_marked_for_deletion_gets_null(se
     session.delete(patrick)
     session.commit()
     assert (address.id, None) in address_rows(engine)
+
+
+# --- the flush loads a parent's expired key (its row may be gone) -----------------------------
+
+
+def test_relating_to_an_expired_user_whose_row_an_orm_delete_removed_raises_object_deleted(session, User, Address):
+    """``synchronize_session="evaluate"`` cannot see an expired object, which stays in the
+    session; the flush that copies its key into an address loads it first (as SQLAlchemy) and
+    finds no row, instead of writing a key to a row that no longer exists."""
+    from minialchemy import delete
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick, address = session.get(User, 3), session.get(Address, 1)
+    session.expire_all()
+    session.execute(delete(User).where(User.id == 3), execution_options={"synchronize_session": "evaluate"})
+    address.user = patrick
+    with pytest.raises(ObjectDeletedError):
+        session.flush()
+    session.rollback()
+    assert address_rows(session.bind)[0] == (1, 1)
+
+
+def test_relating_to_a_user_expired_by_commit_loads_it_and_writes_its_key(session, engine, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 1)
+    session.commit()
+    address.user = patrick
+    session.commit()
+    assert address_rows(engine)[0] == (1, 3)

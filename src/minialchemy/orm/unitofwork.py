@@ -1213,17 +1213,13 @@ def _key_value(parent: Any, key: str) -> Any:
 
 def _parent_key_value(parent: Any, key: str) -> Any:
     """A parent's attribute ``key`` that the sync copies into its children's foreign keys.  An
-    expired parent (``expire_all()``, a commit) still has its primary key in its identity key:
-    that is used, without SQL; another expired attribute is loaded, as SQLAlchemy does."""
+    expired one (``expire_all()``, a commit) is loaded, as SQLAlchemy does: its row may be gone
+    (ObjectDeletedError) and its key must not be written then."""
     d = parent.__dict__
     if key in d:
         return d[key]
-    state = _state(parent)
-    if state.key is None:
+    if _state(parent).key is None:
         return None
-    pk_keys = state.mapper._pk_attr_keys
-    if key in pk_keys:
-        return state.key[1][pk_keys.index(key)]
     return getattr(parent, key)
 
 
