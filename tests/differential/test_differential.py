@@ -280,7 +280,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def add(self, choice: int) -> None:
         index = self.pick(choice)
-        if self.row_is_gone(index):
+        if self.row_is_gone(index) or self.reattach_displaced_by_rollback(index):
             return
         label = f"session.add(#{index})"
         if self.related_to_marked(index):
@@ -293,7 +293,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choices=st.lists(PICK, min_size=1, max_size=3))
     def add_all(self, choices: list[int]) -> None:
         indices = [self.pick(c) for c in choices]
-        if any(self.row_is_gone(i) for i in indices):
+        if any(self.row_is_gone(i) or self.reattach_displaced_by_rollback(i) for i in indices):
             return
         label = f"session.add_all({indices})"
         refused = [i for i in indices if self.related_to_marked(i)]
@@ -351,6 +351,23 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.log.append(f"{label} -> {result} [minialchemy only: docs/differences.md]")
         assert result == ("raised", "InvalidRequestError"), f"{label}: minialchemy {result}, documented InvalidRequestError{self.program()}"
         assert self.mini.snapshot_objects() == before, f"{label}: a refused change changed something{self.program()}"
+
+    def reattach_displaced_by_rollback(self, index: int) -> bool:
+        """Whether held object ``index`` is detached and another object for its row was deleted
+        in this transaction (its DELETE flushed).  Re-attached, it would be pushed out of the
+        identity map by a rollback, which puts the deleted object back: SQLAlchemy then still
+        reports it persistent (also after ``close()``), or, when both are marked for deletion,
+        keeps whichever its set iteration (memory addresses) gives last; minialchemy detaches
+        it (docs/differences.md, "An object pushed out of the identity map by a rollback").
+        The program does not re-attach such an object."""
+        obj = self.sa.objects[index]
+        state = SA.root.inspect(obj)
+        if not state.detached:
+            return False
+        return any(
+            other is not obj and self.sa.state_of(other) == "deleted" and SA.root.inspect(other).key == state.key
+            for other in self.sa.objects
+        )
 
     def row_is_gone(self, index: int) -> bool:
         """Whether held object ``index`` is detached and its row no longer exists (its INSERT
@@ -530,6 +547,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def delete(self, choice: int) -> None:
         index = self.pick(choice)
+        if self.reattach_displaced_by_rollback(index):
+            return  # delete() re-attaches a detached object (see reattach_displaced_by_rollback)
         if self.sa.state_of(self.sa.objects[index]) == "deleted" and self.sa.objects[index] not in self.sa.session.deleted:
             # its DELETE was flushed in this transaction: minialchemy accepts delete() and
             # changes nothing; SQLAlchemy puts the object back in its identity map

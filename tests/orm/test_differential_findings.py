@@ -436,3 +436,50 @@ def test_relating_to_a_user_expired_by_commit_loads_it_and_writes_its_key(sessio
     address.user = patrick
     session.commit()
     assert address_rows(engine)[0] == (1, 3)
+
+
+def test_a_deleted_and_committed_object_taken_back_by_delete_is_expired_by_expire_all(session, User):
+    """``session.delete()`` takes a deleted-and-committed object back (SQLAlchemy puts it in
+    its identity map): ``expire_all()`` expires it too, and the flush that DELETEs it loads its
+    key first and finds no row."""
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.delete(patrick)
+    session.expire_all()
+    assert "name" not in patrick.__dict__
+    with pytest.raises(ObjectDeletedError):
+        session.flush()
+
+
+def test_rollback_undoes_the_delete_of_a_deleted_and_committed_object_taken_back(session, User):
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.delete(patrick)
+    session.rollback()
+    assert inspect(patrick).persistent  # as SQLAlchemy: persistent again, its row gone
+    with pytest.raises(ObjectDeletedError):
+        patrick.name
+
+
+def test_rollback_detaches_an_object_it_pushes_out_of_the_identity_map(session, User):
+    """An older copy of a row re-attached after the row's DELETE was flushed: the rollback puts
+    the deleted object back in the identity map, and the copy leaves the session (it used to
+    keep its session and report persistent after close())."""
+    older = session.get(User, 2)
+    session.close()
+    sandy = session.get(User, 2)
+    session.delete(sandy)
+    session.flush()
+    session.add(older)  # the key is free: its object was deleted
+    assert inspect(older).persistent
+    session.rollback()
+    assert session.get(User, 2) is sandy
+    assert inspect(older).detached
+    session.close()
+    assert inspect(older).detached and inspect(sandy).detached

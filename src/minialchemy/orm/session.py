@@ -391,11 +391,18 @@ class Session:
                 # a flush of this transaction changed its primary key: back to the key it had
                 self.identity_map.discard(state.key, obj)
                 state.key = original_key
-                self.identity_map.replace(original_key, obj)
+                self._detach_displaced(self.identity_map.replace(original_key, obj), obj)
         for obj in self._txn_deleted:
             state = obj.__dict__[state_key]
             state.deleted_flag = False
-            self.identity_map.replace(state.key, obj)
+            self._detach_displaced(self.identity_map.replace(state.key, obj), obj)
+        for obj in self._deleted:
+            state = obj.__dict__[state_key]
+            if state.deleted_flag and self.identity_map.get(state.key) is None:
+                # deleted and committed, then taken back by delete(): its deletion is undone
+                # too, as SQLAlchemy does (persistent again, expired: its row is gone)
+                state.deleted_flag = False
+                self.identity_map.add(state.key, obj)
         self._txn_inserted.clear()
         self._txn_deleted.clear()
         self._txn_key_switches.clear()
@@ -403,6 +410,15 @@ class Session:
         self._deleted.clear()
         self._modified.clear()
         self._expire_all_because("the rollback")
+
+    def _detach_displaced(self, displaced: Any, obj: Any) -> None:
+        """The rollback put ``obj`` back in the identity map in place of ``displaced`` (another
+        object for the same row, attached since ``obj``'s DELETE or key change was flushed):
+        ``displaced`` leaves the session, detached, as ``close()`` would leave it."""
+        if displaced is not None and displaced is not obj:
+            state = displaced.__dict__[_accel.instrumentation.STATE_KEY]
+            if state.session_id == self.hash_key:
+                state.session_id = None
 
     def close(self) -> None:
         """Release the connection (rolling back its transaction) and detach every object."""
@@ -674,6 +690,13 @@ class Session:
 
     def _expire_all_because(self, reason: str) -> None:
         _accel.instrumentation.expire_instances(self.identity_map.values())
+        if self._deleted:
+            # deleted-and-committed objects taken back by delete() are the session's too
+            # (outside the identity map, as their rows are gone)
+            state_key = _accel.instrumentation.STATE_KEY
+            taken_back = [obj for obj in self._deleted if obj.__dict__[state_key].deleted_flag]
+            if taken_back:
+                _accel.instrumentation.expire_instances(taken_back)
         self._modified.clear()
         self._expired_all_by = reason
         self._expired_by.clear()
