@@ -44,9 +44,10 @@ from minialchemy._ext.capi cimport (
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains, PyDict_Next
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromVoidPtr
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Discard, PySet_Add
@@ -66,6 +67,8 @@ __all__ = [
     "load_instance",
     "load_instances",
     "populate_expired",
+    "group_by_mapper",
+    "split_pending",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -701,6 +704,48 @@ cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
     expired.clear()
 
 
+# -- the flush's objects ---------------------------------------------------------------------
+
+
+cpdef dict group_by_mapper(object objects, object skip_ids):
+    """``objects`` grouped by the mapper of their class (see the Python twin), in one C loop:
+    the mapper and its group are looked up once per run of objects of one class, not once per
+    object."""
+    cdef dict groups = {}
+    cdef bint skipping = bool(skip_ids)
+    cdef PyTypeObject* last_type = NULL
+    cdef PyObject* found
+    cdef list group = None
+    for obj in objects:
+        if skipping and PyLong_FromVoidPtr(<void*>obj) in skip_ids:
+            continue
+        if Py_TYPE(obj) != last_type:
+            found = _class_attribute(Py_TYPE(obj), "__mapper__")
+            # (not found: the attribute lookup raises the Python twin's AttributeError)
+            mapper = <object>found if found != NULL else type(obj).__mapper__
+            group = groups.get(mapper)
+            if group is None:
+                group = groups[mapper] = []
+            last_type = Py_TYPE(obj)
+        group.append(obj)
+    return groups
+
+
+cpdef tuple split_pending(object objects):
+    """``objects`` split into pending and persistent ones (see the Python twin), in one C loop
+    reading each state's identity key."""
+    cdef list pending = []
+    cdef list persistent = []
+    cdef InstanceState state
+    for obj in objects:
+        state = _flushed_state(obj, _instance_dict(obj))
+        if state.key is None:
+            pending.append(obj)
+        else:
+            persistent.append(obj)
+    return pending, persistent
+
+
 # -- flush parameters ------------------------------------------------------------------------
 
 
@@ -787,7 +832,9 @@ cpdef dict update_rows(object mapper, object objects):
     cdef dict groups_by_mask = {}
     cdef Py_ssize_t* changed = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t i, j, nchanged, npk
-    cdef unsigned long long mask
+    cdef unsigned long long mask, recorded
+    cdef unsigned long long last_mask = 0
+    cdef object last_group = None
     cdef dict d
     cdef dict committed_state
     cdef InstanceState state
@@ -803,9 +850,17 @@ cpdef dict update_rows(object mapper, object objects):
             committed_state = state._committed_state
             if not committed_state:
                 continue
+            # Which columns can have changed: while the state's mask is exact (see
+            # _set_column_value), the bits of the recorded ones; the others are not looked up
+            if by_mask and state._recorded_count == len(committed_state) and state.mapper is mapper:
+                recorded = state._recorded_mask
+            else:
+                recorded = ~(<unsigned long long>0)
             nchanged = 0
             mask = 0
             for i in range(ncols):
+                if by_mask and not (recorded & ((<unsigned long long>1) << i)):
+                    continue
                 committed_ptr = PyDict_GetItem(committed_state, column_keys[i])
                 if committed_ptr == NULL:
                     continue
@@ -835,7 +890,12 @@ cpdef dict update_rows(object mapper, object objects):
                 value = pk[j]
                 Py_INCREF(value)
                 PyTuple_SET_ITEM(row, nchanged + j, value)
-            group = groups_by_mask.get(mask) if by_mask else None
+            # the group: the previous object's when the mask is the same (the usual case, one
+            # column set for all), else found by mask
+            if by_mask and last_group is not None and mask == last_mask:
+                group = last_group
+            else:
+                group = groups_by_mask.get(mask) if by_mask else None
             if group is None:
                 names = tuple([column_keys[changed[j]] for j in range(nchanged)])
                 group = groups.get(names)
@@ -843,6 +903,9 @@ cpdef dict update_rows(object mapper, object objects):
                     group = groups[names] = ([], [])
                 if by_mask:
                     groups_by_mask[mask] = group
+            if by_mask:
+                last_mask = mask
+                last_group = group
             (<list>(<tuple>group)[0]).append(obj)
             (<list>(<tuple>group)[1]).append(row)
     finally:
@@ -892,16 +955,35 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
     return displaced
 
 
+cdef inline bint _same_members(object objects, IdentitySet members):
+    """Whether ``objects`` (a list) holds exactly the members of ``members``, in its order: a
+    pointer comparison per member, no ``id()`` number made."""
+    cdef Py_ssize_t position = 0, index = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    if type(objects) is not list or len(<list>objects) != len(members._members):
+        return False
+    while PyDict_Next(members._members, &position, &key, &value):
+        if value != <PyObject*>(<list>objects)[index]:
+            return False
+        index += 1
+    return True
+
+
 cpdef list mark_updated(object objects, object modified):
     """After the UPDATEs of a flush: committed values for all, out of ``modified``, and
     ``(object, new primary key)`` of those whose primary key changed (see the Python twin);
-    one C loop."""
+    one C loop.  When ``objects`` are exactly the members of ``modified``, in its order (a
+    flush whose UPDATEs are all of one table), the set is emptied once at the end instead of
+    losing its members one by one (each ``discard`` makes and frees an ``id()`` number)."""
     cdef IdentitySet compiled_set = modified if type(modified) is IdentitySet else None
+    cdef bint all_members = compiled_set is not None and _same_members(objects, compiled_set)
     cdef list moved = []
     cdef dict d, committed
     cdef InstanceState state
-    cdef tuple pk_keys
-    cdef Py_ssize_t i, npk
+    cdef object mapper = None
+    cdef tuple pk_keys = None
+    cdef Py_ssize_t i, npk = 0
     cdef bint key_written
     cdef PyObject* value_ptr
     cdef tuple pk
@@ -910,8 +992,10 @@ cpdef list mark_updated(object objects, object modified):
         state = _flushed_state(obj, d)
         committed = state._committed_state
         if committed:
-            pk_keys = <tuple>state.mapper._pk_attr_keys
-            npk = len(pk_keys)
+            if state.mapper is not mapper:
+                mapper = state.mapper
+                pk_keys = <tuple>mapper._pk_attr_keys
+                npk = len(pk_keys)
             key_written = False
             for i in range(npk):
                 if PyDict_Contains(committed, pk_keys[i]):
@@ -923,10 +1007,17 @@ cpdef list mark_updated(object objects, object modified):
                     moved.append((obj, pk))
         _forget_committed(state)
         state.modified = False
+        if all_members:
+            continue
         if compiled_set is not None:
             compiled_set.discard(obj)
         else:
             modified.discard(obj)
+    if all_members and len(compiled_set._members) == len(<list>objects):
+        compiled_set._members.clear()
+    elif all_members:  # the set changed during the loop (code run by a freed old value): one by one
+        for obj in objects:
+            compiled_set.discard(obj)
     return moved
 
 

@@ -465,6 +465,18 @@ def test_update_rows_group_objects_by_changed_columns(backend, session, User):
     assert groups[("name", "fullname")] == ([patrick], [("pat", "Patrick Star", 2)])
 
 
+def test_update_rows_find_a_change_after_a_committed_value_was_forgotten(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.name = "sandra"
+    sandy.fullname = "Sandy Squirrel"
+    state_of(backend, sandy).committed_state.pop("name")  # as an ORM-enabled UPDATE does
+    sandy.name = "sandy again"  # recorded again: its committed value is now "sandra"
+
+    groups = backend.instrumentation.update_rows(User.__mapper__, [sandy])
+
+    assert groups == {("name", "fullname"): ([sandy], [("sandy again", "Sandy Squirrel", 1)])}
+
+
 def test_delete_params_are_the_primary_key(backend, session, User):
     sandy = load(backend, session, User)
 
@@ -502,6 +514,56 @@ def test_mark_inserted_returns_the_objects_it_displaced_from_the_identity_map(ba
 
     assert displaced == [stale_sandy]
     assert session.identity_map.get((User, (2,), None)) is new_sandy
+
+
+def test_group_by_mapper_keeps_the_order_and_leaves_out_the_skipped(backend, User):
+    Other = mapped_class(backend)
+    first, second, third = User(name="a"), User(name="b"), User(name="c")
+    other = Other(name="x")
+
+    groups = backend.instrumentation.group_by_mapper([first, other, second, third], {id(second)})
+
+    assert list(groups) == [User.__mapper__, Other.__mapper__]
+    assert groups[User.__mapper__] == [first, third] and groups[Other.__mapper__] == [other]
+    assert backend.instrumentation.group_by_mapper(backend.identity.IdentitySet([third, first]), ()) == {
+        User.__mapper__: [third, first]
+    }
+
+
+def test_split_pending_separates_new_objects_from_persistent_ones(backend, session, User):
+    sandy = load(backend, session, User)
+    squidward = User(name="squidward")
+    state_of(backend, squidward).session_id = session.hash_key  # pending
+
+    pending, persistent = backend.instrumentation.split_pending([squidward, sandy])
+
+    assert pending == [squidward] and persistent == [sandy]
+
+
+@pytest.mark.parametrize("updated", ["all", "some"])
+def test_mark_updated_commits_the_values_and_empties_modified(backend, session, User, updated):
+    users = [load(backend, session, User, (n, f"user{n}", f"User {n}")) for n in (1, 2, 3)]
+    for user in users:
+        user.name = f"changed {user.id}"
+    modified = backend.identity.IdentitySet(users)
+    flushed = users if updated == "all" else users[:2]
+
+    moved = backend.instrumentation.mark_updated(flushed, modified)
+
+    assert moved == []
+    for user in flushed:
+        state = state_of(backend, user)
+        assert dict(state.committed_state) == {} and not state.modified
+    assert list(modified) == [user for user in users if user not in flushed]
+
+
+def test_mark_updated_returns_the_objects_whose_primary_key_changed(backend, session, User):
+    sandy = load(backend, session, User)
+    sandy.id = 7
+    modified = backend.identity.IdentitySet([sandy])
+
+    assert backend.instrumentation.mark_updated([sandy], modified) == [(sandy, (7,))]
+    assert not modified
 
 
 def test_expire_instances_expires_every_object(backend, session, User):

@@ -46,7 +46,7 @@ from minialchemy.orm.identity import MapEntry
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
-    from typing import Any, Callable, Iterable, Sequence, TypeVar
+    from typing import Any, Callable, Container, Iterable, Sequence, TypeVar
 
 __all__ = [
     "STATE_KEY",
@@ -61,6 +61,8 @@ __all__ = [
     "load_instance",
     "load_instances",
     "populate_expired",
+    "group_by_mapper",
+    "split_pending",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -547,6 +549,39 @@ def populate_expired(state: InstanceState, d: dict[str, Any], attr_keys: Iterabl
         if key in expired:
             d[key] = value
     expired.clear()
+
+
+# -- the flush's objects ---------------------------------------------------------------------
+
+
+def group_by_mapper(objects: Iterable[Any], skip_ids: Container[int]) -> dict[Any, list[Any]]:
+    """``objects`` grouped by the mapper of their class, each group in the order of
+    ``objects``, leaving out those whose ``id()`` is in ``skip_ids``: the flush plan's first
+    look at the session (which tables does it write, with which objects)."""
+    groups: dict[Any, list[Any]] = {}
+    for obj in objects:
+        if skip_ids and id(obj) in skip_ids:
+            continue
+        mapper = type(obj).__mapper__
+        group = groups.get(mapper)
+        if group is None:
+            groups[mapper] = [obj]
+        else:
+            group.append(obj)
+    return groups
+
+
+def split_pending(objects: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+    """``objects`` of one table split in two lists, each in order: the pending ones (no
+    identity key yet: the flush INSERTs them) and the persistent ones (it UPDATEs them)."""
+    pending: list[Any] = []
+    persistent: list[Any] = []
+    for obj in objects:
+        if obj.__dict__[STATE_KEY].key is None:
+            pending.append(obj)
+        else:
+            persistent.append(obj)
+    return pending, persistent
 
 
 # -- flush parameters ------------------------------------------------------------------------
