@@ -41,6 +41,9 @@ from minialchemy._ext.capi cimport (
     minialchemy_weakref_target,
     minialchemy_dict_get_known_hash,
     minialchemy_dict_set_known_hash,
+    minialchemy_object_new,
+    minialchemy_use_ordinary_dicts,
+    MINIALCHEMY_INLINE_VALUES,
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
@@ -49,7 +52,7 @@ from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.ref cimport Py_INCREF, Py_XDECREF, Py_XINCREF
 from cpython.set cimport PySet_Discard, PySet_Add
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
@@ -336,16 +339,26 @@ cdef inline void _forget_committed(InstanceState state):
 
 cdef inline void _attach(object obj, dict d, InstanceState state):
     """Store ``state`` in ``obj.__dict__`` and, for an InstrumentedObject, in its C field."""
+    PyDict_SetItem(d, _STATE_KEY, state)
+    _point_at(obj, state)
+
+
+cdef inline void _point_at(object obj, InstanceState state):
+    """The C half of ``_attach``: ``state`` and ``obj`` point at each other (a C pointer both
+    ways for an InstrumentedObject, else a weak reference from the state)."""
     cdef InstrumentedObject instrumented
     cdef InstanceState previous
-    PyDict_SetItem(d, _STATE_KEY, state)
+    cdef PyObject* old
     if isinstance(obj, InstrumentedObject):
         instrumented = <InstrumentedObject>obj
-        previous = instrumented._sa_state
+        previous = _own_state(instrumented)
         if previous is not None and previous is not state:
             previous._obj_ptr = NULL  # a replaced state keeps only a weak reference
             previous._obj_ref = PyWeakref_NewRef(obj, None)
-        instrumented._sa_state = state
+        old = instrumented._sa_state
+        Py_INCREF(state)
+        instrumented._sa_state = <PyObject*>state
+        Py_XDECREF(old)
         state._obj_ptr = <PyObject*>obj
         state._obj_ref = None
     else:
@@ -353,17 +366,28 @@ cdef inline void _attach(object obj, dict d, InstanceState state):
         state._obj_ref = PyWeakref_NewRef(obj, None)
 
 
+cdef inline InstanceState _own_state(InstrumentedObject obj):
+    """The state in an InstrumentedObject's C field, or None."""
+    if obj._sa_state == NULL:
+        return None
+    return <InstanceState>obj._sa_state
+
+
 @cython.no_gc_clear  # __dealloc__ needs _sa_state to clear the state's pointer to this object
 @cython.auto_pickle(False)
 cdef class InstrumentedObject:
     """The base class of every declarative class (see the Python twin)."""
 
-    cdef InstanceState _sa_state
+    # The object's state: an owned reference, or NULL before it has one.  A C pointer rather
+    # than a typed attribute, which Cython's own allocation would have to set to None: the
+    # loader allocates with ``object.__new__`` instead (``_new_instance``), which zeroes it.
+    cdef PyObject* _sa_state
 
     def __cinit__(self):
-        # Give the object its __dict__ now, as an ordinary dict.  Left to CPython, the first
-        # attribute write would create a key-sharing dict, and 3.11's specialised attribute
-        # read does not handle those (every read of such an object takes the slow path).
+        # Runs when the object is made by the class (``User(...)``), not by the loader.  Give
+        # the object its __dict__ now, as an ordinary dict.  Left to CPython, the first attribute
+        # write would create a key-sharing dict, and 3.11's specialised attribute read does not
+        # handle those (every read of such an object takes the slow path).
         if minialchemy_has_instance_dict(self):
             _instance_dict(self)
 
@@ -377,14 +401,14 @@ cdef class InstrumentedObject:
     def __setattr__(self, name, value):
         cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(self._sa_state, _instance_dict(self), <ColumnAttribute>attribute, value)
+            _set_column_value(_own_state(self), _instance_dict(self), <ColumnAttribute>attribute, value)
         else:
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
 
     def __delattr__(self, name):
         cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(self._sa_state, _instance_dict(self), <ColumnAttribute>attribute, None)
+            _set_column_value(_own_state(self), _instance_dict(self), <ColumnAttribute>attribute, None)
         else:
             _generic_setattr(self, name, NULL)
 
@@ -395,9 +419,11 @@ cdef class InstrumentedObject:
         return d if d else None
 
     def __dealloc__(self):
-        cdef InstanceState state = self._sa_state
+        cdef InstanceState state = _own_state(self)
         if state is None:
             return
+        Py_XDECREF(self._sa_state)  # the local ``state`` holds it until the end
+        self._sa_state = NULL
         state._obj_ptr = NULL
         # the state is this object's identity-map entry: tell the map, as a weak reference's
         # callback would (ext/identity.pyx)
@@ -504,9 +530,18 @@ cdef inline InstanceState _state_or_none(object obj, dict d):
     """The state of ``obj`` if it has one yet."""
     cdef PyObject* state
     if isinstance(obj, InstrumentedObject):
-        return (<InstrumentedObject>obj)._sa_state
+        return _own_state(<InstrumentedObject>obj)
     state = PyDict_GetItem(d, _STATE_KEY)
     return <InstanceState>state if state != NULL else None
+
+
+cdef inline InstanceState _state_of(object obj):
+    """``_state_or_none`` without the ``__dict__`` at hand: an InstrumentedObject's comes from
+    its C field, so that asking for it does not make a loaded object's dict
+    (``_new_instance``)."""
+    if isinstance(obj, InstrumentedObject):
+        return _own_state(<InstrumentedObject>obj)
+    return _state_or_none(obj, _instance_dict(obj))
 
 
 cdef inline InstanceState _flushed_state(object obj, dict d):
@@ -540,7 +575,7 @@ cpdef InstanceState new_state(object obj, object mapper):
 
 cpdef InstanceState instance_state(object obj):
     """The state of a mapped object, created on first need."""
-    cdef InstanceState state = _state_or_none(obj, _instance_dict(obj))
+    cdef InstanceState state = _state_of(obj)
     if state is None:
         state = new_state(obj, type(obj).__mapper__)
     return state
@@ -555,7 +590,6 @@ cpdef add_pending(object objects, object session_id, object new, object add_othe
     cdef object mapper = None
     cdef PyObject* found
     cdef InstanceState state
-    cdef dict d
     for obj in objects:
         if Py_TYPE(obj) != last_type:
             last_type = Py_TYPE(obj)
@@ -563,8 +597,7 @@ cpdef add_pending(object objects, object session_id, object new, object add_othe
             mapper = <object>found if found != NULL else None
             last_simple = mapper is not None and not mapper._relationship_keys
         if last_simple:
-            d = _instance_dict(obj)
-            state = _state_or_none(obj, d)
+            state = _state_of(obj)
             if state is None:
                 state = new_state(obj, mapper)
             if state.session_id is None and state.key is None:
@@ -588,8 +621,15 @@ cpdef object load_instance(object mapper, object identity_map, object session_id
     if obj is not None:
         _refresh_expired(obj, attr_keys, values)
         return obj
-    obj = _new_instance(mapper.class_, mapper, session_id, key, attr_keys, values)
-    identity_map.add(key, obj)
+    cdef type cls = mapper.class_
+    if _loads_inline(cls, attr_keys):
+        obj = _new_inline(cls, mapper, session_id, key, attr_keys, values)
+    else:
+        obj = _new_instance(cls, mapper, session_id, key, attr_keys, values)
+    if type(identity_map) is IdentityMap:
+        _add_absent_new(<IdentityMap>identity_map, key, hash(key), obj)
+    else:
+        identity_map.add(key, obj)
     return obj
 
 
@@ -600,27 +640,81 @@ cdef inline void _refresh_expired(object obj, tuple attr_keys, object values) ex
         populate_expired(state, d, attr_keys, values)
 
 
-cdef object _new_instance(type cls, object mapper, object session_id, object key,
-                          tuple attr_keys, object values):
-    """A new persistent object for a row: allocated without ``__init__`` (the type's own
-    ``tp_new``, called in C), ``__dict__`` filled, state attached."""
-    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
-    cdef dict d = _instance_dict(obj)
-    cdef Py_ssize_t i, n = len(attr_keys)
-    cdef tuple row
-    if type(values) is tuple:
-        row = <tuple>values
-    else:
-        row = tuple(values)
-    if len(row) < n:
-        raise ValueError(f"row {row!r} has fewer values than the {n} attributes {attr_keys!r}")
-    for i in range(n):
-        PyDict_SetItem(d, attr_keys[i], row[i])
+cdef inline bint _loads_inline(type cls, tuple attr_keys):
+    """Can the loader make ``cls``'s objects with their values inline (``_new_inline``)?  On
+    CPython 3.11 and 3.12, for an InstrumentedObject class whose column attributes are all the
+    plain :class:`ColumnAttribute` (so that writing an attribute is storing it, as writing into
+    the ``__dict__`` would be) and which defines nothing named like the state's key."""
+    cdef PyObject* attribute
+    if not MINIALCHEMY_INLINE_VALUES or not issubclass(cls, InstrumentedObject):
+        return False
+    if _class_attribute(<PyTypeObject*>cls, _STATE_KEY) != NULL:
+        return False
+    for key in attr_keys:
+        attribute = _class_attribute(<PyTypeObject*>cls, key)
+        if attribute == NULL or Py_TYPE(<object>attribute) != <PyTypeObject*>ColumnAttribute:
+            return False
+    # ``obj.__dict__`` and ``vars(obj)`` from Python code (``inspect()``, ``repr()``, the
+    # relationship loaders) then give the ordinary dict ``_instance_dict`` makes, as C code gets
+    # (``minialchemy._ext.capi``): CPython's own ``__dict__`` attribute would leave such an
+    # object a key-sharing dict, on which reading ``user.name`` takes four times as long.
+    minialchemy_use_ordinary_dicts(<PyTypeObject*>cls)
+    return True
+
+
+cdef inline tuple _row_of(tuple attr_keys, object values):
+    """The row as a tuple, checked to hold a value for each attribute."""
+    cdef tuple row = <tuple>values if type(values) is tuple else tuple(values)
+    if len(row) < len(attr_keys):
+        raise ValueError(f"row {row!r} has fewer values than the {len(attr_keys)} attributes {attr_keys!r}")
+    return row
+
+
+cdef inline InstanceState _loaded_state(object mapper, object session_id, object key):
+    """The state of an object loaded under ``key`` in session ``session_id``."""
     cdef InstanceState state = InstanceState.__new__(InstanceState)
     state.mapper = mapper
     state.key = key
     state.session_id = session_id
+    return state
+
+
+cdef object _new_instance(type cls, object mapper, object session_id, object key,
+                          tuple attr_keys, object values):
+    """A new persistent object for a row: allocated without ``__init__`` (the type's own
+    ``tp_new``, called in C), ``__dict__`` filled, state attached."""
+    cdef tuple row = _row_of(attr_keys, values)
+    cdef InstanceState state = _loaded_state(mapper, session_id, key)
+    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
+    cdef dict d = _instance_dict(obj)
+    cdef Py_ssize_t i
+    for i in range(len(attr_keys)):
+        PyDict_SetItem(d, attr_keys[i], row[i])
     _attach(obj, d, state)
+    return obj
+
+
+cdef inline object _new_inline(type cls, object mapper, object session_id, object key,
+                               tuple attr_keys, object values):
+    """``_new_instance`` for a class ``_loads_inline`` accepts: the same object, without a dict.
+
+    Where the bytes of a loaded object go (CPython 3.11, three columns).  Made by its class
+    (the type's own ``tp_new``), an InstrumentedObject gets an ordinary ``__dict__`` of 184
+    bytes from ``InstrumentedObject.__cinit__``.  Allocated by ``object.__new__`` instead, it
+    gets what a plain Python instance has: an array of values (48 bytes; the keys are shared by
+    the class) and no dict at all.  The values are written there as attribute writes
+    (``PyObject_GenericSetAttr``, which stores into that array).  Reading ``user.name`` on such
+    an object is the interpreter's fastest attribute read; a dict is made only when one is asked
+    for (``vars(user)``, a change, a flush, an expiry: ``_instance_dict``)."""
+    cdef tuple row = _row_of(attr_keys, values)
+    cdef InstanceState state = _loaded_state(mapper, session_id, key)
+    obj = minialchemy_object_new(<PyTypeObject*>cls)
+    cdef Py_ssize_t i
+    for i in range(len(attr_keys)):
+        value = row[i]
+        _generic_setattr(obj, attr_keys[i], <PyObject*>value)
+    _generic_setattr(obj, _STATE_KEY, <PyObject*>state)
+    _point_at(obj, state)
     return obj
 
 
@@ -637,6 +731,7 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
     cdef Py_hash_t key_hash = 0
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef bint inline = _loads_inline(cls, attr_keys)
     if type(rows) is not list:
         rows = list(rows)
     for row in <list>rows:
@@ -671,7 +766,10 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
         if obj is not None:
             _refresh_expired(obj, attr_keys, row)
         else:
-            obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
+            if inline:
+                obj = _new_inline(cls, mapper, session_id, key, attr_keys, row)
+            else:
+                obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
             if compiled_map is not None:
                 _add_absent_new(compiled_map, key, key_hash, obj)
             else:
@@ -688,7 +786,7 @@ cdef inline void _add_absent_new(IdentityMap identity_map, object key, Py_hash_t
     under which key."""
     cdef InstanceState state
     if isinstance(obj, InstrumentedObject):
-        state = (<InstrumentedObject>obj)._sa_state
+        state = _own_state(<InstrumentedObject>obj)
         state._on_collected = identity_map._on_object_collected
         minialchemy_dict_set_known_hash(identity_map._refs, key, state, key_hash)
     else:
@@ -1125,7 +1223,7 @@ def session_get_fast_path(general_get):
             obj = _identity_map_hit(session.identity_map, entity, ident)
             if obj is not None:
                 if isinstance(obj, InstrumentedObject):
-                    state = (<InstrumentedObject>obj)._sa_state
+                    state = _own_state(<InstrumentedObject>obj)
                 else:
                     state = _state_or_none(obj, _instance_dict(obj))
                 if state is not None and not state._expired_attributes:

@@ -17,6 +17,14 @@
 #   (private, internal from 3.13): on 3.10-3.12; elsewhere ``PyDict_GetItemWithError`` and
 #   ``PyDict_SetItem`` (public).  These two were added later than the others: checked by
 #   compiling the twins against the 3.10, 3.12 and 3.13 headers, tests run on 3.11 only.
+# - ``MINIALCHEMY_INLINE_VALUES``: true on 3.11 and 3.12, whose ``object.__new__`` gives an
+#   instance of a class with a managed ``__dict__`` an array of attribute values (keys shared by
+#   the class) and no dict object: the loader allocates with it (``minialchemy_object_new``, the
+#   public ``PyBaseObject_Type.tp_new``) so that a loaded object costs no dict until one is
+#   asked for.  ``minialchemy_instance_dict`` then swaps the key-sharing dict CPython makes from
+#   those values for an ordinary one when nothing else holds it yet (``PyDictObject.ma_values``,
+#   a field of the public struct on these versions).  Elsewhere 0: objects keep the dict made
+#   when they are allocated.
 # - ``MINIALCHEMY_TUPLE_HASH_CACHED``: true from 3.14, where a tuple remembers its hash once
 #   computed, so a tuple whose items are replaced after a lookup must not be hashed again
 #   (``session_get_fast_path`` reuses one key tuple only below 3.14).
@@ -30,6 +38,12 @@ cdef extern from *:
     #endif
 
     #define MINIALCHEMY_TUPLE_HASH_CACHED (PY_VERSION_HEX >= 0x030E0000)
+
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
+    #define MINIALCHEMY_INLINE_VALUES 1
+    #else
+    #define MINIALCHEMY_INLINE_VALUES 0
+    #endif
 
     /* The attribute `name` found on `type` or its bases, without calling a descriptor
        (borrowed; NULL if absent, with no exception set). */
@@ -77,6 +91,18 @@ cdef extern from *:
             *dictptr = PyDict_New();
             if (*dictptr == NULL) return NULL;
         }
+    #if MINIALCHEMY_INLINE_VALUES
+        else if (((PyDictObject*)*dictptr)->ma_values != NULL && Py_REFCNT(*dictptr) == 1) {
+            /* A key-sharing dict, just made from the object's values array (or made earlier and
+               held by nobody else, so nobody can see the swap): replaced by an ordinary dict with
+               the same items in the same order.  3.11's and 3.12's specialised attribute read
+               handles inline values and ordinary dicts, not key-sharing dicts. */
+            PyObject* ordinary = PyDict_New();
+            if (ordinary == NULL) return NULL;
+            if (PyDict_Update(ordinary, *dictptr) < 0) { Py_DECREF(ordinary); return NULL; }
+            Py_SETREF(*dictptr, ordinary);
+        }
+    #endif
         Py_INCREF(*dictptr);
         return *dictptr;
     #else
@@ -88,6 +114,51 @@ cdef extern from *:
         }
         return PyObject_GenericGetDict(obj, NULL);
     #endif
+    }
+
+    static PyObject* minialchemy_instance_dict_getter(PyObject* obj, void* closure) {
+        (void)closure;
+        return minialchemy_instance_dict(obj);
+    }
+
+    /* Give `type` its own __dict__ attribute, returning minialchemy_instance_dict(obj), unless
+       it has it already (0; -1 with an exception set on error).  Only where objects can have
+       their values inline (MINIALCHEMY_INLINE_VALUES): there CPython's own __dict__ attribute
+       would turn them into a key-sharing dict, which attribute reads then take the slow path
+       on.  The same kind of object as CPython's (a getset descriptor), on the class itself. */
+    static inline int minialchemy_use_ordinary_dicts(PyTypeObject* type) {
+    #if MINIALCHEMY_INLINE_VALUES
+        static PyGetSetDef getset = {
+            "__dict__", (getter)minialchemy_instance_dict_getter, PyObject_GenericSetDict,
+            "The object's attributes (an ordinary dict: see minialchemy._ext.capi).", NULL};
+        PyObject* current = PyDict_GetItemString(type->tp_dict, "__dict__");  /* borrowed */
+        PyObject* descriptor;
+        int failed;
+        if (current != NULL && Py_IS_TYPE(current, &PyGetSetDescr_Type)
+                && ((PyGetSetDescrObject*)current)->d_getset == &getset) {
+            return 0;
+        }
+        descriptor = PyDescr_NewGetSet(type, &getset);
+        if (descriptor == NULL) return -1;
+        failed = PyDict_SetItemString(type->tp_dict, "__dict__", descriptor);
+        Py_DECREF(descriptor);
+        PyType_Modified(type);
+        return failed;
+    #else
+        (void)type;
+        return 0;
+    #endif
+    }
+
+    /* object.__new__(type): on 3.11 and 3.12 an instance of a class with a managed __dict__
+       comes with its values array and no dict (MINIALCHEMY_INLINE_VALUES). */
+    static inline PyObject* minialchemy_object_new(PyTypeObject* type) {
+        PyObject* no_arguments = PyTuple_New(0);
+        PyObject* obj;
+        if (no_arguments == NULL) return NULL;
+        obj = PyBaseObject_Type.tp_new(type, no_arguments, NULL);
+        Py_DECREF(no_arguments);
+        return obj;
     }
 
     /* The referent of a weak reference (a new reference), or None once it is dead. */
@@ -134,3 +205,6 @@ cdef extern from *:
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     bint MINIALCHEMY_TUPLE_HASH_CACHED
+    bint MINIALCHEMY_INLINE_VALUES
+    object minialchemy_object_new(PyTypeObject* type)
+    int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1
