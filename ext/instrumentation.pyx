@@ -47,7 +47,10 @@ from minialchemy._ext.capi cimport (
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains, PyDict_Next
+from cpython.dict cimport (
+    PyDict_GetItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_DelItem, PyDict_Contains,
+    PyDict_Next,
+)
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
@@ -1201,12 +1204,24 @@ cdef inline object _identity_map_hit(object identity_map, object entity, object 
             _tuple_put(_lookup_pk, 0, ident)
             _tuple_put(_lookup_key, 1, _lookup_pk)
         _tuple_put(_lookup_key, 0, entity)
-        return (<IdentityMap>identity_map).get(_lookup_key)
+        return _identity_map_get(<IdentityMap>identity_map, _lookup_key)
     finally:
         _tuple_put(_lookup_key, 0, None)
         _tuple_put(_lookup_key, 1, None)
         _tuple_put(_lookup_pk, 0, None)
         _lookup_key_in_use = False
+
+
+cdef inline object _identity_map_get(IdentityMap identity_map, tuple key):
+    """``identity_map.get(key)`` in C: the map's dict read directly, and an entry that is an
+    object's state (every object of a declarative class) asked for its object in C; an entry
+    that is a weak reference (a plain mapped class) is left to the map's own method."""
+    cdef PyObject* entry = PyDict_GetItemWithError(identity_map._refs, key)
+    if entry == NULL:
+        return None
+    if Py_TYPE(<object>entry) == <PyTypeObject*>InstanceState:
+        return _entry_object(<InstanceState>entry)
+    return identity_map.get(key)
 
 
 def session_get_fast_path(general_get):
@@ -1218,8 +1233,11 @@ def session_get_fast_path(general_get):
             with_for_update=None, identity_token=None, execution_options=None,
             bind_arguments=None):
         cdef InstanceState state
-        if not (options or populate_existing or with_for_update or identity_token
-                or execution_options or bind_arguments or isinstance(ident, (list, dict))):
+        # "no option given", spelled as pointer comparisons with the defaults (a value such as
+        # options=() also means none, and takes the general path, which answers the same)
+        if (options is None and populate_existing is False and with_for_update is None
+                and identity_token is None and execution_options is None
+                and bind_arguments is None and not isinstance(ident, (list, dict))):
             obj = _identity_map_hit(session.identity_map, entity, ident)
             if obj is not None:
                 if isinstance(obj, InstrumentedObject):
