@@ -37,8 +37,9 @@ To search new ones, longer::
 repeats one; ``MINIALCHEMY_DIFFERENTIAL_SHRINK=1`` reduces a failing program before it is
 reported, which can take minutes.)
 
-Where SQLAlchemy and minialchemy differ on purpose, the program avoids the case and
-``docs/differences.md`` says why.
+Where SQLAlchemy and minialchemy differ on purpose, ``docs/differences.md`` says why, and the
+program either avoids the case or models it: a documented refusal is checked on minialchemy's
+side (it raises, nothing changes) and not asked of SQLAlchemy, so both worlds stay equal.
 """
 
 
@@ -279,17 +280,94 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def add(self, choice: int) -> None:
         index = self.pick(choice)
-        if self.row_is_gone(index):
+        if self.row_is_gone(index) or self.reattach_displaced_by_rollback(index):
             return
-        self.both(f"session.add(#{index})", lambda side: side.session.add(side.objects[index]))
+        label = f"session.add(#{index})"
+        if self.related_to_marked(index):
+            self.refused_by_minialchemy_only(label, lambda side: side.session.add(side.objects[index]))
+            return
+        result = self.both(label, lambda side: side.session.add(side.objects[index]))
+        self.undo_half_applied_cascade(result)
 
     @precondition(lambda self: self.mini.objects)
     @rule(choices=st.lists(PICK, min_size=1, max_size=3))
     def add_all(self, choices: list[int]) -> None:
         indices = [self.pick(c) for c in choices]
-        if any(self.row_is_gone(i) for i in indices):
+        if any(self.row_is_gone(i) or self.reattach_displaced_by_rollback(i) for i in indices):
             return
-        self.both(f"session.add_all({indices})", lambda side: side.session.add_all([side.objects[i] for i in indices]))
+        label = f"session.add_all({indices})"
+        refused = [i for i in indices if self.related_to_marked(i)]
+        if refused:
+            # minialchemy adds the objects before the refused one, then raises; SQLAlchemy is
+            # given those objects only (docs/differences.md, "Relating objects to an object
+            # marked for deletion")
+            before = indices[:indices.index(refused[0])]
+            self.log.append(f"{label} [minialchemy refuses #{refused[0]}; SQLAlchemy adds {before}]")
+            result = outcome(self.mini, lambda side: side.session.add_all([side.objects[i] for i in indices]))
+            assert result == ("raised", "InvalidRequestError"), f"{label}: minialchemy {result}{self.program()}"
+            self.sa.session.add_all([self.sa.objects[i] for i in before])
+            return
+        result = self.both(label, lambda side: side.session.add_all([side.objects[i] for i in indices]))
+        self.undo_half_applied_cascade(result)
+
+    # -- relating objects to an object marked for deletion (docs/differences.md) ----------------
+
+    def marked(self, index: int) -> bool:
+        """Whether held object ``index`` is marked for deletion (``session.delete()``, not
+        flushed yet)."""
+        return any(obj is self.sa.objects[index] for obj in self.sa.session.deleted)
+
+    def in_session(self, index: int) -> bool:
+        return self.sa.state_of(self.sa.objects[index]) in ("pending", "persistent", "deleted")
+
+    def relating_refused(self, owner: int, target: int) -> bool:
+        """Whether relating held objects ``owner`` (the object whose attribute changes) and
+        ``target`` is one minialchemy refuses and SQLAlchemy accepts: the owner is in the
+        session and either is marked for deletion, or the owner is deleted.  SQLAlchemy writes a
+        key to the row it deletes, or no key at all for an owner that is deleted; minialchemy
+        raises InvalidRequestError (docs/differences.md, "Relating objects to an object marked
+        for deletion")."""
+        if not self.in_session(owner):
+            return False
+        return self.marked(owner) or self.marked(target) or self.sa.state_of(self.sa.objects[owner]) == "deleted"
+
+    def related_to_marked(self, index: int) -> bool:
+        """Whether held object ``index`` is new (transient) and related, through a loaded
+        relationship, to an object marked for deletion: ``session.add()`` refuses it in
+        minialchemy (docs/differences.md, "Relating objects to an object marked for deletion")."""
+        obj = self.sa.objects[index]
+        if self.sa.state_of(obj) != "transient":
+            return False
+        d = obj.__dict__
+        related = list(d.get("addresses") or ()) + [d.get("user")]
+        deleted = list(self.sa.session.deleted)
+        return any(r is not None and any(r is m for m in deleted) for r in related)
+
+    def refused_by_minialchemy_only(self, label: str, operation: Callable[[Side], Any]) -> None:
+        """A documented refusal: minialchemy raises InvalidRequestError and changes nothing;
+        SQLAlchemy, which accepts, is not asked (the two worlds stay equal)."""
+        before = self.mini.snapshot_objects()
+        result = outcome(self.mini, operation)
+        self.log.append(f"{label} -> {result} [minialchemy only: docs/differences.md]")
+        assert result == ("raised", "InvalidRequestError"), f"{label}: minialchemy {result}, documented InvalidRequestError{self.program()}"
+        assert self.mini.snapshot_objects() == before, f"{label}: a refused change changed something{self.program()}"
+
+    def reattach_displaced_by_rollback(self, index: int) -> bool:
+        """Whether held object ``index`` is detached and another object for its row was deleted
+        in this transaction (its DELETE flushed).  Re-attached, it would be pushed out of the
+        identity map by a rollback, which puts the deleted object back: SQLAlchemy then still
+        reports it persistent (also after ``close()``), or, when both are marked for deletion,
+        keeps whichever its set iteration (memory addresses) gives last; minialchemy detaches
+        it (docs/differences.md, "An object pushed out of the identity map by a rollback").
+        The program does not re-attach such an object."""
+        obj = self.sa.objects[index]
+        state = SA.root.inspect(obj)
+        if not state.detached:
+            return False
+        return any(
+            other is not obj and self.sa.state_of(other) == "deleted" and SA.root.inspect(other).key == state.key
+            for other in self.sa.objects
+        )
 
     def row_is_gone(self, index: int) -> bool:
         """Whether held object ``index`` is detached and its row no longer exists (its INSERT
@@ -427,10 +505,18 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(user=PICK, address=PICK)
     def append_address(self, user: int, address: int) -> None:
         u, a = self.pick(user, "User"), self.pick(address, "Address")
+        if "addresses" not in self.sa.objects[u].__dict__:
+            # loaded first, as the append would (its autoflush may flush a DELETE)
+            if self.both(f"#{u}.addresses", lambda side: list(side.objects[u].addresses))[0] == "raised":
+                return
         collection = self.mini.objects[u].__dict__.get("addresses")
         if collection is not None and any(item is self.mini.objects[a] for item in collection):
             return  # the same object twice in one list: see docs/differences.md
-        result = self.both(f"#{u}.addresses.append(#{a})", lambda side: side.objects[u].addresses.append(side.objects[a]))
+        label = f"#{u}.addresses.append(#{a})"
+        if self.relating_refused(u, a):
+            self.refused_by_minialchemy_only(label, lambda side: side.objects[u].addresses.append(side.objects[a]))
+            return
+        result = self.both(label, lambda side: side.objects[u].addresses.append(side.objects[a]))
         self.undo_half_applied_cascade(result)
 
     @precondition(lambda self: self.held("User"))
@@ -450,17 +536,60 @@ class DifferentialMachine(RuleBasedStateMachine):
     def set_address_user(self, address: int, user: int, to_none: bool) -> None:
         a = self.pick(address, "Address")
         u = None if to_none else self.pick(user, "User")
-        result = self.both(
-            f"#{a}.user = #{u}",
-            lambda side: setattr(side.objects[a], "user", None if u is None else side.objects[u]),
-        )
+        label = f"#{a}.user = #{u}"
+        if u is not None and self.relating_refused(a, u):
+            self.refused_by_minialchemy_only(label, lambda side: setattr(side.objects[a], "user", side.objects[u]))
+            return
+        result = self.both(label, lambda side: setattr(side.objects[a], "user", None if u is None else side.objects[u]))
         self.undo_half_applied_cascade(result)
 
     @precondition(lambda self: self.mini.objects)
     @rule(choice=PICK)
     def delete(self, choice: int) -> None:
         index = self.pick(choice)
+        if self.reattach_displaced_by_rollback(index):
+            return  # delete() re-attaches a detached object (see reattach_displaced_by_rollback)
+        if self.sa.state_of(self.sa.objects[index]) == "deleted" and self.sa.objects[index] not in self.sa.session.deleted:
+            # its DELETE was flushed in this transaction: minialchemy accepts delete() and
+            # changes nothing; SQLAlchemy puts the object back in its identity map
+            # (docs/differences.md, "Deleting an object whose DELETE was flushed").  Checked on
+            # minialchemy's side only; SQLAlchemy is not asked.
+            before = self.mini.snapshot_objects()
+            self.log.append(f"session.delete(#{index}) [minialchemy only: changes nothing]")
+            assert outcome(self.mini, lambda side: side.session.delete(side.objects[index])) == ("ok", None), self.mini.last_error
+            assert self.mini.snapshot_objects() == before, f"delete() of a deleted object changed something{self.program()}"
+            return
+        if self.related_since_flush(index):
+            # addresses related to this user since the last flush: SQLAlchemy's flush would write
+            # the deleted user's key into them, minialchemy NULL (docs/differences.md, "Relating
+            # objects to an object marked for deletion"); an address appended to a collection
+            # since the last flush: SQLAlchemy's next flush would not delete it yet
+            # (docs/differences.md, "Deleting an object appended to a collection since the last
+            # flush").  The relations are flushed first.
+            self.both("session.flush() [before deleting an object related since the last flush]", lambda side: side.session.flush())
         self.both(f"session.delete(#{index})", lambda side: side.session.delete(side.objects[index]))
+
+    def related_since_flush(self, index: int) -> bool:
+        """Whether held object ``index`` is a persistent user that an address in the session
+        was related to since the last flush (its ``user`` set, or appended to its collection),
+        or an address appended to a loaded collection since the last flush."""
+        user = self.sa.objects[index]
+        if self.sa.state_of(user) != "persistent":
+            return False
+        if isinstance(user, SA.Address):
+            address = user
+            for owner in [*self.sa.session.identity_map.values(), *self.sa.session.new]:
+                if isinstance(owner, SA.User) and "addresses" in owner.__dict__:
+                    if any(added is address for added in SA.root.inspect(owner).attrs.addresses.history.added):
+                        return True
+            return False
+        if "addresses" in user.__dict__ and SA.root.inspect(user).attrs.addresses.history.added:
+            return True
+        for i, obj in enumerate(self.sa.objects):
+            if isinstance(obj, SA.Address) and self.in_session(i):
+                if any(added is user for added in SA.root.inspect(obj).attrs.user.history.added):
+                    return True
+        return False
 
     @precondition(lambda self: self.mini.objects)
     @rule(choice=PICK)

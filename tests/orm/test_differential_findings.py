@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from minialchemy import inspect, text
-from minialchemy.exc import IntegrityError, PendingRollbackError
+from minialchemy.exc import IntegrityError, InvalidRequestError, PendingRollbackError
 
 
 def address_rows(engine):
@@ -243,3 +243,243 @@ def test_appending_to_another_user_is_a_change_of_the_previous_owner(session, en
     assert session.is_modified(patrick)
     session.commit()
     assert address_rows(engine)[1] == (2, 1)
+
+
+# --- an object appended and removed again since the flush is no net change --------------------
+
+
+def test_appending_and_removing_again_is_no_change_of_the_collection(session, engine, User, Address):
+    spongebob = session.get(User, 1)
+    address = session.get(Address, 2)
+    spongebob.addresses.append(address)
+    spongebob.addresses.remove(address)
+    assert not session.is_modified(spongebob)
+    assert session.is_modified(address)  # its user (and foreign key) changed: to none
+    session.commit()
+    assert address_rows(engine)[:2] == [(1, 1), (2, None)]
+
+
+def test_appending_then_setting_the_many_to_one_to_none_is_no_change_of_the_collection(session, User, Address):
+    spongebob = session.get(User, 1)
+    address = session.get(Address, 2)
+    spongebob.addresses.append(address)
+    address.user = None
+    assert not session.is_modified(spongebob)
+
+
+def test_removing_a_member_loaded_with_the_collection_is_a_change(session, User):
+    spongebob = session.get(User, 1)
+    spongebob.addresses.remove(spongebob.addresses[0])
+    assert session.is_modified(spongebob)
+
+
+# --- delete() of an object whose DELETE this transaction already flushed ----------------------
+
+
+def test_deleting_again_an_object_whose_delete_was_flushed_changes_nothing(session, engine, Address, recwarn):
+    address = session.get(Address, 3)
+    session.delete(address)
+    session.flush()
+    session.delete(address)  # docs/differences.md: SQLAlchemy puts it back in its identity map
+    assert inspect(address).deleted
+    assert address not in session.deleted
+    assert session.get(Address, 3) is None
+    with pytest.raises(InvalidRequestError):
+        session.expire(address)  # not persistent: its row is gone in this transaction
+    session.commit()
+    assert not recwarn.list  # no second DELETE (which would find no row)
+    assert [row[0] for row in address_rows(engine)] == [1, 2]
+
+
+# --- Session.get of an object marked deleted: loaded again only if wholly expired ------------
+
+
+def test_get_of_a_partly_expired_object_marked_deleted_returns_it(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address, ["email_address"])
+    session.delete(address)
+    assert session.get(Address, 2) is address  # no load, no autoflush: as SQLAlchemy
+
+
+def test_get_of_an_object_marked_deleted_flushed_since_it_was_expired_returns_it(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address)
+    address.email_address = "x"
+    session.flush()  # its other attributes stay expired; the object is no longer wholly expired
+    session.delete(address)
+    assert session.get(Address, 2) is address
+
+
+def test_get_of_a_wholly_expired_object_marked_deleted_and_changed_returns_none(session, Address):
+    address = session.get(Address, 2)
+    session.expire(address)
+    address.email_address = "x"  # set, not loaded: still wholly expired
+    session.delete(address)
+    assert session.get(Address, 2) is None
+
+
+# --- the flush of an object whose primary key is expired and whose row is gone ---------------
+
+
+def remove_row_behind_the_session(session, Address, ident):
+    from minialchemy import delete
+
+    statement = delete(Address).where(Address.id == ident)
+    session.execute(statement, execution_options={"synchronize_session": False})
+
+
+@pytest.mark.parametrize(
+    "expired, error",
+    [(None, "ObjectDeletedError"), (["email_address"], "StaleDataError")],
+    ids=["wholly-expired:object-deleted", "key-loaded:stale-data"],
+)
+def test_update_of_an_object_whose_row_is_gone(session, Address, expired, error):
+    """Its key expired: SQLAlchemy loads it before the UPDATE and finds no row; its key
+    loaded: the UPDATE matches no row."""
+    from minialchemy.orm import exc
+
+    address = session.get(Address, 3)
+    remove_row_behind_the_session(session, Address, 3)
+    session.expire(address, expired)
+    address.user_id = None
+    with pytest.raises(getattr(exc, error)):
+        session.commit()
+
+
+def test_delete_of_a_wholly_expired_object_whose_row_is_gone_raises_object_deleted(session, Address):
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    address = session.get(Address, 3)
+    remove_row_behind_the_session(session, Address, 3)
+    session.expire_all()
+    session.delete(address)
+    with pytest.raises(ObjectDeletedError):
+        session.commit()
+
+
+# --- relating objects to a user marked for deletion: refused every way (docs/differences.md) --
+
+
+@pytest.mark.parametrize("how", ["many-to-one", "append", "constructor then add"])
+def test_relating_an_address_to_a_user_marked_for_deletion_is_refused(session, engine, User, Address, how):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    patrick.addresses  # loaded before: loading it later would autoflush the DELETE
+    session.delete(patrick)
+    with pytest.raises(InvalidRequestError, match=r"marked for deletion.*session.add\(User\(id=3\)\)"):
+        if how == "many-to-one":
+            address.user = patrick
+        elif how == "append":
+            patrick.addresses.append(address)
+        else:
+            session.add(Address(email_address="new@x", user=patrick))
+    assert not session.new and not session.dirty and patrick in session.deleted
+    session.commit()
+    assert address_rows(engine) == [(1, 1), (2, 2), (3, 2)]
+
+
+def test_a_user_marked_for_deletion_can_be_related_again_once_added_back(session, engine, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    session.delete(patrick)
+    session.add(patrick)  # takes back the deletion
+    address.user = patrick
+    session.commit()
+    assert address_rows(engine)[1] == (2, 3)
+
+
+def test_an_address_marked_for_deletion_cannot_be_related_to_a_user(session, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    session.delete(address)
+    with pytest.raises(InvalidRequestError, match="marked for deletion"):
+        address.user = patrick
+
+
+@pytest.mark.parametrize("how", ["many-to-one", "append", "constructor then add"])
+def test_an_address_related_before_its_user_was_marked_for_deletion_gets_null(session, engine, User, Address, how):
+    """SQLAlchemy writes the deleted user's key (a dangling foreign key) when the relation is
+    not flushed yet, and NULL when it is: minialchemy writes NULL either way."""
+    patrick, address = session.get(User, 3), session.get(Address, 2)
+    if how == "many-to-one":
+        address.user = patrick
+    elif how == "append":
+        patrick.addresses.append(address)
+    else:
+        address = Address(id=4, email_address="new@x", user=patrick)
+        session.add(address)
+    session.delete(patrick)
+    session.commit()
+    assert (address.id, None) in address_rows(engine)
+
+
+# --- the flush loads a parent's expired key (its row may be gone) -----------------------------
+
+
+def test_relating_to_an_expired_user_whose_row_an_orm_delete_removed_raises_object_deleted(session, User, Address):
+    """``synchronize_session="evaluate"`` cannot see an expired object, which stays in the
+    session; the flush that copies its key into an address loads it first (as SQLAlchemy) and
+    finds no row, instead of writing a key to a row that no longer exists."""
+    from minialchemy import delete
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick, address = session.get(User, 3), session.get(Address, 1)
+    session.expire_all()
+    session.execute(delete(User).where(User.id == 3), execution_options={"synchronize_session": "evaluate"})
+    address.user = patrick
+    with pytest.raises(ObjectDeletedError):
+        session.flush()
+    session.rollback()
+    assert address_rows(session.bind)[0] == (1, 1)
+
+
+def test_relating_to_a_user_expired_by_commit_loads_it_and_writes_its_key(session, engine, User, Address):
+    patrick, address = session.get(User, 3), session.get(Address, 1)
+    session.commit()
+    address.user = patrick
+    session.commit()
+    assert address_rows(engine)[0] == (1, 3)
+
+
+def test_a_deleted_and_committed_object_taken_back_by_delete_is_expired_by_expire_all(session, User):
+    """``session.delete()`` takes a deleted-and-committed object back (SQLAlchemy puts it in
+    its identity map): ``expire_all()`` expires it too, and the flush that DELETEs it loads its
+    key first and finds no row."""
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.delete(patrick)
+    session.expire_all()
+    assert "name" not in patrick.__dict__
+    with pytest.raises(ObjectDeletedError):
+        session.flush()
+
+
+def test_rollback_undoes_the_delete_of_a_deleted_and_committed_object_taken_back(session, User):
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.delete(patrick)
+    session.rollback()
+    assert inspect(patrick).persistent  # as SQLAlchemy: persistent again, its row gone
+    with pytest.raises(ObjectDeletedError):
+        patrick.name
+
+
+def test_rollback_detaches_an_object_it_pushes_out_of_the_identity_map(session, User):
+    """An older copy of a row re-attached after the row's DELETE was flushed: the rollback puts
+    the deleted object back in the identity map, and the copy leaves the session (it used to
+    keep its session and report persistent after close())."""
+    older = session.get(User, 2)
+    session.close()
+    sandy = session.get(User, 2)
+    session.delete(sandy)
+    session.flush()
+    session.add(older)  # the key is free: its object was deleted
+    assert inspect(older).persistent
+    session.rollback()
+    assert session.get(User, 2) is sandy
+    assert inspect(older).detached
+    session.close()
+    assert inspect(older).detached and inspect(sandy).detached

@@ -515,6 +515,8 @@ class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type c
             old = _held_reference(state, self.key)
         if value is not None and value is not old:
             _check_cascade_target(state, value, self)  # a refused assignment changes nothing
+        elif value is not None:
+            _check_not_marked(state, value, self)  # the same object again: refused all the same
         _record_committed_reference(state, self.key)
         d[self.key] = value
         _touch(state)
@@ -779,7 +781,21 @@ def _check_cascade_target(owner_state: Any, target: Any, prop: RelationshipPrope
         return
     session = owner_state.session
     if session is not None:
+        session._check_not_deleted(owner_state.obj(), owner_state)  # either side: docs/differences.md
         session._check_cascade_target(target)
+
+
+def _check_not_marked(owner_state: Any, target: Any, prop: RelationshipProperty) -> None:
+    """``address.user = user`` when ``address.user`` is ``user`` already: refused all the same
+    when either object is marked for deletion, or the owner is deleted (docs/differences.md)."""
+    if "save-update" not in prop.cascade or owner_state.session_id is None:
+        return
+    session = owner_state.session
+    if session is not None:
+        session._check_not_deleted(owner_state.obj(), owner_state)
+        target_state = _accel.instrumentation.instance_state(target)
+        if target_state.session_id == session.hash_key and not target_state.deleted_flag:
+            session._check_not_deleted(target, target_state)
 
 
 def _cascade_add(parent_state: Any, child: Any, prop: RelationshipProperty) -> None:

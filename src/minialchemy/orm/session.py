@@ -392,11 +392,18 @@ class Session:
                 # a flush of this transaction changed its primary key: back to the key it had
                 self.identity_map.discard(state.key, obj)
                 state.key = original_key
-                self.identity_map.replace(original_key, obj)
+                self._detach_displaced(self.identity_map.replace(original_key, obj), obj)
         for obj in self._txn_deleted:
             state = obj.__dict__[state_key]
             state.deleted_flag = False
-            self.identity_map.replace(state.key, obj)
+            self._detach_displaced(self.identity_map.replace(state.key, obj), obj)
+        for obj in self._deleted:
+            state = obj.__dict__[state_key]
+            if state.deleted_flag and self.identity_map.get(state.key) is None:
+                # deleted and committed, then taken back by delete(): its deletion is undone
+                # too, as SQLAlchemy does (persistent again, expired: its row is gone)
+                state.deleted_flag = False
+                self.identity_map.add(state.key, obj)
         self._txn_inserted.clear()
         self._txn_deleted.clear()
         self._txn_key_switches.clear()
@@ -404,6 +411,15 @@ class Session:
         self._deleted.clear()
         self._modified.clear()
         self._expire_all_because("the rollback")
+
+    def _detach_displaced(self, displaced: Any, obj: Any) -> None:
+        """The rollback put ``obj`` back in the identity map in place of ``displaced`` (another
+        object for the same row, attached since ``obj``'s DELETE or key change was flushed):
+        ``displaced`` leaves the session, detached, as ``close()`` would leave it."""
+        if displaced is not None and displaced is not obj:
+            state = displaced.__dict__[_accel.instrumentation.STATE_KEY]
+            if state.session_id == self.hash_key:
+                state.session_id = None
 
     def close(self) -> None:
         """Release the connection (rolling back its transaction) and detach every object."""
@@ -458,6 +474,8 @@ class Session:
                 f"session (or close that session) first"
             )
         if state.key is None:
+            if cascade and mapper._relationship_keys and (self._deleted or self._txn_deleted):
+                self._check_targets_of_new(obj)  # (only a session with deleted objects can refuse)
             state.session_id = self.hash_key
             self._new.add(obj)
         else:
@@ -483,12 +501,10 @@ class Session:
         relationship change is applied (so a refused assignment is not half-applied): checks
         ``obj`` and, through loaded relationships, what would come into the session with it."""
         state = _accel.instrumentation.instance_state(obj)
-        marked = _seen is None and state.session_id == self.hash_key and _is_in(self._deleted, obj)
-        if state.deleted_flag or marked:
-            raise InvalidRequestError(
-                f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
-                f"of the session (use make_transient(obj) to turn it into a new object first)"
-            )
+        if _seen is None:
+            self._check_not_deleted(obj, state)
+        elif state.deleted_flag:
+            raise self._deleted_error(obj, marked=False)
         if state.session_id == self.hash_key:
             return  # already here: the cascade stops
         if state.session_id is not None and state.session is not None:
@@ -510,6 +526,48 @@ class Session:
         seen.add(id(obj))
         for related in _save_update_targets(obj):
             self._check_cascade_target(related, seen)
+
+    def _check_not_deleted(self, obj: Any, state: Any) -> None:
+        """Refuse to relate ``obj`` to another object when it is deleted, or marked for deletion
+        in this session: the flush would write a key to a row it deletes (SQLAlchemy accepts
+        it: docs/differences.md).  Either side of the relationship is checked."""
+        if state.deleted_flag:
+            raise self._deleted_error(obj, marked=False)
+        if state.session_id == self.hash_key and _is_in(self._deleted, obj):
+            raise self._deleted_error(obj, marked=True)
+
+    def _deleted_error(self, obj: Any, marked: bool) -> InvalidRequestError:
+        if marked:
+            return InvalidRequestError(
+                f"Instance {_instance_str(obj)} is marked for deletion (session.delete(), not flushed "
+                f"yet); it cannot be related to other objects: the flush would leave them pointing at "
+                f"a deleted row.  Relate them to another object, or session.add({_identity_str(obj)}) "
+                f"first to take back the deletion"
+            )
+        return InvalidRequestError(
+            f"Instance {_instance_str(obj)} has been deleted; it cannot be related to objects "
+            f"of the session (use make_transient(obj) to turn it into a new object first)"
+        )
+
+    def _check_targets_of_new(self, obj: Any) -> None:
+        """Before a new object joins: refuse it if it is related (through a loaded relationship
+        with save-update) to an object deleted or marked for deletion in this session, as a
+        relationship change of an object already here is refused (``Address(user=u)`` while
+        ``u`` is marked, then ``session.add()``)."""
+        d = obj.__dict__
+        mapper = type(obj).__mapper__
+        for key in mapper._relationship_keys:
+            value = d.get(key)
+            if value is None:  # (the common case: nothing loaded or set, checked without a call)
+                continue
+            prop = mapper._props[key]
+            if "save-update" not in prop.cascade:
+                continue
+            instance_state = _accel.instrumentation.instance_state
+            for related in (value if prop.uselist else (value,)):
+                related_state = instance_state(related)
+                if related_state.session_id == self.hash_key:
+                    self._check_not_deleted(related, related_state)
 
     def _cascade_save(self, obj: Any) -> None:
         """save-update cascade over loaded relationships (never loads anything)."""
@@ -550,6 +608,11 @@ class Session:
             # DELETE finds no row, which is only worth a warning
             state.session_id = self.hash_key
             self._deleted.add(obj)
+            return
+        if state.deleted_flag and state.session_id == self.hash_key:
+            # its DELETE was flushed in this transaction: deleted already, nothing to do (a
+            # second DELETE would find no row; SQLAlchemy puts the object back in its identity
+            # map instead: docs/differences.md)
             return
         if state.session_id != self.hash_key:
             self._save_or_update(obj, cascade=False)  # delete() cascades "delete" only, as SQLAlchemy
@@ -628,6 +691,13 @@ class Session:
 
     def _expire_all_because(self, reason: str) -> None:
         _accel.instrumentation.expire_instances(self.identity_map.values())
+        if self._deleted:
+            # deleted-and-committed objects taken back by delete() are the session's too
+            # (outside the identity map, as their rows are gone)
+            state_key = _accel.instrumentation.STATE_KEY
+            taken_back = [obj for obj in self._deleted if obj.__dict__[state_key].deleted_flag]
+            if taken_back:
+                _accel.instrumentation.expire_instances(taken_back)
         self._modified.clear()
         self._expired_all_by = reason
         self._expired_by.clear()
@@ -972,7 +1042,7 @@ class Session:
         obj = self.identity_map.get(key)
         if obj is not None and not populate_existing:
             state = obj.__dict__[_accel.instrumentation.STATE_KEY]
-            if state.expired_attributes:
+            if state.expired_attributes and _wholly_expired(state):
                 try:
                     self._load_expired_state(state, next(iter(state.expired_attributes)))
                 except ObjectDeletedError:
@@ -1010,6 +1080,19 @@ class Session:
         return f"<Session {self.hash_key} new={len(self._new)} dirty={len(self._modified)} deleted={len(self._deleted)}>"
 
 
+def _wholly_expired(state: Any) -> bool:
+    """Whether no column of the object was loaded since it was expired: each is expired, or set
+    without its old value known.  ``Session.get`` checks such an object's row (SQLAlchemy's
+    ``state.expired``): it returns None when the row is gone.  A partly expired object (some
+    attribute loaded, or the object flushed, since) is returned as it is."""
+    expired = state.expired_attributes
+    committed = state.committed_state
+    unknown = _accel.instrumentation.NO_VALUE
+    return all(
+        key in expired or committed.get(key) is unknown for key in state.mapper._column_attr_keys
+    )
+
+
 def _is_in(identity_set: Any, obj: Any) -> bool:
     return obj in identity_set
 
@@ -1026,8 +1109,13 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
         pairs = prop.fk_attr_keys()
         value = d[key]
         if prop.uselist:
-            if getattr(value, "_removed", None):
-                return True
+            removed = getattr(value, "_removed", None)
+            if removed:
+                # a net change only if a member it held when loaded (or flushed) is gone: one
+                # appended since and removed again is none (SQLAlchemy's collection history)
+                members = d[state_key].committed_state.get(key)
+                if members is None or any(any(item is member for member in members) for item in removed):
+                    return True
             for item in value:
                 item_state = item.__dict__.get(state_key)
                 if item_state is None or item_state.key is None:

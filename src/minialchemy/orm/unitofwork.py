@@ -618,7 +618,13 @@ class UpdateRows(FlushStep):
         # the planned rows, unless a step before this one may have changed the objects: then
         # the changes are found again
         rows = None if run.objects_changed else self._planned_rows
-        persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
+        try:
+            persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
+        except StaleDataError:
+            # a row missing: when it is the row of an object whose key was expired, say so
+            # (ObjectDeletedError, as SQLAlchemy, which loads such a key before its UPDATE)
+            _load_expired_keys(session, self.mapper, self.objects, "UPDATE")
+            raise
         # written: these values are the committed ones now, the objects no longer modified (a
         # changed primary key moves the identity key); a change made later in this flush marks
         # an object modified again (and is flushed), it is not swallowed
@@ -642,12 +648,30 @@ class DeleteRows(FlushStep):
         return [persistence.statements_for(self.mapper).delete().string]
 
     def execute(self, run: _FlushRun) -> None:
-        persistence.emit_delete(run.connection, self.mapper, self.objects, run.cause_of(self))
         session = run.session
+        _load_expired_keys(session, self.mapper, self.objects, "DELETE")
+        persistence.emit_delete(run.connection, self.mapper, self.objects, run.cause_of(self))
         for obj in self.objects:  # persistent -> deleted
             session._mark_deleted(obj, _state(obj))
             session._deleted.discard(obj)
             session._modified.discard(obj)
+
+
+def _load_expired_keys(session: Session, mapper: Mapper, objects: Sequence[Any], operation: str) -> None:
+    """Load the expired attributes of each of ``objects`` whose primary key is expired (expired
+    and then changed, or deleted, without a load): ObjectDeletedError names an object whose row
+    is gone.  SQLAlchemy loads such a key before it UPDATEs or DELETEs the row, so the flush
+    fails with that error instead of a row count that does not match."""
+    pk_keys = mapper._pk_attr_keys
+    for obj in objects:
+        d = obj.__dict__
+        if all(key in d for key in pk_keys):
+            continue
+        expired = [key for key in mapper._column_attr_keys if key not in d]
+        session._load_attributes(
+            _state(obj), expired,
+            cause=f"flush: load the expired key of {_instance_str(obj)} before its {operation}",
+        )
 
 
 class _AssociationRowsStep(FlushStep):
@@ -896,6 +920,7 @@ class _Planner:
         planned = self.planned_values
         added: list[Any] = []
         saved_ids = {id(o) for objects in saved.values() for o in objects}
+        deleting = bool(self.deleted_ids or session._txn_deleted)
         for mapper, objects in list(saved.items()):
             many_to_one = _relationships(mapper, MANYTOONE)
             for obj in objects if many_to_one else ():
@@ -904,6 +929,8 @@ class _Planner:
                     if prop.key not in d:
                         continue
                     parent = d[prop.key]
+                    if deleting:
+                        parent = _unless_deleted_since(session, obj, parent, prop, self.deleted_ids)
                     if not _may_sync(session, obj, parent, prop, direct_writes, self.deleted_ids):
                         continue
                     self.synced_ids.add(id(obj))
@@ -1174,17 +1201,13 @@ def _key_value(parent: Any, key: str) -> Any:
 
 def _parent_key_value(parent: Any, key: str) -> Any:
     """A parent's attribute ``key`` that the sync copies into its children's foreign keys.  An
-    expired parent (``expire_all()``, a commit) still has its primary key in its identity key:
-    that is used, without SQL; another expired attribute is loaded, as SQLAlchemy does."""
+    expired one (``expire_all()``, a commit) is loaded, as SQLAlchemy does: its row may be gone
+    (ObjectDeletedError) and its key must not be written then."""
     d = parent.__dict__
     if key in d:
         return d[key]
-    state = _state(parent)
-    if state.key is None:
+    if _state(parent).key is None:
         return None
-    pk_keys = state.mapper._pk_attr_keys
-    if key in pk_keys:
-        return state.key[1][pk_keys.index(key)]
     return getattr(parent, key)
 
 
@@ -1286,6 +1309,19 @@ def _may_sync(
     return parent_state.session_id == session.hash_key and not parent_state.deleted_flag and parent not in session._deleted
 
 
+def _unless_deleted_since(
+    session: Session, child: Any, parent: Any, prop: RelationshipProperty, deleted_ids: set[int] | None = None
+) -> Any:
+    """``parent``, or None when this flush deletes it and ``child`` was related to it since the
+    last flush (before ``session.delete(parent)``): its foreign key is then cleared, as that of
+    a child the parent had in the database is.  SQLAlchemy writes the deleted parent's key
+    (docs/differences.md)."""
+    if parent is None:
+        return None
+    deleted = (deleted_ids is not None and id(parent) in deleted_ids) or _state(parent).deleted_flag or parent in session._deleted
+    return None if deleted and _relationship_changed(child, parent, prop) else parent
+
+
 def _sync_foreign_keys(
     session: Session,
     mapper: Mapper,
@@ -1299,12 +1335,15 @@ def _sync_foreign_keys(
     # many-to-one: the object refers to its parent (address.user)
     many_to_one = _relationships(mapper, MANYTOONE)
     if many_to_one:
+        deleting = bool(session._deleted or session._txn_deleted)
         for obj in saved.get(mapper, ()):
             d = obj.__dict__
             for prop in many_to_one:
                 if prop.key not in d:
                     continue
                 parent = d[prop.key]
+                if deleting:
+                    parent = _unless_deleted_since(session, obj, parent, prop)
                 if not _may_sync(session, obj, parent, prop, direct_writes):
                     continue
                 switched = parent is not None and id(parent) in key_switched

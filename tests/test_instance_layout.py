@@ -1,0 +1,109 @@
+"""The layout of a loaded object: what Python code sees of it stays what it was (and what
+SQLAlchemy shows), whatever the compiled twin does underneath.
+
+On CPython 3.11 and 3.12 the compiled loader gives a loaded object no ``__dict__`` at all: its
+values sit in the array of values a plain Python instance has, and a dict is made only when
+one is asked for (``ext/instrumentation.pyx``, ``_new_inline``; docs/how_it_works.md, "Where a
+loaded object's bytes go").  These tests hold the visible side of that: ``vars(obj)`` lists the
+same keys in the same order, and the dict a caller holds stays the object's dict.
+"""
+
+import gc
+import sys
+from typing import Optional
+
+import pytest
+
+from minialchemy import String, _accel, create_engine, inspect, select
+from minialchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+@pytest.fixture
+def loaded():
+    """A session that has just loaded the tutorial's three users: ``(session, users, User)``."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class User(Base):
+        __tablename__ = "user_account"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(30))
+        fullname: Mapped[Optional[str]]
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as setup:
+        setup.add_all(
+            [
+                User(name="spongebob", fullname="Spongebob Squarepants"),
+                User(name="sandy", fullname="Sandy Cheeks"),
+                User(name="patrick", fullname="Patrick Star"),
+            ]
+        )
+        setup.commit()
+    session = Session(engine)
+    users = session.scalars(select(User).order_by(User.id)).all()
+    yield session, users, User
+    session.close()
+
+
+def test_vars_of_a_loaded_object_lists_its_columns_then_its_state(loaded):
+    _, users, _ = loaded
+    sandy = users[1]
+
+    assert list(vars(sandy)) == ["id", "name", "fullname", "_sa_instance_state"]
+    assert vars(sandy)["name"] == "sandy"
+    assert vars(sandy)["_sa_instance_state"] is inspect(sandy)
+    assert sandy.__dict__ is vars(sandy)
+
+
+def test_a_dict_the_caller_holds_stays_the_objects_dict(loaded):
+    session, users, _ = loaded
+    patrick = users[2]
+    held = vars(patrick)
+
+    patrick.fullname = "Patrick Star, Esq."  # a tracked write (the compiled twin's own dict access)
+    assert held["fullname"] == "Patrick Star, Esq."
+    assert patrick.__dict__ is held
+
+    session.commit()  # expires every attribute: in the dict the caller holds, too
+    assert "fullname" not in held
+    assert patrick.fullname == "Patrick Star, Esq."
+    assert held["fullname"] == "Patrick Star, Esq."
+
+
+def test_reading_and_inspecting_a_loaded_object_changes_nothing_visible(loaded):
+    _, users, User = loaded
+    spongebob = users[0]
+
+    assert inspect(spongebob).key == (User, (1,), None)
+    assert repr(spongebob).startswith("User(")
+    assert (spongebob.id, spongebob.name) == (1, "spongebob")
+    assert vars(spongebob) == {
+        "id": 1,
+        "name": "spongebob",
+        "fullname": "Spongebob Squarepants",
+        "_sa_instance_state": inspect(spongebob),
+    }
+
+
+@pytest.mark.compiled
+@pytest.mark.skipif(
+    not (3, 11) <= sys.version_info[:2] <= (3, 12),
+    reason="values kept inline only on CPython 3.11 and 3.12 (MINIALCHEMY_INLINE_VALUES)",
+)
+def test_the_compiled_loader_makes_no_dict_until_one_is_asked_for(loaded):
+    if _accel.BACKEND != "cython":
+        pytest.skip("the compiled twins are not the ones running (MINIALCHEMY_PURE_PYTHON=1)")
+    _, users, _ = loaded
+    sandy = users[1]
+
+    def holds_a_dict(obj):
+        return any(type(referent) is dict for referent in gc.get_referents(obj))
+
+    assert sandy.name == "sandy"  # reading needs no dict
+    assert not holds_a_dict(sandy)
+    vars(sandy)  # as inspect(sandy) or a change would
+    assert holds_a_dict(sandy)
