@@ -93,6 +93,7 @@ COMPILED = cython.compiled
 
 
 cdef extern from "Python.h":
+    Py_ssize_t _dict_size "PyDict_GET_SIZE" (object) noexcept  # len(d) as a macro, no call
     void PyObject_GC_UnTrack(object)
     int PyGC_Enable()
     int PyGC_Disable()
@@ -151,8 +152,8 @@ cdef class InstanceState(MapEntry):
     cdef public object mapper
     cdef public object session_id
     cdef dict _committed_state
-    # which columns (by ColumnAttribute.index < 64) _set_column_value has recorded in
-    # _committed_state since it was last emptied, and how many: see _set_column_value
+    # which columns (by ColumnAttribute.index < 64) _record_change has recorded in
+    # _committed_state since it was last emptied, and how many: see _change_recorded
     cdef unsigned long long _recorded_mask
     cdef Py_ssize_t _recorded_count
     cdef set _expired_attributes
@@ -458,38 +459,58 @@ cdef PyObject* _class_attribute(PyTypeObject* cls, object name):
 cdef int _set_column_value(InstanceState state, dict d, ColumnAttribute attribute,
                            object value) except -1:
     """Write the value of column ``attribute`` into ``d``; on a persistent object, first
-    record the committed value (once) and mark the object modified."""
+    record the change (``_record_change``) unless ``_change_recorded`` says there is nothing
+    new to record."""
+    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+        _record_change(state, d, attribute)
+    PyDict_SetItem(d, attribute.key, value)
+    return 0
+
+
+cdef inline bint _change_recorded(InstanceState state, Py_ssize_t index) noexcept:
+    """Whether a write to column ``index`` has nothing to record: the object is marked modified,
+    nothing is expired, and the column's committed value is recorded already.
+
+    "Is this column recorded already?" would cost a dict lookup per write.  The mask answers it
+    with a bit test instead, as long as it is exact: only ``_record_change`` adds to
+    committed_state, and while it has added exactly _recorded_count keys (all in the mask),
+    the dict's size says that nobody has removed one since.  So a loop that writes the same
+    attributes again and again (the steady state) makes one bit test and one size comparison
+    per write, then the ``__dict__`` store."""
+    cdef dict committed = state._committed_state
+    return (state.modified and 0 <= index < 64 and committed is not None
+            and (state._recorded_mask >> index) & 1
+            and _dict_size(committed) == state._recorded_count
+            and not state._expired_attributes)
+
+
+cdef int _record_change(InstanceState state, dict d, ColumnAttribute attribute) except -1:
+    """A write to a column of a persistent object (see the Python twin); the mask of recorded
+    columns is kept up to date here (``_change_recorded``)."""
     cdef PyObject* old
-    cdef dict committed
-    cdef unsigned long long bit
+    cdef dict committed = state._committed_state
     cdef str key = attribute.key
     cdef Py_ssize_t index = attribute.index
-    if state is not None and state.key is not None:
-        committed = state._committed_state
-        if committed is None:
-            committed = state._committed_state = {}
-        # "Is this column recorded already?" costs a dict lookup per write.  The mask answers
-        # it with a bit test instead, as long as it is exact: only this function adds to
-        # committed_state, and while it has added exactly _recorded_count keys (all in the
-        # mask), the dict's size says that nobody has removed one since.  Otherwise (a key
-        # popped by expire(keys) or by an ORM-enabled UPDATE, a column index >= 64) ask the
-        # dict, and stop trusting the mask until committed_state is emptied.
-        bit = (<unsigned long long>1) << index if 0 <= index < 64 else 0
-        if bit != 0 and len(committed) == state._recorded_count:
-            if not (state._recorded_mask & bit):
-                old = PyDict_GetItem(d, key)
-                PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
-                state._recorded_mask |= bit
-                state._recorded_count += 1
-        elif PyDict_GetItem(committed, key) == NULL:
+    cdef unsigned long long bit = (<unsigned long long>1) << index if 0 <= index < 64 else 0
+    if committed is None:
+        committed = state._committed_state = {}
+    if bit != 0 and _dict_size(committed) == state._recorded_count:
+        if not (state._recorded_mask & bit):
             old = PyDict_GetItem(d, key)
             PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
-            state._recorded_count = -1
-        if state._expired_attributes:
-            PySet_Discard(state._expired_attributes, key)
-        if not state.modified:
-            _mark_modified(state)
-    PyDict_SetItem(d, key, value)
+            state._recorded_mask |= bit
+            state._recorded_count += 1
+    elif PyDict_GetItem(committed, key) == NULL:
+        # not trusting the mask (a key popped by expire(keys) or by an ORM-enabled UPDATE, a
+        # column index >= 64): ask the dict, and stop trusting the mask until committed_state
+        # is emptied
+        old = PyDict_GetItem(d, key)
+        PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
+        state._recorded_count = -1
+    if state._expired_attributes:
+        PySet_Discard(state._expired_attributes, key)
+    if not state.modified:
+        _mark_modified(state)
     return 0
 
 
@@ -965,7 +986,7 @@ cpdef dict update_rows(object mapper, object objects):
             if not committed_state:
                 continue
             # Which columns can have changed: while the state's mask is exact (see
-            # _set_column_value), the bits of the recorded ones; the others are not looked up
+            # _change_recorded), the bits of the recorded ones; the others are not looked up
             if by_mask and state._recorded_count == len(committed_state) and state.mapper is mapper:
                 recorded = state._recorded_mask
             else:
@@ -1155,7 +1176,7 @@ cpdef expire_instances(object objects):
 
 cpdef set_committed_value(object obj, object key, object value):
     """Set attribute ``key`` of ``obj`` as if it had been loaded with ``value`` (see the Python
-    twin).  Popping from ``committed_state`` makes ``_set_column_value`` stop trusting its mask,
+    twin).  Popping from ``committed_state`` makes ``_record_change`` stop trusting its mask,
     as any removal does."""
     cdef dict d = _instance_dict(obj)
     PyDict_SetItem(d, key, value)
