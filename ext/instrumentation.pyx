@@ -95,6 +95,9 @@ COMPILED = cython.compiled
 cdef extern from "Python.h":
     Py_ssize_t _dict_size "PyDict_GET_SIZE" (object) noexcept  # len(d) as a macro, no call
     void PyObject_GC_UnTrack(object)
+    void PyObject_GC_Track(object)
+    bint PyObject_GC_IsTracked(object)
+    bint PyObject_IS_GC(object)
     int PyGC_Enable()
     int PyGC_Disable()
     # PyObject_GenericSetAttr with a C value: NULL deletes.
@@ -420,6 +423,7 @@ cdef class InstrumentedObject:
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
             _set_column_value(_own_state(self), _instance_dict(self), <ColumnAttribute>attribute, value)
         else:
+            _track_again(self)  # the value may be a container (see _new_inline)
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
 
     def __delattr__(self, name):
@@ -747,12 +751,31 @@ cdef inline object _new_inline(type cls, object mapper, object session_id, objec
     cdef InstanceState state = _loaded_state(mapper, session_id, key)
     obj = minialchemy_object_new(<PyTypeObject*>cls)
     cdef Py_ssize_t i
+    cdef bint only_plain_values = True
     for i in range(len(attr_keys)):
         value = row[i]
         _generic_setattr(obj, attr_keys[i], <PyObject*>value)
+        if PyObject_IS_GC(value):
+            only_plain_values = False
     _generic_setattr(obj, _STATE_KEY, <PyObject*>state)
     _point_at(obj, state)
+    if only_plain_values:
+        # Out of the cyclic garbage collector's view, as CPython does for a tuple or a dict of
+        # plain values: an object holding only values of types the collector does not track
+        # (numbers, strings, dates...) and its state (not tracked either, see InstanceState)
+        # can be part of no reference cycle.  It goes back into view before it can hold
+        # anything else: ``InstrumentedObject.__setattr__`` for a value that is not a column,
+        # and ``_instance_dict`` (``minialchemy._ext.capi``) as soon as it has a dict, which
+        # every other write goes through.  So loading 100 000 rows gives the collector nothing
+        # to walk: not the first collection after the load, nor any full collection later.
+        PyObject_GC_UnTrack(obj)
     return obj
+
+
+cdef inline void _track_again(object obj):
+    """Put a loaded object back into the garbage collector's view (see ``_new_inline``)."""
+    if not PyObject_GC_IsTracked(obj):
+        PyObject_GC_Track(obj)
 
 
 cpdef list load_instances(object mapper, object identity_map, object session_id, object rows):

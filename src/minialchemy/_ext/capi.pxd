@@ -80,7 +80,16 @@ cdef extern from *:
        (combined) dict on the checked versions.  NULL with TypeError if instances have none. */
     static inline PyObject* minialchemy_instance_dict(PyObject* obj) {
     #ifndef MINIALCHEMY_PUBLIC_CAPI_ONLY
-        PyObject** dictptr = _PyObject_GetDictPtr(obj);
+        PyObject** dictptr;
+    #if MINIALCHEMY_INLINE_VALUES
+        /* A loaded object holding only plain values is not tracked by the garbage collector
+           (ext/instrumentation.pyx, _new_inline); its dict may come to hold anything, so it is
+           tracked again first (never while it is being freed: its count is 0 then). */
+        if (PyObject_IS_GC(obj) && !PyObject_GC_IsTracked(obj) && Py_REFCNT(obj) > 0) {
+            PyObject_GC_Track(obj);
+        }
+    #endif
+        dictptr = _PyObject_GetDictPtr(obj);
         if (dictptr == NULL) {
             PyErr_Format(PyExc_TypeError,
                          "%.200s objects have no __dict__; a mapped class needs one",
