@@ -10,6 +10,7 @@ same keys in the same order, and the dict a caller holds stays the object's dict
 
 import gc
 import sys
+import weakref
 from typing import Optional
 
 import pytest
@@ -47,6 +48,17 @@ def loaded():
     users = session.scalars(select(User).order_by(User.id)).all()
     yield session, users, User
     session.close()
+
+
+@pytest.fixture
+def loaded_by_compiled_twin(loaded):
+    """``loaded``, where the compiled loader keeps values inline: the compiled twins running on
+    CPython 3.11 or 3.12 (``MINIALCHEMY_INLINE_VALUES``); skipped elsewhere."""
+    if _accel.BACKEND != "cython":
+        pytest.skip("the compiled twins are not the ones running (MINIALCHEMY_PURE_PYTHON=1)")
+    if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+        pytest.skip("values kept inline only on CPython 3.11 and 3.12 (MINIALCHEMY_INLINE_VALUES)")
+    return loaded
 
 
 def test_vars_of_a_loaded_object_lists_its_columns_then_its_state(loaded):
@@ -90,14 +102,8 @@ def test_reading_and_inspecting_a_loaded_object_changes_nothing_visible(loaded):
 
 
 @pytest.mark.compiled
-@pytest.mark.skipif(
-    not (3, 11) <= sys.version_info[:2] <= (3, 12),
-    reason="values kept inline only on CPython 3.11 and 3.12 (MINIALCHEMY_INLINE_VALUES)",
-)
-def test_the_compiled_loader_makes_no_dict_until_one_is_asked_for(loaded):
-    if _accel.BACKEND != "cython":
-        pytest.skip("the compiled twins are not the ones running (MINIALCHEMY_PURE_PYTHON=1)")
-    _, users, _ = loaded
+def test_the_compiled_loader_makes_no_dict_until_one_is_asked_for(loaded_by_compiled_twin):
+    _, users, _ = loaded_by_compiled_twin
     sandy = users[1]
 
     def holds_a_dict(obj):
@@ -107,3 +113,40 @@ def test_the_compiled_loader_makes_no_dict_until_one_is_asked_for(loaded):
     assert not holds_a_dict(sandy)
     vars(sandy)  # as inspect(sandy) or a change would
     assert holds_a_dict(sandy)
+
+
+@pytest.mark.compiled
+def test_closing_the_session_gives_loaded_objects_no_dict(loaded_by_compiled_twin):
+    session, users, _ = loaded_by_compiled_twin
+
+    session.close()  # every object detached, in one C loop (detach_instances)
+
+    assert not any(type(referent) is dict for user in users for referent in gc.get_referents(user))
+    assert all(inspect(user).detached for user in users)
+
+
+@pytest.mark.compiled
+def test_a_loaded_object_of_plain_values_is_out_of_the_collectors_view_until_it_may_hold_more(
+    loaded_by_compiled_twin,
+):
+    _, users, _ = loaded_by_compiled_twin
+    spongebob, sandy, patrick = users
+
+    assert not gc.is_tracked(spongebob) and spongebob.name == "spongebob"
+    vars(sandy)  # a dict may come to hold anything
+    patrick.best_friend = spongebob  # so may an attribute that is not a column
+    assert gc.is_tracked(sandy) and gc.is_tracked(patrick)
+
+
+def test_a_loaded_object_in_a_reference_cycle_is_still_collected(loaded):
+    session, users, User = loaded
+    sandy, patrick = users[1], users[2]
+    watchers = [weakref.ref(sandy), weakref.ref(patrick)]
+    sandy.friends = [patrick]  # a cycle through attributes that are not columns
+    patrick.__dict__["friends"] = [sandy]  # ... and through the dict itself
+    del sandy, patrick
+    users.clear()
+
+    gc.collect()
+    assert [watcher() for watcher in watchers] == [None, None]
+    assert session.get(User, 2).name == "sandy"  # loaded again: the map let the dead one go
