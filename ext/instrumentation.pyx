@@ -674,7 +674,7 @@ cdef inline bint _loads_inline(type cls, tuple attr_keys):
         attribute = _class_attribute(<PyTypeObject*>cls, key)
         if attribute == NULL or Py_TYPE(<object>attribute) != <PyTypeObject*>ColumnAttribute:
             return False
-    # ``obj.__dict__`` and ``vars(obj)`` from Python code (``inspect()``, ``repr()``, the
+    # ``obj.__dict__`` and ``vars(obj)`` from Python code (``repr()``, ``merge()``, the
     # relationship loaders) then give the ordinary dict ``_instance_dict`` makes, as C code gets
     # (``minialchemy._ext.capi``): CPython's own ``__dict__`` attribute would leave such an
     # object a key-sharing dict, on which reading ``user.name`` takes four times as long.
