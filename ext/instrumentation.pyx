@@ -44,6 +44,7 @@ from minialchemy._ext.capi cimport (
     minialchemy_weakref_target,
     minialchemy_dict_get_known_hash,
     minialchemy_dict_set_known_hash,
+    minialchemy_dict_discard,
     minialchemy_object_new,
     minialchemy_use_ordinary_dicts,
     MINIALCHEMY_INLINE_VALUES,
@@ -56,7 +57,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF, Py_XINCREF
-from cpython.set cimport PySet_Discard, PySet_Add
+from cpython.set cimport PySet_Discard, PySet_Add, PySet_New
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
 
@@ -75,6 +76,7 @@ __all__ = [
     "populate_expired",
     "group_by_mapper",
     "split_pending",
+    "with_value",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -84,6 +86,7 @@ __all__ = [
     "mark_inserted",
     "mark_updated",
     "expire_instances",
+    "detach_instances",
     "set_committed_value",
     "session_get_fast_path",
 ]
@@ -321,23 +324,8 @@ cdef inline void _expire(InstanceState state, object keys) except *:
     mapper = state.mapper
     cdef tuple column_keys = mapper._column_attr_keys
     cdef tuple relationship_keys = mapper._relationship_keys
-    cdef set expired
     if keys is None:
-        expired = set()
-        # A set of attribute names (strings) can be part of no reference cycle: not tracked,
-        # so that 100 000 objects expired by a commit give later collections nothing to walk.
-        PyObject_GC_UnTrack(expired)
-        for key in column_keys:
-            if PyDict_Contains(d, key):
-                PyDict_DelItem(d, key)
-            PySet_Add(expired, key)
-        for key in relationship_keys:
-            if PyDict_Contains(d, key):
-                PyDict_DelItem(d, key)
-            PySet_Add(expired, key)
-        state._expired_attributes = expired
-        _forget_committed(state)
-        state.modified = False
+        _expire_every_attribute(state, d, column_keys, relationship_keys, None)
         return
     column_keys_set = mapper._column_attr_keys_set
     for key in keys:
@@ -354,6 +342,32 @@ cdef inline void _forget_committed(InstanceState state):
         state._committed_state.clear()
     state._recorded_mask = 0
     state._recorded_count = 0
+
+
+cdef inline void _expire_every_attribute(InstanceState state, dict d, tuple column_keys,
+                                         tuple relationship_keys, set names) except *:
+    """``state.expire()``: every column and relationship value leaves ``d`` and is expired.
+    ``names``: the set of those keys, copied into the state (``expire_instances`` builds it once
+    per mapper), or None to build it here."""
+    cdef set expired
+    if names is not None:
+        expired = PySet_New(names)
+    else:
+        expired = set()
+        for key in column_keys:
+            PySet_Add(expired, key)
+        for key in relationship_keys:
+            PySet_Add(expired, key)
+    # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
+    # that 100 000 objects expired by a commit give later collections nothing to walk.
+    PyObject_GC_UnTrack(expired)
+    for key in column_keys:
+        minialchemy_dict_discard(d, key)
+    for key in relationship_keys:
+        minialchemy_dict_discard(d, key)
+    state._expired_attributes = expired
+    _forget_committed(state)
+    state.modified = False
 
 
 cdef inline void _attach(object obj, dict d, InstanceState state):
@@ -570,6 +584,12 @@ cdef inline InstanceState _flushed_state(object obj, dict d):
     if state is None:
         raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
     return state
+
+
+cdef inline PyObject* _dict_get_str(dict d, str key) except? NULL:
+    """``d.get(key)`` (borrowed, NULL if absent) for a string key, whose hash is cached: the
+    known-hash lookup (``capi.pxd``) skips what ``PyDict_GetItem`` adds around it."""
+    return minialchemy_dict_get_known_hash(d, key, hash(key))
 
 
 cdef inline tuple _values_of(dict d, tuple keys):
@@ -883,6 +903,17 @@ cpdef tuple split_pending(object objects):
     return pending, persistent
 
 
+cpdef list with_value(object objects, str attr_key):
+    """The objects whose ``attr_key`` is not None (see the Python twin), in one C loop."""
+    cdef list found = []
+    cdef PyObject* value
+    for obj in objects:
+        value = PyDict_GetItem(_instance_dict(obj), attr_key)
+        if value != NULL and <object>value is not None:
+            found.append(obj)
+    return found
+
+
 # -- flush parameters ------------------------------------------------------------------------
 
 
@@ -967,8 +998,14 @@ cpdef dict update_rows(object mapper, object objects):
     cdef bint by_mask = ncols <= 64
     cdef dict groups = {}
     cdef dict groups_by_mask = {}
+    # per object: the positions of its changed columns, and their new values, each held by a
+    # reference of ours until its row tuple takes it over (a comparison, ``!=``, may run user
+    # code, so no borrowed pointer is kept across one)
     cdef Py_ssize_t* changed = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t i, j, nchanged, npk
+    cdef PyObject** held = <PyObject**>PyMem_Malloc((ncols + 1) * sizeof(PyObject*))
+    cdef Py_ssize_t i, j, npk, nchanged_in_row
+    cdef Py_ssize_t nchanged = 0
+    cdef str key
     cdef unsigned long long mask, recorded
     cdef unsigned long long last_mask = 0
     cdef object last_group = None
@@ -978,7 +1015,9 @@ cpdef dict update_rows(object mapper, object objects):
     cdef PyObject* committed_ptr
     cdef PyObject* value_ptr
     cdef tuple pk, row
-    if changed == NULL:
+    if changed == NULL or held == NULL:
+        PyMem_Free(changed)
+        PyMem_Free(held)
         raise MemoryError()
     try:
         for obj in objects:
@@ -993,20 +1032,22 @@ cpdef dict update_rows(object mapper, object objects):
                 recorded = state._recorded_mask
             else:
                 recorded = ~(<unsigned long long>0)
-            nchanged = 0
             mask = 0
             for i in range(ncols):
                 if by_mask and not (recorded & ((<unsigned long long>1) << i)):
                     continue
-                committed_ptr = PyDict_GetItem(committed_state, column_keys[i])
+                key = column_keys[i]
+                committed_ptr = _dict_get_str(committed_state, key)
                 if committed_ptr == NULL:
                     continue
-                value_ptr = PyDict_GetItem(d, column_keys[i])
+                value_ptr = _dict_get_str(d, key)
                 if value_ptr == NULL:
                     continue
                 committed = <object>committed_ptr
                 value = <object>value_ptr
                 if committed is _NO_VALUE or committed != value or type(committed) is not type(value):
+                    Py_INCREF(value)
+                    held[nchanged] = <PyObject*>value
                     changed[nchanged] = i
                     nchanged += 1
                     if by_mask:
@@ -1017,16 +1058,13 @@ cpdef dict update_rows(object mapper, object objects):
             npk = len(pk)
             row = PyTuple_New(nchanged + npk)
             for j in range(nchanged):
-                # read again rather than kept from the loop above: a comparison (``!=``) may run
-                # user code, so no borrowed pointer is kept across it
-                value_ptr = PyDict_GetItem(d, column_keys[changed[j]])
-                value = <object>value_ptr if value_ptr != NULL else None
-                Py_INCREF(value)
-                PyTuple_SET_ITEM(row, j, value)
+                PyTuple_SET_ITEM(row, j, <object>held[j])  # (takes over our reference)
+            nchanged_in_row = nchanged
+            nchanged = 0
             for j in range(npk):
                 value = pk[j]
                 Py_INCREF(value)
-                PyTuple_SET_ITEM(row, nchanged + j, value)
+                PyTuple_SET_ITEM(row, nchanged_in_row + j, value)
             # the group: the previous object's when the mask is the same (the usual case, one
             # column set for all), else found by mask
             if by_mask and last_group is not None and mask == last_mask:
@@ -1034,7 +1072,7 @@ cpdef dict update_rows(object mapper, object objects):
             else:
                 group = groups_by_mask.get(mask) if by_mask else None
             if group is None:
-                names = tuple([column_keys[changed[j]] for j in range(nchanged)])
+                names = tuple([column_keys[changed[j]] for j in range(nchanged_in_row)])
                 group = groups.get(names)
                 if group is None:
                     group = groups[names] = ([], [])
@@ -1046,7 +1084,10 @@ cpdef dict update_rows(object mapper, object objects):
             (<list>(<tuple>group)[0]).append(obj)
             (<list>(<tuple>group)[1]).append(row)
     finally:
+        for j in range(nchanged):  # a comparison failed: the values held for that object
+            Py_XDECREF(held[j])
         PyMem_Free(changed)
+        PyMem_Free(held)
     return groups
 
 
@@ -1058,10 +1099,10 @@ cpdef tuple delete_params(InstanceState state):
 # -- state transitions in bulk ---------------------------------------------------------------
 
 
-cpdef list mark_inserted(object mapper, object identity_map, object objects):
-    """After the INSERTs of a flush: identity key, committed values, identity map; return the
-    objects displaced from the identity map (see the Python twin).  One C loop for the whole
-    table's new objects."""
+cpdef list mark_inserted(object mapper, object identity_map, object objects, list states):
+    """After the INSERTs of a flush: identity key, committed values, identity map, each state
+    appended to ``states``; return the objects displaced from the identity map (see the Python
+    twin).  One C loop for the whole table's new objects."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t i, npk = len(pk_keys)
@@ -1070,6 +1111,7 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
     cdef InstanceState state
     cdef PyObject* value_ptr
     cdef tuple pk, key
+    cdef Py_hash_t key_hash
     cdef list displaced = []
     for obj in objects:
         d = _instance_dict(obj)
@@ -1083,7 +1125,17 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects):
         state.key = key
         _forget_committed(state)
         state.modified = False
-        if compiled_map is not None:
+        states.append(state)
+        if compiled_map is not None and isinstance(obj, InstrumentedObject):
+            # as in load_instances: the key hashed once, for the lookup and the store; a key
+            # already in the map (its row was deleted behind the session's back) goes the
+            # general way
+            key_hash = hash(key)
+            if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
+                _add_absent_new(compiled_map, key, key_hash, obj)
+                continue
+            previous = compiled_map.replace(key, obj)
+        elif compiled_map is not None:
             previous = compiled_map.replace(key, obj)
         else:
             previous = identity_map.replace(key, obj)
@@ -1121,6 +1173,7 @@ cpdef list mark_updated(object objects, object modified):
     cdef object mapper = None
     cdef tuple pk_keys = None
     cdef Py_ssize_t i, npk = 0
+    cdef unsigned long long pk_bits = 0  # the primary-key columns' bits (0: not all below 64)
     cdef bint key_written
     cdef PyObject* value_ptr
     cdef tuple pk
@@ -1133,11 +1186,21 @@ cpdef list mark_updated(object objects, object modified):
                 mapper = state.mapper
                 pk_keys = <tuple>mapper._pk_attr_keys
                 npk = len(pk_keys)
+                pk_bits = 0
+                for position in mapper._pk_positions:
+                    if not 0 <= position < 64:
+                        pk_bits = 0
+                        break
+                    pk_bits |= (<unsigned long long>1) << <Py_ssize_t>position
             key_written = False
-            for i in range(npk):
-                if PyDict_Contains(committed, pk_keys[i]):
-                    key_written = True
-                    break
+            if pk_bits and state._recorded_count == len(committed):
+                # the mask is exact (see _set_column_value): a key column written has its bit
+                key_written = (state._recorded_mask & pk_bits) != 0
+            else:
+                for i in range(npk):
+                    if PyDict_Contains(committed, pk_keys[i]):
+                        key_written = True
+                        break
             if key_written:
                 pk = _values_of(d, pk_keys)
                 if pk != state.key[1]:
@@ -1159,21 +1222,43 @@ cpdef list mark_updated(object objects, object modified):
 
 
 cpdef expire_instances(object objects):
-    """Expire every attribute of each object: ``InstanceState.expire`` called in C, with the
+    """Expire every attribute of each object: ``InstanceState.expire`` done in C, with the
     cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
     see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
-    not start collections).  Each state's new set of expired names is not tracked by the
-    collector (``InstanceState.expire``)."""
+    not start collections).  The attribute keys and the set of their names are read once per
+    mapper, and each state's set of expired names is a copy of that set, not tracked by the
+    collector."""
     cdef InstanceState state
+    cdef dict d
+    cdef object mapper = None
+    cdef tuple column_keys = None
+    cdef tuple relationship_keys = None
+    cdef set names = None
     cdef int was_enabled = PyGC_Disable()
     try:
         for obj in objects:
-            state = _state_or_none(obj, _instance_dict(obj))
-            if state is not None:
-                _expire(state, None)
+            d = _instance_dict(obj)
+            state = _state_or_none(obj, d)
+            if state is None:
+                continue
+            if state.mapper is not mapper:
+                mapper = state.mapper
+                column_keys = mapper._column_attr_keys
+                relationship_keys = mapper._relationship_keys
+                names = {*column_keys, *relationship_keys}
+            _expire_every_attribute(state, d, column_keys, relationship_keys, names)
     finally:
         if was_enabled:
             PyGC_Enable()
+
+
+cpdef detach_instances(object objects, object session_id):
+    """Objects of session ``session_id`` leave it (see the Python twin), in one C loop."""
+    cdef InstanceState state
+    for obj in objects:
+        state = _state_or_none(obj, _instance_dict(obj))
+        if state is not None and (state.session_id is session_id or state.session_id == session_id):
+            state.session_id = None
 
 
 cpdef set_committed_value(object obj, object key, object value):

@@ -494,9 +494,11 @@ def test_mark_inserted_makes_new_objects_persistent_in_the_identity_map(backend,
         obj.__dict__["id"] = number  # what the INSERT filled in
     state_of(backend, krabs).committed_state["name"] = "old"
 
-    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs])
+    states = []
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [squidward, krabs], states)
 
     assert displaced == []
+    assert states == [state_of(backend, squidward), state_of(backend, krabs)]
     for number, obj in enumerate((squidward, krabs), start=4):
         state = state_of(backend, obj)
         assert state.persistent and state.key == (User, (number,), None)
@@ -510,7 +512,7 @@ def test_mark_inserted_returns_the_objects_it_displaced_from_the_identity_map(ba
     state_of(backend, new_sandy).session_id = session.hash_key
     new_sandy.__dict__["id"] = 2  # the INSERT reused the key
 
-    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [new_sandy])
+    displaced = backend.instrumentation.mark_inserted(User.__mapper__, session.identity_map, [new_sandy], [])
 
     assert displaced == [stale_sandy]
     assert session.identity_map.get((User, (2,), None)) is new_sandy
@@ -575,6 +577,19 @@ def test_expire_instances_expires_every_object(backend, session, User):
     for obj in (sandy, patrick):
         assert set(obj.__dict__) == {backend.instrumentation.STATE_KEY}
         assert state_of(backend, obj).expired_attributes == {"id", "name", "fullname"}
+
+
+def test_detach_instances_detaches_only_the_objects_of_the_session(backend, session, User):
+    sandy = load(backend, session, User)
+    other_session = StandInSession(backend)
+    patrick = load(backend, other_session, User, (3, "patrick", "Patrick Star"))
+    squidward = User(name="squidward")  # transient: no state yet
+
+    backend.instrumentation.detach_instances([sandy, patrick, squidward], session.hash_key)
+
+    assert state_of(backend, sandy).detached and state_of(backend, sandy).key == (User, (1,), None)
+    assert state_of(backend, patrick).session_id == other_session.hash_key
+    assert state_of(backend, squidward).transient
 
 
 def test_set_committed_value_records_no_change(backend, session, User):

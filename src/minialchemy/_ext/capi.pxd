@@ -17,6 +17,8 @@
 #   (private, internal from 3.13): on 3.10-3.12; elsewhere ``PyDict_GetItemWithError`` and
 #   ``PyDict_SetItem`` (public).  These two were added later than the others: checked by
 #   compiling the twins against the 3.10, 3.12 and 3.13 headers, tests run on 3.11 only.
+# - ``_PyDict_Pop`` (private): on 3.10-3.12; ``PyDict_Pop`` (public) from 3.13; elsewhere
+#   ``PyDict_Contains`` then ``PyDict_DelItem``.  Checked like the two above.
 # - ``MINIALCHEMY_INLINE_VALUES``: true on 3.11 and 3.12, whose ``object.__new__`` gives an
 #   instance of a class with a managed ``__dict__`` an array of attribute values (keys shared by
 #   the class) and no dict object: the loader allocates with it (``minialchemy_object_new``, the
@@ -206,6 +208,24 @@ cdef extern from *:
         return PyDict_SetItem(d, key, value);
     #endif
     }
+
+    /* Remove d[key] if it is there (0), -1 on error: one lookup where PyDict_Contains and then
+       PyDict_DelItem take two.  _PyDict_Pop is in cpython/dictobject.h on 3.10-3.12;
+       PyDict_Pop is public from 3.13. */
+    static inline int minialchemy_dict_discard(PyObject* d, PyObject* key) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        return PyDict_Pop(d, key, NULL) < 0 ? -1 : 0;
+    #elif !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
+        PyObject* old = _PyDict_Pop(d, key, Py_None);
+        if (old == NULL) return -1;
+        Py_DECREF(old);
+        return 0;
+    #else
+        int found = PyDict_Contains(d, key);
+        if (found <= 0) return found;
+        return PyDict_DelItem(d, key);
+    #endif
+    }
     """
     PyObject* minialchemy_type_lookup(PyTypeObject* type, object name)
     bint minialchemy_has_instance_dict(object obj)
@@ -213,6 +233,7 @@ cdef extern from *:
     object minialchemy_weakref_target(object ref)
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
+    int minialchemy_dict_discard(object d, object key) except -1
     bint MINIALCHEMY_TUPLE_HASH_CACHED
     bint MINIALCHEMY_INLINE_VALUES
     object minialchemy_object_new(PyTypeObject* type)

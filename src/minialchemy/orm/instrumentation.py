@@ -63,6 +63,7 @@ __all__ = [
     "populate_expired",
     "group_by_mapper",
     "split_pending",
+    "with_value",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -72,6 +73,7 @@ __all__ = [
     "mark_inserted",
     "mark_updated",
     "expire_instances",
+    "detach_instances",
     "set_committed_value",
     "session_get_fast_path",
 ]
@@ -584,6 +586,12 @@ def split_pending(objects: Iterable[Any]) -> tuple[list[Any], list[Any]]:
     return pending, persistent
 
 
+def with_value(objects: Iterable[Any], attr_key: str) -> list[Any]:
+    """The objects whose attribute ``attr_key`` holds a value (not None), in order: the new
+    objects whose primary key is given, which the flush INSERTs without reading a key back."""
+    return [obj for obj in objects if obj.__dict__.get(attr_key) is not None]
+
+
 # -- flush parameters ------------------------------------------------------------------------
 
 
@@ -653,10 +661,12 @@ def delete_params(state: InstanceState) -> tuple[Any, ...]:
 # -- state transitions in bulk ---------------------------------------------------------------
 
 
-def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> list[Any]:
+def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any], states: list[InstanceState]) -> list[Any]:
     """After the INSERTs of a flush (pending -> persistent): each new object of ``mapper`` gets
     its identity key ``(cls, (pk,), None)`` from its primary-key attributes (filled by the
-    INSERT), its values count as committed, and it enters the identity map.
+    INSERT), its values count as committed, and it enters the identity map.  Its state is
+    appended to ``states`` (the session remembers this transaction's INSERTs by their states,
+    for ``rollback()``).
 
     Return the objects it displaced there, usually none: a live object already stored under
     a new object's key, whose row was deleted behind the session's back (raw SQL, an ORM
@@ -672,6 +682,7 @@ def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any]) -> lis
         key = (cls, tuple([d.get(k) for k in pk_keys]), None)
         state.key = key
         state._commit_all()
+        states.append(state)
         previous = identity_map.replace(key, obj)
         if previous is not None and previous is not obj:
             displaced.append(previous)
@@ -705,6 +716,16 @@ def expire_instances(objects: Iterable[Any]) -> None:
         state = obj.__dict__.get(STATE_KEY)
         if state is not None:
             state.expire()
+
+
+def detach_instances(objects: Iterable[Any], session_id: Any) -> None:
+    """Each object of ``objects`` that belongs to session ``session_id`` leaves it (its state
+    keeps its identity key: persistent -> detached, pending -> transient); ``close()`` and
+    ``expunge_all()`` do this to all the objects of the session."""
+    for obj in objects:
+        state = obj.__dict__.get(STATE_KEY)
+        if state is not None and state.session_id == session_id:
+            state.session_id = None
 
 
 def set_committed_value(obj: Any, key: str, value: Any) -> None:

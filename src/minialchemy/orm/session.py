@@ -88,13 +88,14 @@ class _WeakObjectList:
         self._states: list[Any] = []
         self._compact_at = self._MIN_COMPACT_AT
 
-    def update(self, objects: Any) -> None:
-        """Remember each object of ``objects`` (weakly, through its state)."""
-        state_key = _accel.instrumentation.STATE_KEY
-        self._states.extend([obj.__dict__[state_key] for obj in objects])
-        if len(self._states) >= self._compact_at:
+    def add_states(self, states: list[Any]) -> None:
+        """Remember the objects of ``states`` (weakly, through their states)."""
+        if len(self._states) + len(states) >= self._compact_at:
+            # doubled: drop the states of objects gone since, among those held already (the
+            # ones being added belong to objects just flushed, alive)
             self._states = [state for state in self._states if state.obj() is not None]
-            self._compact_at = max(self._MIN_COMPACT_AT, 2 * len(self._states))
+            self._compact_at = max(self._MIN_COMPACT_AT, 2 * (len(self._states) + len(states)))
+        self._states.extend(states)
 
     def discard(self, obj: Any) -> None:
         """Nothing to do (see the class docstring)."""
@@ -656,12 +657,9 @@ class Session:
 
     def expunge_all(self) -> None:
         """Detach every object (what ``close()`` does after releasing the connection)."""
-        state_key = _accel.instrumentation.STATE_KEY
-        objects = [*self.identity_map.values(), *self._new, *self._deleted, *self._txn_deleted, *self._txn_inserted]
-        for obj in objects:
-            state = obj.__dict__.get(state_key)
-            if state is not None and state.session_id == self.hash_key:
-                state.session_id = None
+        detach = _accel.instrumentation.detach_instances
+        for objects in (self.identity_map.values(), self._new, self._deleted, self._txn_deleted, self._txn_inserted):
+            detach(objects, self.hash_key)
         self.identity_map.clear()
         for collection in (self._new, self._modified, self._deleted, self._txn_inserted, self._txn_deleted):
             collection.clear()
@@ -895,8 +893,9 @@ class Session:
         """Post-flush, after the INSERTs of ``mapper``'s new objects: pending -> persistent.
         Each gets its identity key and enters the identity map (``mark_inserted``), held
         weakly from now on, as loaded objects are; ``rollback()`` still finds those alive."""
-        displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects)
-        self._txn_inserted.update(objects)
+        states: list[Any] = []
+        displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects, states)
+        self._txn_inserted.add_states(states)
         for old in displaced:
             self._displaced_by_flush(old, old.__dict__[_accel.instrumentation.STATE_KEY].key, row_reused=True)
 

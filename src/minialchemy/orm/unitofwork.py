@@ -1009,7 +1009,7 @@ class _Planner:
         planned = self.planned_values
         if len(pk_keys) == 1 and not (planned and any(id(o) in planned for o in new)):
             pk = pk_keys[0]  # the common case, in one pass without a function call per object
-            client = [o for o in new if o.__dict__.get(pk) is not None]
+            client = _accel.instrumentation.with_value(new, pk)
             if not client:
                 server = new
             elif len(client) == len(new):
