@@ -895,7 +895,9 @@ cpdef tuple split_pending(object objects):
     cdef list persistent = []
     cdef InstanceState state
     for obj in objects:
-        state = _flushed_state(obj, _instance_dict(obj))
+        state = _state_of(obj)
+        if state is None:
+            raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
         if state.key is None:
             pending.append(obj)
         else:
@@ -1253,10 +1255,11 @@ cpdef expire_instances(object objects):
 
 
 cpdef detach_instances(object objects, object session_id):
-    """Objects of session ``session_id`` leave it (see the Python twin), in one C loop."""
+    """Objects of session ``session_id`` leave it (see the Python twin), in one C loop; a
+    loaded object that has no ``__dict__`` yet is not given one (``_state_of``)."""
     cdef InstanceState state
     for obj in objects:
-        state = _state_or_none(obj, _instance_dict(obj))
+        state = _state_of(obj)
         if state is not None and (state.session_id is session_id or state.session_id == session_id):
             state.session_id = None
 

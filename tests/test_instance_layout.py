@@ -116,6 +116,16 @@ def test_the_compiled_loader_makes_no_dict_until_one_is_asked_for(loaded_by_comp
 
 
 @pytest.mark.compiled
+def test_closing_the_session_gives_loaded_objects_no_dict(loaded_by_compiled_twin):
+    session, users, _ = loaded_by_compiled_twin
+
+    session.close()  # every object detached, in one C loop (detach_instances)
+
+    assert not any(type(referent) is dict for user in users for referent in gc.get_referents(user))
+    assert all(inspect(user).detached for user in users)
+
+
+@pytest.mark.compiled
 def test_a_loaded_object_of_plain_values_is_out_of_the_collectors_view_until_it_may_hold_more(
     loaded_by_compiled_twin,
 ):
