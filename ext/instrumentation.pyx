@@ -51,7 +51,10 @@ from minialchemy._ext.capi cimport (
     MINIALCHEMY_TUPLE_HASH_CACHED,
 )
 from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem, PyDict_Contains, PyDict_Next
+from cpython.dict cimport (
+    PyDict_GetItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_DelItem, PyDict_Contains,
+    PyDict_Next,
+)
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromVoidPtr
@@ -96,6 +99,7 @@ COMPILED = cython.compiled
 
 
 cdef extern from "Python.h":
+    Py_ssize_t _dict_size "PyDict_GET_SIZE" (object) noexcept  # len(d) as a macro, no call
     void PyObject_GC_UnTrack(object)
     void PyObject_GC_Track(object)
     bint PyObject_GC_IsTracked(object)
@@ -157,8 +161,8 @@ cdef class InstanceState(MapEntry):
     cdef public object mapper
     cdef public object session_id
     cdef dict _committed_state
-    # which columns (by ColumnAttribute.index < 64) _set_column_value has recorded in
-    # _committed_state since it was last emptied, and how many: see _set_column_value
+    # which columns (by ColumnAttribute.index < 64) _record_change has recorded in
+    # _committed_state since it was last emptied, and how many: see _change_recorded
     cdef unsigned long long _recorded_mask
     cdef Py_ssize_t _recorded_count
     cdef set _expired_attributes
@@ -476,38 +480,58 @@ cdef PyObject* _class_attribute(PyTypeObject* cls, object name):
 cdef int _set_column_value(InstanceState state, dict d, ColumnAttribute attribute,
                            object value) except -1:
     """Write the value of column ``attribute`` into ``d``; on a persistent object, first
-    record the committed value (once) and mark the object modified."""
+    record the change (``_record_change``) unless ``_change_recorded`` says there is nothing
+    new to record."""
+    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+        _record_change(state, d, attribute)
+    PyDict_SetItem(d, attribute.key, value)
+    return 0
+
+
+cdef inline bint _change_recorded(InstanceState state, Py_ssize_t index) noexcept:
+    """Whether a write to column ``index`` has nothing to record: the object is marked modified,
+    nothing is expired, and the column's committed value is recorded already.
+
+    "Is this column recorded already?" would cost a dict lookup per write.  The mask answers it
+    with a bit test instead, as long as it is exact: only ``_record_change`` adds to
+    committed_state, and while it has added exactly _recorded_count keys (all in the mask),
+    the dict's size says that nobody has removed one since.  So a loop that writes the same
+    attributes again and again (the steady state) makes one bit test and one size comparison
+    per write, then the ``__dict__`` store."""
+    cdef dict committed = state._committed_state
+    return (state.modified and 0 <= index < 64 and committed is not None
+            and (state._recorded_mask >> index) & 1
+            and _dict_size(committed) == state._recorded_count
+            and not state._expired_attributes)
+
+
+cdef int _record_change(InstanceState state, dict d, ColumnAttribute attribute) except -1:
+    """A write to a column of a persistent object (see the Python twin); the mask of recorded
+    columns is kept up to date here (``_change_recorded``)."""
     cdef PyObject* old
-    cdef dict committed
-    cdef unsigned long long bit
+    cdef dict committed = state._committed_state
     cdef str key = attribute.key
     cdef Py_ssize_t index = attribute.index
-    if state is not None and state.key is not None:
-        committed = state._committed_state
-        if committed is None:
-            committed = state._committed_state = {}
-        # "Is this column recorded already?" costs a dict lookup per write.  The mask answers
-        # it with a bit test instead, as long as it is exact: only this function adds to
-        # committed_state, and while it has added exactly _recorded_count keys (all in the
-        # mask), the dict's size says that nobody has removed one since.  Otherwise (a key
-        # popped by expire(keys) or by an ORM-enabled UPDATE, a column index >= 64) ask the
-        # dict, and stop trusting the mask until committed_state is emptied.
-        bit = (<unsigned long long>1) << index if 0 <= index < 64 else 0
-        if bit != 0 and len(committed) == state._recorded_count:
-            if not (state._recorded_mask & bit):
-                old = PyDict_GetItem(d, key)
-                PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
-                state._recorded_mask |= bit
-                state._recorded_count += 1
-        elif PyDict_GetItem(committed, key) == NULL:
+    cdef unsigned long long bit = (<unsigned long long>1) << index if 0 <= index < 64 else 0
+    if committed is None:
+        committed = state._committed_state = {}
+    if bit != 0 and _dict_size(committed) == state._recorded_count:
+        if not (state._recorded_mask & bit):
             old = PyDict_GetItem(d, key)
             PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
-            state._recorded_count = -1
-        if state._expired_attributes:
-            PySet_Discard(state._expired_attributes, key)
-        if not state.modified:
-            _mark_modified(state)
-    PyDict_SetItem(d, key, value)
+            state._recorded_mask |= bit
+            state._recorded_count += 1
+    elif PyDict_GetItem(committed, key) == NULL:
+        # not trusting the mask (a key popped by expire(keys) or by an ORM-enabled UPDATE, a
+        # column index >= 64): ask the dict, and stop trusting the mask until committed_state
+        # is emptied
+        old = PyDict_GetItem(d, key)
+        PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
+        state._recorded_count = -1
+    if state._expired_attributes:
+        PySet_Discard(state._expired_attributes, key)
+    if not state.modified:
+        _mark_modified(state)
     return 0
 
 
@@ -1029,7 +1053,7 @@ cpdef dict update_rows(object mapper, object objects):
             if not committed_state:
                 continue
             # Which columns can have changed: while the state's mask is exact (see
-            # _set_column_value), the bits of the recorded ones; the others are not looked up
+            # _change_recorded), the bits of the recorded ones; the others are not looked up
             if by_mask and state._recorded_count == len(committed_state) and state.mapper is mapper:
                 recorded = state._recorded_mask
             else:
@@ -1266,7 +1290,7 @@ cpdef detach_instances(object objects, object session_id):
 
 cpdef set_committed_value(object obj, object key, object value):
     """Set attribute ``key`` of ``obj`` as if it had been loaded with ``value`` (see the Python
-    twin).  Popping from ``committed_state`` makes ``_set_column_value`` stop trusting its mask,
+    twin).  Popping from ``committed_state`` makes ``_record_change`` stop trusting its mask,
     as any removal does."""
     cdef dict d = _instance_dict(obj)
     PyDict_SetItem(d, key, value)
@@ -1328,12 +1352,24 @@ cdef inline object _identity_map_hit(object identity_map, object entity, object 
             _tuple_put(_lookup_pk, 0, ident)
             _tuple_put(_lookup_key, 1, _lookup_pk)
         _tuple_put(_lookup_key, 0, entity)
-        return (<IdentityMap>identity_map).get(_lookup_key)
+        return _identity_map_get(<IdentityMap>identity_map, _lookup_key)
     finally:
         _tuple_put(_lookup_key, 0, None)
         _tuple_put(_lookup_key, 1, None)
         _tuple_put(_lookup_pk, 0, None)
         _lookup_key_in_use = False
+
+
+cdef inline object _identity_map_get(IdentityMap identity_map, tuple key):
+    """``identity_map.get(key)`` in C: the map's dict read directly, and an entry that is an
+    object's state (every object of a declarative class) asked for its object in C; an entry
+    that is a weak reference (a plain mapped class) is left to the map's own method."""
+    cdef PyObject* entry = PyDict_GetItemWithError(identity_map._refs, key)
+    if entry == NULL:
+        return None
+    if Py_TYPE(<object>entry) == <PyTypeObject*>InstanceState:
+        return _entry_object(<InstanceState>entry)
+    return identity_map.get(key)
 
 
 def session_get_fast_path(general_get):
@@ -1345,8 +1381,11 @@ def session_get_fast_path(general_get):
             with_for_update=None, identity_token=None, execution_options=None,
             bind_arguments=None):
         cdef InstanceState state
-        if not (options or populate_existing or with_for_update or identity_token
-                or execution_options or bind_arguments or isinstance(ident, (list, dict))):
+        # "no option given", spelled as pointer comparisons with the defaults (a value such as
+        # options=() also means none, and takes the general path, which answers the same)
+        if (options is None and populate_existing is False and with_for_update is None
+                and identity_token is None and execution_options is None
+                and bind_arguments is None and not isinstance(ident, (list, dict))):
             obj = _identity_map_hit(session.identity_map, entity, ident)
             if obj is not None:
                 if isinstance(obj, InstrumentedObject):

@@ -19,7 +19,7 @@ from here.  Nothing heavy is imported: this module is read on every ``import min
 from __future__ import annotations
 
 import os
-from importlib import import_module
+import sys
 from types import ModuleType
 
 __all__ = [
@@ -49,6 +49,13 @@ def pure_python_requested() -> bool:
     return os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0")
 
 
+def _import_module(name: str) -> ModuleType:
+    """``importlib.import_module(name)`` for an absolute name, without importing importlib
+    (with the ``warnings`` module it imports, a tenth of sqlite3's own import: issue 12)."""
+    __import__(name)
+    return sys.modules[name]
+
+
 def _read_build_report() -> str | None:
     """What the build wrote when it installed no compiled twins (``_ext/build_report.txt``,
     see setup.py), or None."""
@@ -72,7 +79,7 @@ def _load_compiled_twins() -> tuple[dict[str, ModuleType], str]:
     loaded = {}
     for name, (compiled_name, _pure_name) in TWINS.items():
         try:
-            loaded[name] = import_module(compiled_name)
+            loaded[name] = _import_module(compiled_name)
         except ImportError as exc:
             built = f"; the build said: {BUILD_REPORT.splitlines()[0]}" if BUILD_REPORT else ""
             return {}, f"compiled extension not importable: {exc}{built}"
@@ -95,7 +102,7 @@ def __getattr__(name: str) -> ModuleType:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module = _active.get(name)
     if module is None:
-        module = import_module(TWINS[name][1])
+        module = _import_module(TWINS[name][1])
     globals()[name] = module  # later lookups are plain attribute reads
     return module
 

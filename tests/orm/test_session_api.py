@@ -53,6 +53,18 @@ def test_sessionmaker_begin_commits_at_the_end_of_the_block(engine, User):
     assert names_in_database(engine, User)[-1] == "squidward"
 
 
+def test_sessionmaker_begin_rolls_back_and_closes_when_the_block_raises(engine, User):
+    make_session = sessionmaker(engine)
+    with pytest.raises(ZeroDivisionError):
+        with make_session.begin() as session:
+            squidward = User(name="squidward")
+            session.add(squidward)
+            session.flush()
+            1 / 0
+    assert squidward not in session
+    assert "squidward" not in names_in_database(engine, User)
+
+
 def test_session_begin_commits_at_the_end_of_the_block(engine, User):
     with Session(engine) as session:
         with session.begin():

@@ -26,8 +26,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-import threading
 from collections.abc import Mapping
+
+# threading.local and threading.Lock are these two from _thread (the interpreter's built-in
+# module, already loaded at start-up): importing threading itself would cost more than
+# sqlite3's import (issue 12's import-time ratio).
+from _thread import _local as _thread_local, allocate_lock as _new_lock
 
 from minialchemy.engine import insertmanyvalues, log
 from minialchemy.engine.result import CursorResult, row_class
@@ -108,8 +112,8 @@ class _MemoryPool:
     def __init__(self, creator: Any) -> None:
         self._creator = creator
         self._keeper: sqlite3.Connection | None = None
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._local = _thread_local()
+        self._lock = _new_lock()
         #: id(raw) -> its bookkeeping, for every thread's connection
         self._entries: dict[int, _ThreadConnection] = {}
 
@@ -158,7 +162,7 @@ class _MemoryPool:
             entry.close()
         if keeper is not None:
             keeper.close()
-        self._local = threading.local()
+        self._local = _thread_local()
 
 
 class _ThreadConnection:
@@ -198,7 +202,7 @@ class _QueuePool:
         self._creator = creator
         self._idle: list[sqlite3.Connection] = []
         self._size = size
-        self._lock = threading.Lock()
+        self._lock = _new_lock()
 
     def checkout(self) -> sqlite3.Connection:
         with self._lock:

@@ -366,20 +366,25 @@ def _class_attribute(cls: type, name: str) -> Any:
 
 def _set_column_value(state: InstanceState | None, d: dict[str, Any], attribute: ColumnAttribute, value: Any) -> None:
     """Write the value of column ``attribute`` into the object's ``__dict__`` ``d``; on a
-    persistent object (``state`` has a key), first record the committed value (once) and mark
-    the object modified."""
-    key = attribute.key
+    persistent object (``state`` has a key), first record the change (:func:`_record_change`)."""
     if state is not None and state.key is not None:
-        committed = state._committed_state
-        if committed is None:
-            committed = state._committed_state = {}
-        if key not in committed:
-            committed[key] = d.get(key, NO_VALUE)
-        if state._expired_attributes:
-            state._expired_attributes.discard(key)  # set by hand: no reload will overwrite it
-        if not state.modified:
-            state._mark_modified()
-    d[key] = value
+        _record_change(state, d, attribute)
+    d[attribute.key] = value
+
+
+def _record_change(state: InstanceState, d: dict[str, Any], attribute: ColumnAttribute) -> None:
+    """A write to a column of a persistent object: record the column's committed value (the
+    first time only), forget that the column was expired, mark the object modified."""
+    key = attribute.key
+    committed = state._committed_state
+    if committed is None:
+        committed = state._committed_state = {}
+    if key not in committed:
+        committed[key] = d.get(key, NO_VALUE)
+    if state._expired_attributes:
+        state._expired_attributes.discard(key)  # set by hand: no reload will overwrite it
+    if not state.modified:
+        state._mark_modified()
 
 
 class ColumnAttribute:

@@ -24,7 +24,6 @@ a lazy load is about to send SQL.
 from __future__ import annotations
 
 import sys
-import warnings
 
 from minialchemy.engine import log
 from minialchemy.exc import NPlusOneWarning
@@ -79,6 +78,8 @@ class LazyLoadCounter:
         logger = log.logger_with_handlers(log.ORM)
         if logger is not None:  # logging is set up: the warning goes to the log as well
             logger.warning(message)
+        import warnings  # deferred: only a warning needs it (import time, issue 12)
+
         warnings.warn(message, NPlusOneWarning, stacklevel=_user_stacklevel())
 
     def reset(self) -> None:

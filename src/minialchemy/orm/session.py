@@ -24,10 +24,11 @@ unit of work.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import warnings
 import weakref
+
+# threading.Lock and threading.get_ident are these two from _thread, already loaded at start-up
+# (importing threading costs more than sqlite3's own import: issue 12).
+from _thread import allocate_lock as _new_lock, get_ident as _thread_id
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
@@ -192,7 +193,7 @@ class Session:
         self._connection: Any = None
         #: the thread that began the current transaction (see _check_same_thread)
         self._connection_thread: int | None = None
-        self._connect_lock = threading.Lock()
+        self._connect_lock = _new_lock()
         self._pending_rollback: BaseException | None = None
         #: what failed: "flush", or "COMMIT" (the COMMIT statement itself, e.g. database locked)
         self._pending_rollback_stage = "flush"
@@ -290,7 +291,7 @@ class Session:
                 )
             with self._connect_lock:  # two threads racing here: one wins, the other is refused
                 if self._connection is None:
-                    self._connection_thread = threading.get_ident()
+                    self._connection_thread = _thread_id()
                     self._connection = self.bind.connect()
         self._check_same_thread()
         return self._connection
@@ -300,10 +301,10 @@ class Session:
         open, only the thread that began it may use the Session: another thread's statements
         would join (or end) a transaction it knows nothing of, and its objects would be lost
         or written half.  Refuse loudly instead."""
-        if self._connection is not None and self._connection_thread != threading.get_ident():
+        if self._connection is not None and self._connection_thread != _thread_id():
             raise InvalidRequestError(
                 f"This Session's transaction was begun in thread {self._connection_thread} and is "
-                f"still open; thread {threading.get_ident()} cannot use the Session meanwhile.  A "
+                f"still open; thread {_thread_id()} cannot use the Session meanwhile.  A "
                 f"Session is not thread-safe: give each thread its own Session (a sessionmaker "
                 f"makes them), or commit()/rollback() in the first thread before handing it over."
             )
@@ -869,25 +870,15 @@ class Session:
         if self.autoflush and not self._no_autoflush_depth and not self._flushing and self._has_changes():
             self._flush(f"autoflush before {reason}")
 
-    @contextlib.contextmanager
-    def loading_because(self, cause: str) -> Iterator[None]:
+    def loading_because(self, cause: str) -> "_LoadingBecause":
         """Lazy loads inside the block are the ORM's own (the flush's): the echo log gives
         ``cause`` as their reason, and they do not count toward the N+1 warning."""
-        outer, self._load_cause = self._load_cause, cause
-        try:
-            yield
-        finally:
-            self._load_cause = outer
+        return _LoadingBecause(self, cause)
 
     @property
-    @contextlib.contextmanager
-    def no_autoflush(self) -> Iterator["Session"]:
+    def no_autoflush(self) -> "_NoAutoflush":
         """``with session.no_autoflush:`` queries inside the block do not flush first."""
-        self._no_autoflush_depth += 1
-        try:
-            yield self
-        finally:
-            self._no_autoflush_depth -= 1
+        return _NoAutoflush(self)
 
     def _mark_flushed_inserts(self, mapper: Any, objects: list[Any]) -> None:
         """Post-flush, after the INSERTs of ``mapper``'s new objects: pending -> persistent.
@@ -939,6 +930,8 @@ class Session:
                 collection.discard(old)
             self._mark_deleted(old, state)
             return
+        import warnings  # deferred: only this warning needs it (import time, issue 12)
+
         warnings.warn(
             f"Identity map already had an identity for {key!r}, replacing it with the newly "
             f"flushed object; {_instance_str(old)} stays in the session outside the identity "
@@ -1160,21 +1153,77 @@ class sessionmaker:  # noqa: N801 - SQLAlchemy's name
     def __call__(self, **local_kwargs: Any) -> Session:
         return self.class_(**{**self.kw, **local_kwargs})
 
-    @contextlib.contextmanager
-    def begin(self) -> Iterator[Session]:
+    def begin(self) -> "_SessionInTransaction":
         """``with Session.begin() as session:`` a session in a transaction, committed and closed."""
-        session = self()
-        try:
-            with session.begin():
-                yield session
-        finally:
-            session.close()
+        return _SessionInTransaction(self)
 
     def configure(self, **kwargs: Any) -> None:
         self.kw.update(kwargs)
 
     def __repr__(self) -> str:
         return f"sessionmaker(class_={self.class_.__name__}, {', '.join(f'{k}={v!r}' for k, v in self.kw.items())})"
+
+
+# The context managers above are small classes rather than ``@contextlib.contextmanager``
+# generators: importing contextlib costs a fifth of sqlite3's own import (issue 12), and a
+# class with __enter__/__exit__ says as plainly what happens on the way in and out.
+
+
+class _LoadingBecause:
+    """``with session.loading_because(cause):`` see :meth:`Session.loading_because`."""
+
+    __slots__ = ("session", "cause", "outer")
+
+    def __init__(self, session: Session, cause: str) -> None:
+        self.session = session
+        self.cause = cause
+
+    def __enter__(self) -> None:
+        self.outer, self.session._load_cause = self.session._load_cause, self.cause
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.session._load_cause = self.outer
+
+
+class _NoAutoflush:
+    """``with session.no_autoflush:`` see :attr:`Session.no_autoflush`."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> Session:
+        self.session._no_autoflush_depth += 1
+        return self.session
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.session._no_autoflush_depth -= 1
+
+
+class _SessionInTransaction:
+    """``with sessionmaker.begin() as session:`` a new session in a transaction (committed at
+    the end of the block, rolled back on an exception), closed afterwards."""
+
+    __slots__ = ("maker", "session", "transaction")
+
+    def __init__(self, maker: sessionmaker) -> None:
+        self.maker = maker
+
+    def __enter__(self) -> Session:
+        self.session = session = self.maker()
+        try:
+            self.transaction = session.begin().__enter__()
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self.transaction.__exit__(*exc_info)
+        finally:
+            self.session.close()
 
 
 def object_session(obj: Any) -> Session | None:
