@@ -483,3 +483,28 @@ def test_rollback_detaches_an_object_it_pushes_out_of_the_identity_map(session, 
     assert inspect(older).detached
     session.close()
     assert inspect(older).detached and inspect(sandy).detached
+
+
+def test_adding_a_new_object_related_to_a_deleted_and_committed_one_is_refused(session, User, Address):
+    address = session.get(Address, 2)
+    session.delete(address)
+    session.commit()
+    user = User(name="new")
+    user.addresses.append(address)  # a transient user: nothing checks yet
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add(user)  # as SQLAlchemy (differential seed 8)
+    assert inspect(user).transient
+
+
+def test_get_of_an_expired_object_whose_row_is_gone_marks_it_deleted(session, Address):
+    """As SQLAlchemy: ``Session.get`` finds the row of an expired object gone, returns None and
+    the object is deleted from then on (differential seed 10); a rollback restores it."""
+    from minialchemy import delete
+
+    address = session.get(Address, 1)
+    session.execute(delete(Address).where(Address.id == 1), execution_options={"synchronize_session": False})
+    session.expire_all()
+    assert session.get(Address, 1) is None
+    assert inspect(address).deleted
+    session.rollback()
+    assert inspect(address).persistent and session.get(Address, 1) is address

@@ -475,8 +475,8 @@ class Session:
                 f"session (or close that session) first"
             )
         if state.key is None:
-            if cascade and mapper._relationship_keys and (self._deleted or self._txn_deleted):
-                self._check_targets_of_new(obj)  # (only a session with deleted objects can refuse)
+            if cascade and mapper._relationship_keys:
+                self._check_targets_of_new(obj)
             state.session_id = self.hash_key
             self._new.add(obj)
         else:
@@ -552,9 +552,10 @@ class Session:
 
     def _check_targets_of_new(self, obj: Any) -> None:
         """Before a new object joins: refuse it if it is related (through a loaded relationship
-        with save-update) to an object deleted or marked for deletion in this session, as a
-        relationship change of an object already here is refused (``Address(user=u)`` while
-        ``u`` is marked, then ``session.add()``)."""
+        with save-update) to a deleted object (also one deleted and committed: SQLAlchemy
+        refuses it too) or to one marked for deletion in this session, as a relationship change
+        of an object already here is refused (``Address(user=u)`` while ``u`` is marked, then
+        ``session.add()``)."""
         d = obj.__dict__
         mapper = type(obj).__mapper__
         for key in mapper._relationship_keys:
@@ -567,7 +568,7 @@ class Session:
             instance_state = _accel.instrumentation.instance_state
             for related in (value if prop.uselist else (value,)):
                 related_state = instance_state(related)
-                if related_state.session_id == self.hash_key:
+                if related_state.deleted_flag or related_state.session_id == self.hash_key:
                     self._check_not_deleted(related, related_state)
 
     def _cascade_save(self, obj: Any) -> None:
@@ -1045,6 +1046,12 @@ class Session:
                 try:
                     self._load_expired_state(state, next(iter(state.expired_attributes)))
                 except ObjectDeletedError:
+                    # its row is gone: the object is deleted (rollback() restores it), as in
+                    # SQLAlchemy
+                    if not state.deleted_flag and state.session_id == self.hash_key:
+                        self._deleted.discard(obj)
+                        self._modified.discard(obj)
+                        self._mark_deleted(obj, state)
                     return None
             return obj
         self._check_pending_rollback()

@@ -618,13 +618,9 @@ class UpdateRows(FlushStep):
         # the planned rows, unless a step before this one may have changed the objects: then
         # the changes are found again
         rows = None if run.objects_changed else self._planned_rows
-        try:
-            persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
-        except StaleDataError:
-            # a row missing: when it is the row of an object whose key was expired, say so
-            # (ObjectDeletedError, as SQLAlchemy, which loads such a key before its UPDATE)
-            _load_expired_keys(session, self.mapper, self.objects, "UPDATE")
-            raise
+        if _load_expired_keys(session, self.mapper, self.objects, "UPDATE"):
+            rows = None  # (loading changes no value the UPDATE writes; found again all the same)
+        persistence.emit_update(run.connection, self.mapper, self.objects, run.cause_of(self), rows)
         # written: these values are the committed ones now, the objects no longer modified (a
         # changed primary key moves the identity key); a change made later in this flush marks
         # an object modified again (and is flushed), it is not swallowed
@@ -657,21 +653,26 @@ class DeleteRows(FlushStep):
             session._modified.discard(obj)
 
 
-def _load_expired_keys(session: Session, mapper: Mapper, objects: Sequence[Any], operation: str) -> None:
+def _load_expired_keys(session: Session, mapper: Mapper, objects: Sequence[Any], operation: str) -> bool:
     """Load the expired attributes of each of ``objects`` whose primary key is expired (expired
-    and then changed, or deleted, without a load): ObjectDeletedError names an object whose row
-    is gone.  SQLAlchemy loads such a key before it UPDATEs or DELETEs the row, so the flush
-    fails with that error instead of a row count that does not match."""
+    and then changed, or deleted, without a load), as SQLAlchemy does before it UPDATEs or
+    DELETEs a row: ObjectDeletedError names an object whose row is gone (instead of a row
+    count that does not match), and the object holds its values afterwards.  Return whether
+    any was loaded.  (One pass over the objects; nothing else in the common case.)"""
     pk_keys = mapper._pk_attr_keys
-    for obj in objects:
+    if len(pk_keys) == 1:
+        pk = pk_keys[0]
+        stale = [obj for obj in objects if pk not in obj.__dict__]
+    else:
+        stale = [obj for obj in objects if any(key not in obj.__dict__ for key in pk_keys)]
+    for obj in stale:
         d = obj.__dict__
-        if all(key in d for key in pk_keys):
-            continue
         expired = [key for key in mapper._column_attr_keys if key not in d]
         session._load_attributes(
             _state(obj), expired,
             cause=f"flush: load the expired key of {_instance_str(obj)} before its {operation}",
         )
+    return bool(stale)
 
 
 class _AssociationRowsStep(FlushStep):
