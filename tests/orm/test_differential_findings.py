@@ -508,3 +508,19 @@ def test_get_of_an_expired_object_whose_row_is_gone_marks_it_deleted(session, Ad
     assert inspect(address).deleted
     session.rollback()
     assert inspect(address).persistent and session.get(Address, 1) is address
+
+
+def test_rollback_of_an_object_inserted_and_deleted_in_the_transaction_leaves_it_transient(session, User):
+    """It used to go back into the identity map under the key None (differential seed 8)."""
+    from minialchemy import update
+
+    user = User(id=20, name="new")
+    session.add(user)
+    session.flush()
+    session.delete(user)
+    session.flush()
+    session.rollback()
+    assert inspect(user).transient
+    assert all(key is not None for key in session.identity_map.keys())
+    session.execute(update(User).where(User.name == "x").values(fullname=None),
+                    execution_options={"synchronize_session": "evaluate"})

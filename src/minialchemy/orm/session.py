@@ -397,6 +397,8 @@ class Session:
         for obj in self._txn_deleted:
             state = obj.__dict__[state_key]
             state.deleted_flag = False
+            if state.key is None:
+                continue  # INSERTed and DELETEd in this transaction: transient again (above)
             self._detach_displaced(self.identity_map.replace(state.key, obj), obj)
         for obj in self._deleted:
             state = obj.__dict__[state_key]
