@@ -17,10 +17,13 @@ differently to be fast:
   clear); objects of plain mapped classes are still referenced weakly.
 - :class:`InstrumentedObject` is a ``cdef class``: its ``__setattr__`` is the type's C-level
   ``tp_setattro`` slot, and it keeps the object's state in a C field, so a tracked write is a
-  type-cache lookup, a few C comparisons and two dict stores.  It creates each object's
-  ``__dict__`` when the object is allocated, as an ordinary (combined) dict: CPython 3.11 does
-  not specialise attribute reads on a key-sharing ("split") dict, so that is what keeps
-  ``user.name`` as fast as a plain attribute read.
+  type-cache lookup, a few C comparisons and two dict stores.  An object its class makes
+  (``User(...)``) gets its ``__dict__`` when it is allocated, as an ordinary (combined) dict:
+  CPython 3.11 does not specialise attribute reads on a key-sharing ("split") dict, so that is
+  what keeps ``user.name`` as fast as a plain attribute read.  A loaded object (CPython 3.11
+  and 3.12) gets no dict at all until one is asked for, only the array of values a plain
+  instance has, and is not tracked by the garbage collector while it holds only plain values
+  (``_new_inline``); the dict it gets later is an ordinary one too (``_instance_dict``).
 - :class:`ColumnAttribute` is a non-data descriptor in C; the interpreter reads loaded values
   past it, as in the Python twin.
 - the loader and the flush helpers are C loops over ``PyDict_*`` calls.
@@ -715,7 +718,7 @@ cdef inline bint _loads_inline(type cls, tuple attr_keys):
         attribute = _class_attribute(<PyTypeObject*>cls, key)
         if attribute == NULL or Py_TYPE(<object>attribute) != <PyTypeObject*>ColumnAttribute:
             return False
-    # ``obj.__dict__`` and ``vars(obj)`` from Python code (``inspect()``, ``repr()``, the
+    # ``obj.__dict__`` and ``vars(obj)`` from Python code (``repr()``, ``merge()``, the
     # relationship loaders) then give the ordinary dict ``_instance_dict`` makes, as C code gets
     # (``minialchemy._ext.capi``): CPython's own ``__dict__`` attribute would leave such an
     # object a key-sharing dict, on which reading ``user.name`` takes four times as long.

@@ -447,12 +447,13 @@ def _inspect_mapper(mapper: Mapper) -> Mapper:
 
 @_inspects(object)
 def _inspect_instance(obj: Any) -> Any:
-    """``inspect(user)``: the object's InstanceState (None for an object of an unmapped class)."""
-    d = getattr(obj, "__dict__", None)
-    state = d.get(_accel.instrumentation.STATE_KEY) if d is not None else None
-    if state is not None:
-        return state
+    """``inspect(user)``: the object's InstanceState (None for an object of an unmapped class).
+
+    An object of a mapped class is asked for its state without reading its ``__dict__``: the
+    compiled twin finds it in a C field, so inspecting a loaded object leaves it without a
+    dict (docs/how_it_works.md, "Where a loaded object's bytes go")."""
     mapper = getattr(type(obj), "__mapper__", None)
     if isinstance(mapper, Mapper):
         return mapper._state_for(obj)
-    return None
+    d = getattr(obj, "__dict__", None)
+    return d.get(_accel.instrumentation.STATE_KEY) if d is not None else None
