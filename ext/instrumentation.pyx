@@ -991,6 +991,13 @@ cpdef fill_keys(list objects, Py_ssize_t start, object keys, str attr_key):
         i += 1
 
 
+cdef inline bint _is_net_change(object committed, object value) except -1:
+    """Whether a column's current ``value`` differs from its ``committed`` one (the rule of
+    ``update_params`` and ``update_rows``): never loaded, unequal, or equal but of another type
+    (``1`` and ``True``, ``1`` and ``1.0``).  ``!=`` may run user code and raise."""
+    return committed is _NO_VALUE or committed != value or type(committed) is not type(value)
+
+
 cpdef dict update_params(InstanceState state, dict d):
     """The net change of a modified object, in table column order."""
     cdef dict committed_state = state._committed_state
@@ -1008,7 +1015,7 @@ cpdef dict update_params(InstanceState state, dict d):
             continue
         committed = <object>committed_ptr
         value = <object>value_ptr
-        if committed is _NO_VALUE or committed != value or type(committed) is not type(value):
+        if _is_net_change(committed, value):
             PyDict_SetItem(changes, key, value)
     return changes
 
@@ -1071,7 +1078,7 @@ cpdef dict update_rows(object mapper, object objects):
                     continue
                 committed = <object>committed_ptr
                 value = <object>value_ptr
-                if committed is _NO_VALUE or committed != value or type(committed) is not type(value):
+                if _is_net_change(committed, value):
                     Py_INCREF(value)
                     held[nchanged] = <PyObject*>value
                     changed[nchanged] = i
