@@ -726,3 +726,16 @@ def test_an_address_appended_and_removed_again_is_not_brought_back(session, User
     user.addresses.remove(address)
     session.add(user)
     assert inspect(address).detached
+
+
+def test_adding_a_user_brings_in_a_new_address_removed_since_the_flush(session, User, Address, recwarn):
+    """Differential seed 12: the address was in the user's collection when the user was
+    INSERTed (not in the session: the flush only warns), then left it; as SQLAlchemy, adding
+    the user again cascades to it."""
+    user = User(name="new")
+    session.add(user)
+    address = Address(email_address="x", user=user)  # set on the address's side: not cascaded
+    session.flush()
+    address.user = None
+    session.add(user)
+    assert inspect(address).pending
