@@ -739,3 +739,21 @@ def test_adding_a_user_brings_in_a_new_address_removed_since_the_flush(session, 
     address.user = None
     session.add(user)
     assert inspect(address).pending
+
+
+# --- adding a user whose collection holds an address whose DELETE was flushed (seed 14) ------
+
+
+def test_adding_a_user_whose_collection_holds_a_deleted_address_is_refused(session, User):
+    """As SQLAlchemy: the save-update cascade reaches the deleted address (differential seed
+    14); the address stays deleted."""
+    sandy = session.get(User, 2)
+    address = sandy.addresses[0]
+    session.delete(address)
+    session.flush()
+    assert any(item is address for item in sandy.addresses)  # the loaded list still holds it
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add(sandy)
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add_all([sandy])
+    assert inspect(address).deleted and inspect(sandy).persistent
