@@ -534,19 +534,6 @@ def test_a_table_with_only_its_key_is_inserted_with_default_values(engine_for, s
 
 
 def test_a_failed_batch_takes_back_the_keys_of_earlier_batches(engine_for):
-    engine = engine_for(insertmanyvalues_page_size=2)
-    session = Session(engine)
-    objects = users(3) + [User(name=None)]  # the second batch fails: name is NOT NULL
-    session.add_all(objects)
-    with pytest.raises(Exception, match="NOT NULL"):
-        session.flush()
-    assert [o.id for o in objects] == [None] * 4
-    session.rollback()
-    session.close()
-    assert table_rows(engine) == []
-
-
-def test_a_failed_batch_leaves_the_objects_of_earlier_batches_as_those_of_later_ones(engine_for):
     """Each statement's objects become persistent right after it (``InsertRows._insert_batched``);
     when a later statement of the same step fails, they end the failed flush as the others do."""
     engine = engine_for(insertmanyvalues_page_size=2)
@@ -555,10 +542,11 @@ def test_a_failed_batch_leaves_the_objects_of_earlier_batches_as_those_of_later_
     session.add_all(objects)
     with pytest.raises(Exception, match="NOT NULL"):
         session.flush()
-
+    assert [o.id for o in objects] == [None] * 4
     assert all(inspect(o).transient for o in objects)
     assert len(session.identity_map) == 0 and not session.new
     session.rollback()
+    assert table_rows(engine) == []
     session.add_all(objects[:3])
     session.commit()
     assert [o.id for o in objects[:3]] == [1, 2, 3]
