@@ -94,6 +94,7 @@ __all__ = [
     "update_rows",
     "delete_params",
     "mark_inserted",
+    "mark_inserted_batch",
     "mark_updated",
     "expire_instances",
     "detach_instances",
@@ -1246,43 +1247,81 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
     twin).  One C loop for the whole table's new objects."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
-    cdef Py_ssize_t i, npk = len(pk_keys)
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     cdef dict d
-    cdef InstanceState state
-    cdef PyObject* value_ptr
-    cdef tuple pk, key
-    cdef Py_hash_t key_hash
     cdef list displaced = []
     for obj in objects:
         d = _own_dict(obj)
-        state = _flushed_state(obj, d)
-        pk = _values_of(d, pk_keys)
-        key = (cls, pk, None)
-        # as in load_instances: identity keys hold a class and key values, no cycle passes
-        # through them, so the garbage collector need not keep examining them
-        PyObject_GC_UnTrack(pk)
-        PyObject_GC_UnTrack(key)
-        state.key = key
-        _forget_committed(state)
-        state.modified = False
-        states.append(state)
-        if compiled_map is not None and isinstance(obj, InstrumentedObject):
-            # as in load_instances: the key hashed once, for the lookup and the store; a key
-            # already in the map (its row was deleted behind the session's back) goes the
-            # general way
-            key_hash = hash(key)
-            if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
-                _add_absent_new(compiled_map, key, key_hash, obj)
-                continue
-            previous = compiled_map.replace(key, obj)
-        elif compiled_map is not None:
-            previous = compiled_map.replace(key, obj)
-        else:
-            previous = identity_map.replace(key, obj)
-        if previous is not None and previous is not obj:
-            displaced.append(previous)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, _values_of(d, pk_keys), compiled_map,
+                           identity_map, states, displaced)
     return displaced
+
+
+cpdef list mark_inserted_batch(object mapper, object identity_map, list objects, Py_ssize_t start,
+                               object keys, str attr_key, list states):
+    """``fill_keys`` and ``mark_inserted`` for the objects of one batched INSERT (see the Python
+    twin), in one C loop: each object's key is stored and its identity key made from it (no
+    lookup of the key just stored when it is the whole primary key) while the object is at
+    hand."""
+    cdef type cls = mapper.class_
+    cdef tuple pk_keys = mapper._pk_attr_keys
+    cdef bint key_is_pk = len(pk_keys) == 1 and pk_keys[0] == attr_key
+    cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef Py_ssize_t i = start
+    cdef Py_ssize_t n = len(objects)
+    cdef list displaced = []
+    cdef dict d
+    cdef tuple pk
+    for key in keys:
+        if i >= n:
+            raise IndexError(f"more keys than objects from {start} on")
+        obj = objects[i]
+        _keep_track(obj, key)
+        d = _own_dict(obj)
+        PyDict_SetItem(d, attr_key, key)
+        if key_is_pk:
+            pk = PyTuple_New(1)
+            Py_INCREF(key)
+            PyTuple_SET_ITEM(pk, 0, key)
+        else:
+            pk = _values_of(d, pk_keys)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, pk, compiled_map, identity_map, states,
+                           displaced)
+        i += 1
+    return displaced
+
+
+cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, tuple pk,
+                                   IdentityMap compiled_map, object identity_map, list states,
+                                   list displaced) except -1:
+    """The body of ``mark_inserted``'s loop, for an object whose primary-key values are ``pk``
+    (``compiled_map``: ``identity_map`` when it is the compiled one, else None)."""
+    cdef tuple key = (cls, pk, None)
+    cdef Py_hash_t key_hash
+    # as in load_instances: identity keys hold a class and key values, no cycle passes
+    # through them, so the garbage collector need not keep examining them
+    PyObject_GC_UnTrack(pk)
+    PyObject_GC_UnTrack(key)
+    state.key = key
+    _forget_committed(state)
+    state.modified = False
+    states.append(state)
+    if compiled_map is not None and isinstance(obj, InstrumentedObject):
+        # as in load_instances: the key hashed once, for the lookup and the store; a key
+        # already in the map (its row was deleted behind the session's back) goes the
+        # general way
+        key_hash = hash(key)
+        if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
+            _add_absent_new(compiled_map, key, key_hash, obj)
+            return 0
+        previous = compiled_map.replace(key, obj)
+    elif compiled_map is not None:
+        previous = compiled_map.replace(key, obj)
+    else:
+        previous = identity_map.replace(key, obj)
+    if previous is not None and previous is not obj:
+        displaced.append(previous)
+    return 0
 
 
 cdef inline bint _same_members(object objects, IdentitySet members):
