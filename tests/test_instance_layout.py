@@ -150,3 +150,58 @@ def test_a_loaded_object_in_a_reference_cycle_is_still_collected(loaded):
     gc.collect()
     assert [watcher() for watcher in watchers] == [None, None]
     assert session.get(User, 2).name == "sandy"  # loaded again: the map let the dead one go
+
+
+@pytest.mark.compiled
+def test_a_loaded_object_costs_one_allocation_more_than_a_plain_one_its_state(
+    loaded_by_compiled_twin, tmp_path
+):
+    """Counted in allocations (``tracemalloc``), which, unlike bytes or seconds, do not depend
+    on the machine: an object loaded by the compiled twin keeps what a plain instance built from
+    the same row keeps (the object, its values, the values themselves) and one thing more, its
+    state.  No dict, no weak reference, no identity-key tuple: the identity map keys its entries
+    by the primary key value the object holds already, and the state builds ``key`` on demand."""
+    import sqlite3
+    import tracemalloc
+
+    _, _, User = loaded_by_compiled_twin
+    rows = 1000
+    engine = create_engine(f"sqlite:///{tmp_path / 'users.db'}")
+    User.metadata.create_all(engine)
+    with Session(engine) as setup:
+        setup.add_all([User(name=f"user {n}", fullname=f"User Number {n}") for n in range(rows)])
+        setup.commit()
+
+    class PlainUser:
+        def __init__(self, id, name, fullname):  # noqa: A002 (the column's name)
+            self.id, self.name, self.fullname = id, name, fullname
+
+    def allocations_kept(load):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            kept = load()
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        assert len(kept[-1]) == rows
+        return sum(stat.count_diff for stat in after.compare_to(before, "filename"))
+
+    connection = sqlite3.connect(tmp_path / "users.db")
+    sql = "SELECT id, name, fullname FROM user_account"
+    plain = allocations_kept(lambda: (None, [PlainUser(*row) for row in connection.execute(sql).fetchall()]))
+    session = Session(engine)
+    session.scalars(select(User).limit(1)).all()  # the statement's caches filled first
+    session.close()
+
+    def load():
+        session = Session(engine)
+        return session, session.scalars(select(User)).all()
+
+    orm = allocations_kept(load)
+    connection.close()
+    engine.dispose()
+    # (the identity map's hash table adds a few allocations in all, not one per object)
+    assert plain + rows <= orm <= plain + rows + rows // 20

@@ -27,9 +27,6 @@
 #   those values for an ordinary one when nothing else holds it yet (``PyDictObject.ma_values``,
 #   a field of the public struct on these versions).  Elsewhere 0: objects keep the dict made
 #   when they are allocated.
-# - ``MINIALCHEMY_TUPLE_HASH_CACHED``: true from 3.14, where a tuple remembers its hash once
-#   computed, so a tuple whose items are replaced after a lookup must not be hashed again
-#   (``session_get_fast_path`` reuses one key tuple only below 3.14).
 
 from cpython.object cimport PyObject, PyTypeObject
 
@@ -38,8 +35,6 @@ cdef extern from *:
     #if PY_VERSION_HEX >= 0x030E0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
     #define MINIALCHEMY_PUBLIC_CAPI_ONLY 1
     #endif
-
-    #define MINIALCHEMY_TUPLE_HASH_CACHED (PY_VERSION_HEX >= 0x030E0000)
 
     #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
     #define MINIALCHEMY_INLINE_VALUES 1
@@ -234,7 +229,6 @@ cdef extern from *:
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     int minialchemy_dict_discard(object d, object key) except -1
-    bint MINIALCHEMY_TUPLE_HASH_CACHED
     bint MINIALCHEMY_INLINE_VALUES
     object minialchemy_object_new(PyTypeObject* type)
     int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1

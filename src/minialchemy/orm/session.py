@@ -888,8 +888,10 @@ class Session:
         Each gets its identity key and enters the identity map (``mark_inserted``), held
         weakly from now on, as loaded objects are; ``rollback()`` still finds those alive."""
         states: list[Any] = []
-        displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects, states)
-        self._txn_inserted.add_states(states)
+        try:
+            displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects, states)
+        finally:  # (a NULL primary key stops it: rollback() must still find those it marked)
+            self._txn_inserted.add_states(states)
         for old in displaced:
             self._displaced_by_flush(old, old.__dict__[_accel.instrumentation.STATE_KEY].key, row_reused=True)
 
