@@ -47,6 +47,9 @@ from minialchemy._ext.capi cimport (
     minialchemy_dict_discard,
     minialchemy_object_new,
     minialchemy_use_ordinary_dicts,
+    minialchemy_gc_untracked,
+    minialchemy_inline_value_slot,
+    minialchemy_inline_store_self_test,
     MINIALCHEMY_INLINE_VALUES,
 )
 from minialchemy._ext.identity cimport (
@@ -98,6 +101,12 @@ __all__ = [
 #: True when this module runs compiled (``cython.compiled`` is False in pure-Python mode).
 COMPILED = cython.compiled
 
+#: True when a write to a column of a loaded object that still keeps its values inline (no
+#: ``__dict__`` yet, ``_new_inline``) stores into that array of values, as CPython's own
+#: specialised write does for a plain object (CPython 3.11, once the layout has passed its
+#: check at import: ``minialchemy._ext.capi``, ``minialchemy_inline_store_self_test``).
+INLINE_STORE = minialchemy_inline_store_self_test()
+
 
 cdef extern from "Python.h":
     Py_ssize_t _dict_size "PyDict_GET_SIZE" (object) noexcept  # len(d) as a macro, no call
@@ -105,6 +114,7 @@ cdef extern from "Python.h":
     void PyObject_GC_Track(object)
     bint PyObject_GC_IsTracked(object)
     bint PyObject_IS_GC(object)
+    bint PyType_IS_GC(PyTypeObject*)
     int PyGC_Enable()
     int PyGC_Disable()
     # PyObject_GenericSetAttr with a C value: NULL deletes.
@@ -463,8 +473,17 @@ cdef class InstrumentedObject:
 
     def __setattr__(self, name, value):
         cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
+        cdef ColumnAttribute column
+        cdef PyObject** slot
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(_own_state(self), _instance_dict(self), <ColumnAttribute>attribute, value)
+            column = <ColumnAttribute>attribute
+            # a loaded object without a dict yet: the value's slot in its inline values array
+            # (NULL for any other object: ``minialchemy._ext.capi``)
+            slot = minialchemy_inline_value_slot(self, column.key, &column._inline_hint)
+            if slot != NULL:
+                _set_inline_value(self, slot, column, value)
+            else:
+                _set_column_value(_own_state(self), _instance_dict(self), column, value)
         else:
             _track_again(self)  # the value may be a container (see _new_inline)
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
@@ -514,6 +533,31 @@ cdef int _set_column_value(InstanceState state, dict d, ColumnAttribute attribut
     return 0
 
 
+cdef inline int _set_inline_value(InstrumentedObject obj, PyObject** slot, ColumnAttribute attribute,
+                                  object value) except -1:
+    """``_set_column_value`` for an object that keeps its values inline (no ``__dict__`` yet),
+    given the column's ``slot`` in that array: the same record, then the value stored in place,
+    as CPython's specialised ``STORE_ATTR_INSTANCE_VALUE`` stores into a plain object.  So the
+    object still has no dict, and ``vars(obj)`` made later shows the new value."""
+    cdef InstanceState state = _own_state(obj)
+    cdef PyObject* old
+    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+        _record(state, attribute, None, slot[0])
+        # recording runs Python code (the session's ``_register_modified``), which may have
+        # given the object a dict: look again
+        slot = minialchemy_inline_value_slot(obj, attribute.key, &attribute._inline_hint)
+        if slot == NULL:
+            PyDict_SetItem(_instance_dict(obj), attribute.key, value)
+            return 0
+    if PyType_IS_GC(Py_TYPE(value)) and minialchemy_gc_untracked(obj):
+        PyObject_GC_Track(obj)  # the value may be a container (see ``_new_inline``)
+    old = slot[0]
+    Py_INCREF(value)
+    slot[0] = <PyObject*>value
+    Py_XDECREF(old)
+    return 0
+
+
 cdef inline bint _change_recorded(InstanceState state, Py_ssize_t index) noexcept:
     """Whether a write to column ``index`` has nothing to record: the object is marked modified,
     nothing is expired, and the column's committed value is recorded already.
@@ -534,6 +578,13 @@ cdef inline bint _change_recorded(InstanceState state, Py_ssize_t index) noexcep
 cdef int _record_change(InstanceState state, dict d, ColumnAttribute attribute) except -1:
     """A write to a column of a persistent object (see the Python twin); the mask of recorded
     columns is kept up to date here (``_change_recorded``)."""
+    return _record(state, attribute, d, NULL)
+
+
+cdef inline int _record(InstanceState state, ColumnAttribute attribute, dict d,
+                        PyObject* inline_value) except -1:
+    """``_record_change``, reading the column's current value from ``d``, or, when ``d`` is
+    None, taking ``inline_value`` (the object keeps its values inline: ``_set_inline_value``)."""
     cdef PyObject* old
     cdef dict committed = state._committed_state
     cdef str key = attribute.key
@@ -543,7 +594,7 @@ cdef int _record_change(InstanceState state, dict d, ColumnAttribute attribute) 
         committed = state._committed_state = {}
     if bit != 0 and _dict_size(committed) == state._recorded_count:
         if not (state._recorded_mask & bit):
-            old = PyDict_GetItem(d, key)
+            old = PyDict_GetItem(d, key) if d is not None else inline_value
             PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
             state._recorded_mask |= bit
             state._recorded_count += 1
@@ -551,7 +602,7 @@ cdef int _record_change(InstanceState state, dict d, ColumnAttribute attribute) 
         # not trusting the mask (a key popped by expire(keys) or by an ORM-enabled UPDATE, a
         # column index >= 64): ask the dict, and stop trusting the mask until committed_state
         # is emptied
-        old = PyDict_GetItem(d, key)
+        old = PyDict_GetItem(d, key) if d is not None else inline_value
         PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
         state._recorded_count = -1
     if state._expired_attributes:
@@ -567,12 +618,16 @@ cdef class ColumnAttribute:
     cdef readonly str key
     cdef readonly object comparator
     cdef readonly Py_ssize_t index
+    # where ``key`` was last found among the class's shared keys (any value is safe: it is
+    # checked before use, ``minialchemy_inline_value_slot``)
+    cdef Py_ssize_t _inline_hint
     cdef object __weakref__
 
     def __init__(self, str key, comparator, Py_ssize_t index=-1):
         self.key = key
         self.comparator = comparator
         self.index = index
+        self._inline_hint = -1
 
     def __get__(self, obj, owner):
         if obj is None:

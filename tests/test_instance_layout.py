@@ -152,6 +152,152 @@ def test_a_loaded_object_in_a_reference_cycle_is_still_collected(loaded):
     assert session.get(User, 2).name == "sandy"  # loaded again: the map let the dead one go
 
 
+# -- writes to a loaded object that keeps its values inline ----------------------------------
+#
+# On CPython 3.11 the compiled twin writes a column of such an object straight into its array of
+# values (``ext/instrumentation.pyx``, ``_set_inline_value``; ``minialchemy._ext.capi``,
+# ``minialchemy_inline_value_slot``).  What a caller can see must be what the dict path shows.
+
+
+def test_a_write_to_a_loaded_object_is_tracked_as_any_write(loaded):
+    session, users, User = loaded
+    sandy = users[1]
+
+    sandy.fullname = "Sandy Cheeks, PhD"
+    sandy.fullname = "Sandy Cheeks, PhD."  # again: the committed value is recorded once
+
+    state = inspect(sandy)
+    assert sandy.fullname == "Sandy Cheeks, PhD."
+    assert sandy in session.dirty and session.is_modified(sandy)
+    history = state.attrs.fullname.history
+    assert (list(history.added), list(history.deleted)) == (["Sandy Cheeks, PhD."], ["Sandy Cheeks"])
+    assert vars(sandy)["fullname"] == "Sandy Cheeks, PhD."
+    assert list(vars(sandy)) == ["id", "name", "fullname", "_sa_instance_state"]
+    session.commit()
+    assert session.scalars(select(User.fullname).where(User.id == 2)).one() == "Sandy Cheeks, PhD."
+
+
+def test_setting_a_loaded_value_back_emits_no_update(loaded):
+    session, users, _ = loaded
+    patrick = users[2]
+
+    patrick.name = "patrick star"
+    patrick.name = "patrick"
+
+    assert not session.is_modified(patrick)  # net change: none
+    session.flush()
+    assert patrick.name == "patrick"
+
+
+def test_plain_attributes_and_property_setters_of_a_loaded_object_still_work():
+    class Base(DeclarativeBase):
+        pass
+
+    class Person(Base):
+        __tablename__ = "person"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(30))
+
+        @property
+        def shout(self):
+            return self.name.upper()
+
+        @shout.setter
+        def shout(self, value):
+            self.name = value.lower()
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as setup:
+        setup.add(Person(name="gary"))
+        setup.commit()
+    with Session(engine) as session:
+        gary = session.scalars(select(Person)).one()
+        gary.shout = "MEOW"  # the property's setter sets the column
+        gary.note = "a plain attribute"
+        assert (gary.name, gary.shout, gary.note) == ("meow", "MEOW", "a plain attribute")
+        assert gary in session.dirty
+        assert list(inspect(gary).attrs.name.history.deleted) == ["gary"]
+        assert "note" in vars(gary) and "shout" not in vars(gary)
+
+
+def test_a_subclass_sharing_the_columns_writes_its_own_objects(loaded):
+    session, _, User = loaded
+
+    class Admin(User):  # no table of its own: the same columns, another class (other shared keys)
+        pass
+
+    admin = session.get(User, 1)
+    admin.name = "sponge"
+    other = Admin.__new__(Admin)
+    other.name = "admin"  # a transient object of the subclass
+    assert (admin.name, other.name) == ("sponge", "admin")
+    assert vars(other) == {"name": "admin"}
+
+
+def test_a_write_of_a_container_puts_a_loaded_object_back_in_the_collectors_view(loaded):
+    session, users, _ = loaded
+    spongebob = users[0]
+    watcher = weakref.ref(spongebob)
+
+    spongebob.fullname = ["a", "list", spongebob]  # a column value that is a container, in a cycle
+    assert gc.is_tracked(spongebob)
+    assert spongebob.fullname[2] is spongebob
+    session.expunge(spongebob)
+    del spongebob
+    users.clear()
+    gc.collect()
+    assert watcher() is None
+
+
+def test_a_dict_made_while_a_write_is_recorded_gets_the_value(loaded):
+    """Recording a change runs the session's code; if that makes the object's ``__dict__``, the
+    value goes there (the compiled twin looks for the value's slot again after recording)."""
+    session, users, _ = loaded
+    sandy = users[1]
+    made = []
+    register = session._register_modified
+
+    def register_and_look(state):
+        made.append(vars(state.obj()))  # the object's dict, made now
+        register(state)
+
+    session._register_modified = register_and_look
+    sandy.fullname = "Sandy"
+    assert made[0] is vars(sandy)
+    assert made[0]["fullname"] == "Sandy" and sandy.fullname == "Sandy"
+    assert list(inspect(sandy).attrs.fullname.history.deleted) == ["Sandy Cheeks"]
+
+
+def test_an_expired_column_of_a_loaded_object_is_set_without_a_reload(loaded):
+    session, users, _ = loaded
+    sandy = users[1]
+    session.expire(sandy, ["fullname"])
+
+    sandy.fullname = "Sandy C."
+    assert sandy.fullname == "Sandy C."
+    assert sandy in session.dirty
+
+
+@pytest.mark.compiled
+def test_the_compiled_twin_writes_a_loaded_object_without_making_its_dict(loaded_by_compiled_twin):
+    _, users, _ = loaded_by_compiled_twin
+    sandy = users[1]
+    from minialchemy._ext import instrumentation
+
+    def holds_a_dict(obj):
+        return any(type(referent) is dict for referent in gc.get_referents(obj))
+
+    if sys.version_info[:2] == (3, 11):
+        assert instrumentation.INLINE_STORE  # the layout check at import passed
+    sandy.fullname = "Sandy Cheeks, PhD"
+    sandy.fullname = "Sandy Cheeks, PhD."
+    assert holds_a_dict(sandy) is not instrumentation.INLINE_STORE
+    assert not gc.is_tracked(sandy)  # a string: still nothing for the collector to walk
+    assert sandy.fullname == "Sandy Cheeks, PhD."
+
+
 @pytest.mark.compiled
 def test_a_loaded_object_costs_one_allocation_more_than_a_plain_one_its_state(
     loaded_by_compiled_twin, tmp_path

@@ -524,3 +524,121 @@ def test_rollback_of_an_object_inserted_and_deleted_in_the_transaction_leaves_it
     assert all(key is not None for key in session.identity_map.keys())
     session.execute(update(User).where(User.name == "x").values(fullname=None),
                     execution_options={"synchronize_session": "evaluate"})
+
+
+# --- an empty collection read on a new object is not loaded (differential seed 9) ------------
+
+
+def test_a_collection_only_read_on_a_new_object_is_loaded_again_after_its_insert(session, engine, User, Address):
+    """As SQLAlchemy: reading ``user.addresses`` of a new user gives an empty list, which does
+    not count as the loaded collection; after the INSERT the next read loads it, and an address
+    given that user is no change of the user (differential seed 9)."""
+    user = User(name="new")
+    before = user.addresses
+    assert before == [] and user.addresses is before
+    session.add(user)
+    session.flush()
+    assert "addresses" not in user.__dict__
+    address = Address(email_address="x")
+    address.user = user
+    assert not session.is_modified(user)
+    assert inspect(address).transient
+    assert user.addresses == []  # loaded from the database: the address is not in the session
+
+
+def test_a_new_object_with_only_a_collection_read_is_not_modified(session, User):
+    user = User()
+    user.addresses
+    session.add(user)
+    assert not session.is_modified(user)
+
+
+def test_a_changed_collection_of_a_new_object_stays_loaded_after_its_insert(session, User, Address):
+    emptied = User(name="emptied")
+    emptied.addresses.append(Address(email_address="x"))
+    emptied.addresses.clear()
+    assigned = User(name="assigned")
+    assigned.addresses = []
+    session.add_all([emptied, assigned])
+    session.flush()
+    assert "addresses" in emptied.__dict__ and "addresses" in assigned.__dict__
+
+
+def test_changing_a_collection_read_before_the_insert_makes_it_loaded_again(session, User, Address):
+    """The list read before the flush still belongs to the user: changing it makes it the
+    user's collection again (as SQLAlchemy)."""
+    user = User(name="new")
+    read_before = user.addresses
+    session.add(user)
+    session.flush()
+    address = Address(email_address="x")
+    read_before.append(address)
+    assert user.addresses is read_before
+    assert inspect(address).pending and session.is_modified(user)
+    session.flush()
+    assert address.user_id == user.id
+
+
+# --- a foreign key written directly and flushed stays, while the relationship is unchanged ----
+
+
+@pytest.mark.parametrize("then", ["address changed", "user changed", "both changed"])
+def test_a_flushed_direct_foreign_key_write_is_not_undone_by_a_later_flush(session, engine, User, Address, then):
+    """As SQLAlchemy: the flush copies a parent's key only for a relationship changed since
+    the last flush; ``address.user`` still says patrick, but the row says NULL and stays so
+    (differential seed 9)."""
+    address, patrick = session.get(Address, 2), session.get(User, 3)
+    patrick.addresses.append(address)
+    session.flush()
+    address.user_id = None
+    session.flush()
+    if then != "user changed":
+        address.email_address = "other@x"
+    if then != "address changed":
+        patrick.name = "other"
+    session.commit()
+    assert address_rows(engine)[1] == (2, None)
+
+
+def test_a_flushed_direct_foreign_key_write_stays_after_the_many_to_one_was_set_to_none(session, engine, Address):
+    address = session.get(Address, 2)
+    address.user = None
+    session.flush()
+    address.user_id = 1
+    session.flush()
+    address.email_address = "other@x"
+    session.commit()
+    assert address_rows(engine)[1] == (2, 1)
+
+
+@pytest.mark.parametrize("back, row", [(False, (2, 1)), (True, (2, None))], ids=["changed", "set-away-and-back"])
+def test_a_relationship_changed_after_a_flushed_direct_write_wins(session, engine, User, Address, back, row):
+    """A net change of the relationship is copied; set away and back again it is none."""
+    address, patrick = session.get(Address, 2), session.get(User, 3)
+    address.user = patrick
+    session.flush()
+    address.user_id = None
+    session.flush()
+    address.user = session.get(User, 1)
+    if back:
+        address.user = patrick
+    session.commit()
+    assert address_rows(engine)[1] == row
+
+
+def test_a_relationship_unchanged_since_the_flush_is_no_modification_whatever_the_key(session, User, Address):
+    """As SQLAlchemy, ``is_modified()`` asks whether a relationship changed since the last
+    flush, not whether it agrees with the foreign key (differential seed 9)."""
+    address, patrick = session.get(Address, 2), session.get(User, 3)
+    patrick.addresses.append(address)
+    session.flush()
+    address.user_id = None
+    session.flush()  # the row says NULL, address.user still patrick
+    address.user_id = None
+    patrick.name = "patrick"
+    assert not session.is_modified(address) and not session.is_modified(patrick)
+    sandy, other = session.get(User, 2), session.get(Address, 3)
+    sandy.addresses  # loaded: holds the address
+    other.user_id = 1  # a change of the address only
+    sandy.name = "sandy"
+    assert session.is_modified(other) and not session.is_modified(sandy)

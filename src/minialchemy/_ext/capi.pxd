@@ -27,6 +27,18 @@
 #   those values for an ordinary one when nothing else holds it yet (``PyDictObject.ma_values``,
 #   a field of the public struct on these versions).  Elsewhere 0: objects keep the dict made
 #   when they are allocated.
+# - ``MINIALCHEMY_INLINE_STORE``: true on 3.11 only, where ``minialchemy_inline_value_slot``
+#   finds the slot of an attribute in an object's array of inline values (the layout of 3.11's
+#   ``Include/internal/pycore_dict.h`` and ``pycore_object.h``, restated below: the values
+#   pointer four words before the object, the class's shared keys in ``ht_cached_keys``, their
+#   entries after the index table).  A write there is what 3.11's own specialised
+#   ``STORE_ATTR_INSTANCE_VALUE`` does for a plain object.  The layout is checked once per
+#   module at import (``minialchemy_inline_store_self_test``): on any mismatch the slot is never
+#   found and every write takes the dict (``inline_store_checked`` says which).  3.12 moved the
+#   values pointer (a tagged ``PyDictOrValues``), so 3.12 keeps the dict path.
+# - The garbage collector's tracked bit, read from the ``PyGC_Head`` before the object (two
+#   words, the same on 3.8-3.13) where ``MINIALCHEMY_INLINE_VALUES`` is true, instead of calling
+#   ``PyObject_IS_GC`` and ``PyObject_GC_IsTracked``: ``minialchemy_gc_untracked``.
 
 from cpython.object cimport PyObject, PyTypeObject
 
@@ -41,6 +53,138 @@ cdef extern from *:
     #else
     #define MINIALCHEMY_INLINE_VALUES 0
     #endif
+
+    #if MINIALCHEMY_INLINE_VALUES && PY_VERSION_HEX < 0x030C0000
+    #define MINIALCHEMY_INLINE_STORE 1
+    #else
+    #define MINIALCHEMY_INLINE_STORE 0
+    #endif
+
+    /* Is `obj` a garbage-collected object out of the collector's view?  (The tracked bit is
+       PyGC_Head._gc_next, the word two before the object, on the checked versions.) */
+    static inline int minialchemy_gc_untracked(PyObject* obj) {
+    #if MINIALCHEMY_INLINE_VALUES
+        return PyType_IS_GC(Py_TYPE(obj)) && ((uintptr_t*)obj)[-2] == 0
+               && (Py_TYPE(obj)->tp_is_gc == NULL || Py_TYPE(obj)->tp_is_gc(obj));
+    #else
+        return PyObject_IS_GC(obj) && !PyObject_GC_IsTracked(obj);
+    #endif
+    }
+
+    #if MINIALCHEMY_INLINE_STORE
+    /* CPython 3.11's PyDictKeysObject and PyDictUnicodeEntry (Include/internal/pycore_dict.h),
+       restated: the internal headers need Py_BUILD_CORE. */
+    typedef struct {
+        Py_ssize_t dk_refcnt;
+        uint8_t dk_log2_size;
+        uint8_t dk_log2_index_bytes;
+        uint8_t dk_kind;
+        uint32_t dk_version;
+        Py_ssize_t dk_usable;
+        Py_ssize_t dk_nentries;
+        char dk_indices[];
+    } minialchemy_dict_keys;
+
+    typedef struct {
+        PyObject* me_key;
+        PyObject* me_value;
+    } minialchemy_unicode_entry;
+
+    #define MINIALCHEMY_DICT_KEYS_SPLIT 2  /* DICT_KEYS_SPLIT: the kind of a class's shared keys */
+
+    /* Set by minialchemy_inline_store_self_test once it has seen the layout work. */
+    static int minialchemy_inline_store_checked = 0;
+
+    static inline PyObject** minialchemy_inline_value_slot_unchecked(PyObject* obj, PyObject* key,
+                                                                     Py_ssize_t* hint) {
+        PyTypeObject* type = Py_TYPE(obj);
+        PyObject** values;
+        minialchemy_dict_keys* keys;
+        minialchemy_unicode_entry* entries;
+        Py_ssize_t index, count;
+        if (!PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT)) return NULL;
+        values = ((PyObject***)obj)[-4];  /* _PyObject_ValuesPointer: NULL once a dict is made */
+        if (values == NULL) return NULL;
+        keys = (minialchemy_dict_keys*)((PyHeapTypeObject*)type)->ht_cached_keys;
+        if (keys == NULL || keys->dk_kind != MINIALCHEMY_DICT_KEYS_SPLIT) return NULL;
+        entries = (minialchemy_unicode_entry*)(keys->dk_indices + ((size_t)1 << keys->dk_log2_index_bytes));
+        count = keys->dk_nentries;  /* shared keys only grow: an index stays the key's */
+        index = *hint;
+        if (index < 0 || index >= count || entries[index].me_key != key) {
+            for (index = 0; index < count && entries[index].me_key != key; index++) {}
+            if (index == count) return NULL;
+            *hint = index;
+        }
+        return values[index] != NULL ? &values[index] : NULL;
+    }
+    #endif
+
+    /* Where the value of attribute `key` (an interned string) sits in `obj`'s array of inline
+       values, or NULL: the object has a dict (or no such array), the class's shared keys do
+       not hold `key` (compared by identity), the object has no value for it, or the self-test
+       did not pass.  `hint` remembers the key's index for next time (any value is safe).
+       Storing there (a new reference in, the old one released) is an attribute write. */
+    static inline PyObject** minialchemy_inline_value_slot(PyObject* obj, PyObject* key, Py_ssize_t* hint) {
+    #if MINIALCHEMY_INLINE_STORE
+        if (!minialchemy_inline_store_checked) return NULL;
+        return minialchemy_inline_value_slot_unchecked(obj, key, hint);
+    #else
+        (void)obj; (void)key; (void)hint;
+        return NULL;
+    #endif
+    }
+
+    /* Check the restated layout on a throwaway instance of a throwaway class before trusting
+       it: its values must be found where the interpreter reads them, a write there must be
+       what getattr() then returns, and no slot may be found once the object has a dict.
+       Returns whether the inline store is on (0 where MINIALCHEMY_INLINE_STORE is 0, or if the
+       probe could not even be made). */
+    static inline int minialchemy_inline_store_self_test(void) {
+    #if MINIALCHEMY_INLINE_STORE
+        PyObject *cls = NULL, *no_arguments = NULL, *obj = NULL, *name = NULL, *other = NULL;
+        PyObject *first = NULL, *second = NULL, *read = NULL, *read_other = NULL, *dict = NULL;
+        PyObject *old;
+        PyObject** slot;
+        Py_ssize_t hint = -1;
+        int result = -1;
+        minialchemy_inline_store_checked = 0;
+        cls = PyObject_CallFunction((PyObject*)&PyType_Type, "s(){}", "_InlineStoreProbe");
+        no_arguments = PyTuple_New(0);
+        name = PyUnicode_InternFromString("_inline_store_probe");
+        other = PyUnicode_InternFromString("_inline_store_other");
+        first = PyLong_FromLong(123456789);
+        second = PyLong_FromLong(987654321);
+        if (!cls || !no_arguments || !name || !other || !first || !second) goto done;
+        obj = PyBaseObject_Type.tp_new((PyTypeObject*)cls, no_arguments, NULL);
+        if (obj == NULL) goto done;
+        if (PyObject_GenericSetAttr(obj, other, first) < 0 || PyObject_GenericSetAttr(obj, name, first) < 0) goto done;
+        result = 0;
+        slot = minialchemy_inline_value_slot_unchecked(obj, name, &hint);
+        if (slot == NULL || *slot != first || hint < 0) goto done;
+        if (minialchemy_inline_value_slot_unchecked(obj, name, &hint) != slot) goto done;  /* by the hint */
+        old = *slot;
+        Py_INCREF(second);
+        *slot = second;
+        Py_DECREF(old);
+        read = PyObject_GetAttr(obj, name);
+        read_other = PyObject_GetAttr(obj, other);
+        if (read == NULL || read_other == NULL) { result = -1; goto done; }
+        if (read != second || read_other != first) goto done;
+        dict = PyObject_GenericGetDict(obj, NULL);  /* the object's values move into a dict */
+        if (dict == NULL) { result = -1; goto done; }
+        if (minialchemy_inline_value_slot_unchecked(obj, name, &hint) != NULL) goto done;
+        if (PyDict_GetItemWithError(dict, name) != second) goto done;
+        result = minialchemy_inline_store_checked = 1;
+    done:
+        Py_XDECREF(dict); Py_XDECREF(read_other); Py_XDECREF(read); Py_XDECREF(obj);
+        Py_XDECREF(second); Py_XDECREF(first); Py_XDECREF(other); Py_XDECREF(name);
+        Py_XDECREF(no_arguments); Py_XDECREF(cls);
+        if (result < 0) PyErr_Clear();  /* no probe, no inline store: never a failed import */
+        return result > 0;
+    #else
+        return 0;
+    #endif
+    }
 
     /* The attribute `name` found on `type` or its bases, without calling a descriptor
        (borrowed; NULL if absent, with no exception set). */
@@ -82,7 +226,7 @@ cdef extern from *:
         /* A loaded object holding only plain values is not tracked by the garbage collector
            (ext/instrumentation.pyx, _new_inline); its dict may come to hold anything, so it is
            tracked again first (never while it is being freed: its count is 0 then). */
-        if (PyObject_IS_GC(obj) && !PyObject_GC_IsTracked(obj) && Py_REFCNT(obj) > 0) {
+        if (minialchemy_gc_untracked(obj) && Py_REFCNT(obj) > 0) {
             PyObject_GC_Track(obj);
         }
     #endif
@@ -230,5 +374,9 @@ cdef extern from *:
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     int minialchemy_dict_discard(object d, object key) except -1
     bint MINIALCHEMY_INLINE_VALUES
+    bint MINIALCHEMY_INLINE_STORE
+    bint minialchemy_gc_untracked(object obj) noexcept
+    PyObject** minialchemy_inline_value_slot(object obj, object key, Py_ssize_t* hint) noexcept
+    bint minialchemy_inline_store_self_test() noexcept
     object minialchemy_object_new(PyTypeObject* type)
     int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1

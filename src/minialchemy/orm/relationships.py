@@ -440,6 +440,7 @@ class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type c
         if state.key is None:
             if self.uselist:
                 collection = InstrumentedList(obj, self)
+                collection._read_default = True  # not loaded: the flush drops it unchanged
                 d[self.key] = collection
                 return collection
             return None
@@ -683,6 +684,11 @@ def replaced_children(parent: Any, key: str) -> list[Any]:
     return _replaced_children.of(parent, key)
 
 
+def is_read_default(value: Any) -> bool:
+    """Whether ``value`` is the empty list a read of a new object's collection gave, unchanged."""
+    return isinstance(value, InstrumentedList) and value._read_default
+
+
 def _add_to_reverse_collection(item: Any, key: str, owner: Any) -> None:
     """Many-to-many ``back_populates``: ``tag.posts`` gains ``post`` when ``post.tags`` gains
     ``tag`` -- if ``tag.posts`` is loaded (or ``tag`` is new); an unloaded collection will
@@ -845,7 +851,7 @@ class InstrumentedList(list):
     (``back_populates``), the session (save-update cascade) and the flush (removed children;
     for a many-to-many, what it held when last loaded or flushed) informed."""
 
-    __slots__ = ("_owner", "_prop", "_removed", "_committed")
+    __slots__ = ("_owner", "_prop", "_removed", "_committed", "_read_default")
 
     def __init__(self, owner: Any, prop: RelationshipProperty, items: Iterable[Any] = ()) -> None:
         super().__init__()
@@ -857,6 +863,10 @@ class InstrumentedList(list):
         #: many-to-many only: the members when last loaded or flushed; the flush inserts an
         #: association row for each member added since, and deletes one for each member gone
         self._committed: tuple[Any, ...] | None = () if getattr(prop, "direction", None) == MANYTOMANY else None
+        #: the empty list a read of a new object's collection gave, not changed since: it
+        #: stands for "nothing yet", not for a loaded collection (as in SQLAlchemy), so the
+        #: flush that INSERTs the owner drops it (the next read loads from the database) and the owner does not count as modified for it
+        self._read_default = False
         for item in items:
             self.append(item)
 
@@ -873,6 +883,10 @@ class InstrumentedList(list):
         (``inspect(user).attrs.addresses.history`` compares with them)."""
         owner = self._owner()
         if owner is not None:
+            if self._read_default:
+                # the first change makes it the owner's collection (again, if a flush dropped it)
+                self._read_default = False
+                owner.__dict__.setdefault(self._prop.key, self)
             _record_committed_members(_accel.instrumentation.instance_state(owner), self._prop.key, self)
 
     def _added_item(self, item: Any) -> None:

@@ -36,6 +36,7 @@ from minialchemy.orm import loading, n_plus_one, strategies
 from minialchemy.orm.exc import ObjectDeletedError
 from minialchemy.engine.base import describe_statement
 from minialchemy.orm.mapper import _identity_str, _instance_str, class_mapper, object_mapper
+from minialchemy.orm.relationships import is_read_default
 from minialchemy.orm.session_registry import next_session_id, sessions as _sessions
 
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
@@ -251,7 +252,8 @@ class Session:
         state = _state_of(obj)
         d = obj.__dict__
         if state.key is None:
-            return any(key in d for key in state.mapper.attrs.keys())
+            # (an empty collection only read is no change: it is not even loaded, seed 9)
+            return any(key in d and not is_read_default(d[key]) for key in state.mapper.attrs.keys())
         if _accel.instrumentation.update_params(state, d):
             return True
         return include_collections and state.modified and _relationships_changed(state.mapper, d)
@@ -1108,9 +1110,12 @@ def _is_in(identity_set: Any, obj: Any) -> bool:
 
 
 def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
-    """Whether a loaded relationship of a persistent object differs from its foreign keys: a
-    collection lost an object or holds one not pointing at its owner, a many-to-one points
-    elsewhere than its foreign key."""
+    """Whether a loaded relationship of a persistent object changed since the last flush in a
+    way the foreign keys do not say yet: a collection lost an object or gained one not
+    pointing at its owner, a many-to-one was set to point elsewhere than its foreign key.  A
+    relationship unchanged since the last flush is no change even where it disagrees with a
+    foreign key written directly (and flushed): as SQLAlchemy, which looks at the
+    relationship's history (differential seed 9)."""
     state_key = _accel.instrumentation.STATE_KEY
     for key in mapper._relationship_keys:
         if key not in d:
@@ -1138,7 +1143,9 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
                         return True
                     continue
                 if any(item.__dict__.get(many) != d.get(one) for one, many in pairs):
-                    return True
+                    members = d[state_key].committed_state.get(key)
+                    if members is not None and not any(member is item for member in members):
+                        return True  # a member since the last flush
         elif prop.direction == "MANYTOONE":
             if any(many not in d for _, many in pairs):
                 # the foreign key is expired: SQLAlchemy compares the reference with the one it
@@ -1147,6 +1154,9 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
                 if key in committed and committed[key] is not value:
                     return True
                 continue
+            committed = d[state_key].committed_state
+            if key not in committed or committed[key] is value:
+                continue  # not set since the last flush (or set back)
             for one, many in pairs:
                 target = None if value is None else value.__dict__.get(one)
                 if value is not None and target is None or d.get(many) != target:

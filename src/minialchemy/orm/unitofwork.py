@@ -934,6 +934,8 @@ class _Planner:
                         parent = _unless_deleted_since(session, obj, parent, prop, self.deleted_ids)
                     if not _may_sync(session, obj, parent, prop, direct_writes, self.deleted_ids):
                         continue
+                    if self._keeps_written_key(obj, parent, prop):
+                        continue
                     self.synced_ids.add(id(obj))
                     if parent is not None and id(parent) in self.key_switched and _state(obj).key is not None:
                         continue  # in memory only, as committed: no UPDATE of the child's row
@@ -950,6 +952,8 @@ class _Planner:
                     for child in _as_list(collection):
                         if id(child) in self.deleted_ids or not _may_sync(session, child, parent, prop, direct_writes, self.deleted_ids):
                             continue
+                        if self._keeps_written_key(child, parent, prop):
+                            continue
                         self.synced_ids.add(id(child))
                         if switched and _state(child).key is not None:
                             # in memory only, as committed: no UPDATE of the child's row
@@ -963,6 +967,29 @@ class _Planner:
                             added.append(child)
         for child in added:
             saved.setdefault(type(child).__mapper__, []).append(child)
+
+    def _keeps_written_key(self, child: Any, parent: Any, prop: RelationshipProperty) -> bool:
+        """Whether persistent ``child``'s loaded foreign key disagrees with ``parent`` (None:
+        no parent) while the relationship is unchanged since the last flush: the key was
+        written directly and flushed before (``a.user_id = None``, flushed, with ``a.user``
+        still loaded).  As SQLAlchemy, which copies a parent's key only for a relationship
+        changed since the last flush, the row keeps what was written (differential seed 9).
+        It is then treated as a direct write of this flush too, so the sync steps leave it."""
+        if _state(child).key is None or (parent is not None and id(parent) in self.key_switched):
+            return False
+        d = child.__dict__
+        pairs = prop.fk_attr_keys()
+        if parent is None:
+            stale = any(d.get(many) is not None for _, many in pairs)
+        else:
+            pd = parent.__dict__
+            if _state(parent).key is None or any(one not in pd for one, _ in pairs):
+                return False
+            stale = any(many in d and d[many] != pd[one] for one, many in pairs)
+        if not stale or _relationship_changed(child, parent, prop):
+            return False
+        self.direct_writes.update((id(child), many) for _, many in pairs)
+        return True
 
     def _predicted_changes(self, obj: Any) -> dict[str, Any]:
         """The columns the UPDATE of persistent ``obj`` will write, in column order."""
@@ -1550,9 +1577,15 @@ def _run(session: Session, plan: FlushPlan, cause: str) -> None:
 
 
 def _clear_removed(obj: Any) -> None:
-    """After a flush: collections hold what the database holds, no child is pending removal."""
+    """After a flush: collections hold what the database holds, no child is pending removal.
+    An empty list only read while the object was new is dropped: it was not loaded, and
+    the next read loads the collection (as SQLAlchemy, differential seed 9)."""
+    d = obj.__dict__
     for key in type(obj).__mapper__._relationship_keys:
-        collection = obj.__dict__.get(key)
+        collection = d.get(key)
         if isinstance(collection, InstrumentedList):
-            collection._mark_committed()
+            if collection._read_default:
+                del d[key]
+            else:
+                collection._mark_committed()
     _replaced_children.clear(obj)
