@@ -541,7 +541,7 @@ cdef inline int _set_inline_value(InstrumentedObject obj, PyObject** slot, Colum
     object still has no dict, and ``vars(obj)`` made later shows the new value."""
     cdef InstanceState state = _own_state(obj)
     cdef PyObject* old
-    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+    if state is not None and state._map_key is not None and not _change_recorded(state, attribute.index):
         _record(state, attribute, None, slot[0])
         # recording runs Python code (the session's ``_register_modified``), which may have
         # given the object a dict: look again
