@@ -351,5 +351,6 @@ def test_a_loaded_object_costs_one_allocation_more_than_a_plain_one_its_state(
     orm = allocations_kept(load_orm, 1500) - allocations_kept(load_orm, 500)
     connection.close()
     engine.dispose()
-    # (the identity map's hash table grows by a few allocations in all, not one per object)
-    assert plain + 1000 <= orm <= plain + 1000 + 50
+    # (the identity map's hash table and the loader's lists grow by a few allocations in all,
+    # not one per object; an identity-key tuple per object would add 1000 or 2000)
+    assert abs(orm - (plain + 1000)) <= 50
