@@ -23,7 +23,9 @@ differently to be fast:
   what keeps ``user.name`` as fast as a plain attribute read.  A loaded object (CPython 3.11
   and 3.12) gets no dict at all until one is asked for, only the array of values a plain
   instance has, and is not tracked by the garbage collector while it holds only plain values
-  (``_new_inline``); the dict it gets later is an ordinary one too (``_instance_dict``).
+  (``_new_inline``); the dict it gets later is an ordinary one too (``_instance_dict``).  An
+  object its class makes starts out of the collector's view too, and stays out while its
+  column values are plain (``InstrumentedObject.__cinit__``, ``_own_dict``, ``_keep_track``).
 - :class:`ColumnAttribute` is a non-data descriptor in C; the interpreter reads loaded values
   past it, as in the Python twin.
 - the loader and the flush helpers are C loops over ``PyDict_*`` calls.
@@ -40,6 +42,8 @@ import cython
 from minialchemy._ext.capi cimport (
     minialchemy_has_instance_dict,
     minialchemy_instance_dict,
+    minialchemy_instance_dict_as_is,
+    minialchemy_has_ordinary_dicts,
     minialchemy_type_lookup,
     minialchemy_weakref_target,
     minialchemy_dict_get_known_hash,
@@ -143,8 +147,26 @@ cdef object _NO_VALUE = NO_VALUE
 
 cdef inline dict _instance_dict(object obj):
     """C spelling of ``obj.__dict__``, without an attribute lookup; created (combined, not
-    key-sharing) if the object has none yet (``minialchemy._ext.capi``)."""
+    key-sharing) if the object has none yet (``minialchemy._ext.capi``).  An object out of the
+    garbage collector's view (``_new_inline``, ``InstrumentedObject.__cinit__``) is tracked
+    again, since the dict may come to hold anything."""
     return minialchemy_instance_dict(obj)
+
+
+cdef inline dict _own_dict(object obj):
+    """``_instance_dict`` for this module's own use of the dict: reading it, removing values,
+    and writing values whose kind it checks (``_keep_track``).  An object out of the garbage
+    collector's view stays out, so a flush or a commit does not bring 100 000 objects back
+    into it."""
+    return minialchemy_instance_dict_as_is(obj)
+
+
+cdef inline void _keep_track(object obj, object value):
+    """Before ``value`` is written into the dict of ``obj`` (by ``_own_dict``): a value the
+    collector may track (a list, an object...) could close a reference cycle through ``obj``,
+    so ``obj`` comes back into the collector's view (see ``InstrumentedObject.__cinit__``)."""
+    if PyType_IS_GC(Py_TYPE(value)) and minialchemy_gc_untracked(obj):
+        PyObject_GC_Track(obj)
 
 
 @cython.final
@@ -360,7 +382,7 @@ cdef inline void _expire(InstanceState state, object keys) except *:
     obj = _entry_object(state)
     if obj is None:
         return
-    cdef dict d = _instance_dict(obj)
+    cdef dict d = _own_dict(obj)
     mapper = state.mapper
     cdef tuple column_keys = mapper._column_attr_keys
     cdef tuple relationship_keys = mapper._relationship_keys
@@ -463,6 +485,14 @@ cdef class InstrumentedObject:
         # handle those (every read of such an object takes the slow path).
         if minialchemy_has_instance_dict(self):
             _instance_dict(self)
+            if _constructs_untracked(Py_TYPE(self)):
+                # Out of the garbage collector's view, as a loaded object of plain values is
+                # (``_new_inline``): the new object's dict is empty, and it comes back into view
+                # before it can hold anything else (``_keep_track`` for a column value, a
+                # non-column attribute, its dict handed to Python code).  So a loop of
+                # ``User(name=...)`` in your code gives the collections it starts nothing to
+                # walk: 100 000 new objects took two full collections before.
+                PyObject_GC_UnTrack(self)
 
     def __init__(self, **kwargs):
         cdef PyTypeObject* tp = Py_TYPE(self)
@@ -483,7 +513,8 @@ cdef class InstrumentedObject:
             if slot != NULL:
                 _set_inline_value(self, slot, column, value)
             else:
-                _set_column_value(_own_state(self), _instance_dict(self), column, value)
+                _keep_track(self, value)
+                _set_column_value(_own_state(self), _own_dict(self), column, value)
         else:
             _track_again(self)  # the value may be a container (see _new_inline)
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
@@ -491,7 +522,7 @@ cdef class InstrumentedObject:
     def __delattr__(self, name):
         cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
-            _set_column_value(_own_state(self), _instance_dict(self), <ColumnAttribute>attribute, None)
+            _set_column_value(_own_state(self), _own_dict(self), <ColumnAttribute>attribute, None)
         else:
             _generic_setattr(self, name, NULL)
 
@@ -514,6 +545,26 @@ cdef class InstrumentedObject:
         if callback is not None:
             state._on_collected = None
             callback(state)
+
+
+cdef str _DICT_NAME = "__dict__"
+
+
+cdef inline bint _constructs_untracked(PyTypeObject* cls) except -1:
+    """May a new object of ``cls`` (made by ``cls(...)``) start out of the garbage collector's
+    view?  Only where no Python code can reach its dict without bringing it back into view:
+    ``cls.__dict__`` is the attribute ``minialchemy_use_ordinary_dicts`` installs, which the
+    loader installs on a class it loads inline (``_loads_inline``, asked here for a mapped class
+    on its first object)."""
+    cdef PyObject* mapper
+    if minialchemy_has_ordinary_dicts(cls, _DICT_NAME):
+        return True
+    if not MINIALCHEMY_INLINE_VALUES:
+        return False
+    mapper = _class_attribute(cls, "__mapper__")
+    if mapper == NULL:
+        return False
+    return _loads_inline(<type>cls, (<object>mapper)._column_attr_keys)
 
 
 cdef PyObject* _class_attribute(PyTypeObject* cls, object name):
@@ -632,14 +683,14 @@ cdef class ColumnAttribute:
     def __get__(self, obj, owner):
         if obj is None:
             return self.comparator
-        cdef PyObject* value = PyDict_GetItem(_instance_dict(obj), self.key)
+        cdef PyObject* value = PyDict_GetItem(_own_dict(obj), self.key)
         if value != NULL:
             return <object>value
         return self._value_missing(obj)
 
     cpdef _value_missing(self, obj):
         """No value in ``__dict__``: reload if expired (or unloaded and persistent), else None."""
-        cdef dict d = _instance_dict(obj)
+        cdef dict d = _own_dict(obj)
         cdef InstanceState state = _state_or_none(obj, d)
         if state is None:
             return None
@@ -714,7 +765,7 @@ cpdef InstanceState new_state(object obj, object mapper):
     """Create the state of a transient object and store it in its ``__dict__``."""
     cdef InstanceState state = InstanceState.__new__(InstanceState)
     state.mapper = mapper
-    _attach(obj, _instance_dict(obj), state)
+    _attach(obj, _own_dict(obj), state)  # (a state is not tracked by the collector)
     return state
 
 
@@ -1033,7 +1084,7 @@ cpdef list with_value(object objects, str attr_key):
     cdef list found = []
     cdef PyObject* value
     for obj in objects:
-        value = PyDict_GetItem(_instance_dict(obj), attr_key)
+        value = PyDict_GetItem(_own_dict(obj), attr_key)
         if value != NULL and <object>value is not None:
             found.append(obj)
     return found
@@ -1068,7 +1119,7 @@ cpdef list insert_params_many(list objects, tuple attr_keys, Py_ssize_t start, P
     cdef dict d
     cdef PyObject* value
     for i in range(start, stop):
-        d = _instance_dict(objects[i])
+        d = _own_dict(objects[i])
         for j in range(width):
             value = PyDict_GetItem(d, attr_keys[j])
             item = <object>value if value != NULL else None
@@ -1086,7 +1137,9 @@ cpdef fill_keys(list objects, Py_ssize_t start, object keys, str attr_key):
     for key in keys:
         if i >= n:
             raise IndexError(f"more keys than objects from {start} on")
-        PyDict_SetItem(_instance_dict(objects[i]), attr_key, key)
+        obj = objects[i]
+        _keep_track(obj, key)
+        PyDict_SetItem(_own_dict(obj), attr_key, key)
         i += 1
 
 
@@ -1153,7 +1206,7 @@ cpdef dict update_rows(object mapper, object objects):
         raise MemoryError()
     try:
         for obj in objects:
-            d = _instance_dict(obj)
+            d = _own_dict(obj)
             state = _flushed_state(obj, d)
             committed_state = state._committed_state
             if not committed_state:
@@ -1249,7 +1302,7 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
     cdef Py_hash_t key_hash
     cdef list displaced = []
     for obj in objects:
-        d = _instance_dict(obj)
+        d = _own_dict(obj)
         state = _flushed_state(obj, d)
         if npk == 1:
             value_ptr = _dict_get_str(d, pk_keys[0])
@@ -1332,7 +1385,7 @@ cpdef list mark_updated(object objects, object modified):
     cdef PyObject* value_ptr
     cdef tuple pk
     for obj in objects:
-        d = _instance_dict(obj)
+        d = _own_dict(obj)
         state = _flushed_state(obj, d)
         committed = state._committed_state
         if committed:
@@ -1391,7 +1444,7 @@ cpdef expire_instances(object objects):
     cdef int was_enabled = PyGC_Disable()
     try:
         for obj in objects:
-            d = _instance_dict(obj)
+            d = _own_dict(obj)  # (values are only removed)
             state = _state_or_none(obj, d)
             if state is None:
                 continue

@@ -298,6 +298,75 @@ def test_the_compiled_twin_writes_a_loaded_object_without_making_its_dict(loaded
     assert sandy.fullname == "Sandy Cheeks, PhD."
 
 
+# -- objects your code constructs ------------------------------------------------------------
+
+
+@pytest.fixture
+def user_class(loaded):
+    """The mapped ``User`` class of ``loaded`` and its session: ``(session, User)``."""
+    session, _, User = loaded
+    return session, User
+
+
+@pytest.fixture
+def constructed_by_compiled_twin(user_class):
+    """``user_class``, where a constructed object starts out of the collector's view: the
+    compiled twins on CPython 3.11 or 3.12; skipped elsewhere."""
+    if _accel.BACKEND != "cython":
+        pytest.skip("the compiled twins are not the ones running (MINIALCHEMY_PURE_PYTHON=1)")
+    if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+        pytest.skip("only on CPython 3.11 and 3.12 (MINIALCHEMY_INLINE_VALUES)")
+    return user_class
+
+
+@pytest.mark.compiled
+def test_a_constructed_object_of_plain_values_is_out_of_the_collectors_view_through_a_flush(
+    constructed_by_compiled_twin,
+):
+    session, User = constructed_by_compiled_twin
+    users = [User(name=f"new{i}", fullname=None if i % 2 else f"New {i}") for i in range(20)]
+
+    assert not any(gc.is_tracked(user) for user in users)
+    session.add_all(users)
+    session.flush()  # parameter rows, keys filled in, identity keys: nothing the collector walks
+    assert [user.id for user in users] == list(range(4, 24))
+    session.commit()  # every attribute expired
+    # (the flush plan looks at the first object's __dict__ from Python, to pick the INSERT's
+    # columns: that one is back in view, as any object whose dict Python code was handed)
+    assert not any(gc.is_tracked(user) for user in users[1:])
+    assert vars(users[1]) == {"_sa_instance_state": inspect(users[1])}
+
+
+@pytest.mark.compiled
+def test_a_constructed_object_comes_back_into_view_before_it_can_hold_more(constructed_by_compiled_twin):
+    _, User = constructed_by_compiled_twin
+    with_list, with_attribute, with_vars, with_new_dict, plain = (User(name=str(i)) for i in range(5))
+
+    with_list.fullname = ["not", "a", "string"]  # a column value the collector tracks
+    with_attribute.best_friend = plain  # an attribute that is not a column
+    vars(with_vars)  # a dict your code may fill with anything
+    with_new_dict.__dict__ = {"name": "x"}
+    plain.fullname = "Plain Value"  # a plain column value: nothing to walk still
+
+    assert all(gc.is_tracked(user) for user in (with_list, with_attribute, with_vars, with_new_dict))
+    assert not gc.is_tracked(plain)
+
+
+def test_a_constructed_object_in_a_reference_cycle_is_still_collected(user_class):
+    _, User = user_class
+    through_column = User(name="cycle")
+    through_column.fullname = [through_column]  # through a column value
+    through_attribute = User(name="other")
+    through_attribute.friends = [through_attribute]  # through an attribute that is not a column
+    in_dict = User(name="third")
+    in_dict.__dict__["friends"] = [in_dict]  # through the dict itself
+    watchers = [weakref.ref(through_column), weakref.ref(through_attribute), weakref.ref(in_dict)]
+    del through_column, through_attribute, in_dict
+
+    gc.collect()
+    assert [watcher() for watcher in watchers] == [None, None, None]
+
+
 @pytest.mark.compiled
 def test_a_loaded_object_costs_one_allocation_more_than_a_plain_one_its_state(
     loaded_by_compiled_twin, tmp_path

@@ -26,7 +26,10 @@
 #   asked for.  ``minialchemy_instance_dict`` then swaps the key-sharing dict CPython makes from
 #   those values for an ordinary one when nothing else holds it yet (``PyDictObject.ma_values``,
 #   a field of the public struct on these versions).  Elsewhere 0: objects keep the dict made
-#   when they are allocated.
+#   when they are allocated.  Where it is true, the ``__dict__`` attribute the twin gives a class
+#   (``minialchemy_use_ordinary_dicts``) tracks an object the garbage collector does not track
+#   before handing its dict out or replacing it, and ``minialchemy_has_ordinary_dicts`` says
+#   whether a class has it (only then may a new object start untracked).
 # - ``MINIALCHEMY_INLINE_STORE``: true on 3.11 only, where ``minialchemy_inline_value_slot``
 #   finds the slot of an attribute in an object's array of inline values (the layout of 3.11's
 #   ``Include/internal/pycore_dict.h`` and ``pycore_object.h``, restated below: the values
@@ -218,17 +221,23 @@ cdef extern from *:
     }
 
     /* obj.__dict__ (a new reference), created if the object has none yet: an ordinary
-       (combined) dict on the checked versions.  NULL with TypeError if instances have none. */
-    static inline PyObject* minialchemy_instance_dict(PyObject* obj) {
+       (combined) dict on the checked versions.  NULL with TypeError if instances have none.
+       `track_again`: an object the garbage collector does not track (a loaded or constructed
+       object holding only plain values, ext/instrumentation.pyx) is tracked again first, as
+       the dict handed out may come to hold anything; 0 only for the compiled twin's own reads,
+       removals, and writes of values it checks itself (minialchemy_instance_dict_as_is). */
+    static inline PyObject* minialchemy_instance_dict_impl(PyObject* obj, int track_again) {
     #ifndef MINIALCHEMY_PUBLIC_CAPI_ONLY
         PyObject** dictptr;
     #if MINIALCHEMY_INLINE_VALUES
-        /* A loaded object holding only plain values is not tracked by the garbage collector
-           (ext/instrumentation.pyx, _new_inline); its dict may come to hold anything, so it is
-           tracked again first (never while it is being freed: its count is 0 then). */
-        if (minialchemy_gc_untracked(obj) && Py_REFCNT(obj) > 0) {
+        /* An object the garbage collector does not track (a loaded or constructed object
+           holding only plain values, ext/instrumentation.pyx) is tracked again first: its dict
+           may come to hold anything (never while it is being freed: its count is 0 then). */
+        if (track_again && minialchemy_gc_untracked(obj) && Py_REFCNT(obj) > 0) {
             PyObject_GC_Track(obj);
         }
+    #else
+        (void)track_again;
     #endif
         dictptr = _PyObject_GetDictPtr(obj);
         if (dictptr == NULL) {
@@ -266,10 +275,33 @@ cdef extern from *:
     #endif
     }
 
+    static inline PyObject* minialchemy_instance_dict(PyObject* obj) {
+        return minialchemy_instance_dict_impl(obj, 1);
+    }
+
+    static inline PyObject* minialchemy_instance_dict_as_is(PyObject* obj) {
+        return minialchemy_instance_dict_impl(obj, 0);
+    }
+
     static PyObject* minialchemy_instance_dict_getter(PyObject* obj, void* closure) {
         (void)closure;
         return minialchemy_instance_dict(obj);
     }
+
+    /* obj.__dict__ = value: the new dict may hold anything, so an object out of the garbage
+       collector's view is tracked again first (as by the getter). */
+    static int minialchemy_instance_dict_setter(PyObject* obj, PyObject* value, void* closure) {
+    #if MINIALCHEMY_INLINE_VALUES
+        if (PyObject_IS_GC(obj) && !PyObject_GC_IsTracked(obj)) PyObject_GC_Track(obj);
+    #endif
+        return PyObject_GenericSetDict(obj, value, closure);
+    }
+
+    #if MINIALCHEMY_INLINE_VALUES
+    static PyGetSetDef minialchemy_ordinary_dict_getset = {
+        "__dict__", (getter)minialchemy_instance_dict_getter, (setter)minialchemy_instance_dict_setter,
+        "The object's attributes (an ordinary dict: see minialchemy._ext.capi).", NULL};
+    #endif
 
     /* Give `type` its own __dict__ attribute, returning minialchemy_instance_dict(obj), unless
        it has it already (0; -1 with an exception set on error).  Only where objects can have
@@ -278,17 +310,14 @@ cdef extern from *:
        on.  The same kind of object as CPython's (a getset descriptor), on the class itself. */
     static inline int minialchemy_use_ordinary_dicts(PyTypeObject* type) {
     #if MINIALCHEMY_INLINE_VALUES
-        static PyGetSetDef getset = {
-            "__dict__", (getter)minialchemy_instance_dict_getter, PyObject_GenericSetDict,
-            "The object's attributes (an ordinary dict: see minialchemy._ext.capi).", NULL};
         PyObject* current = PyDict_GetItemString(type->tp_dict, "__dict__");  /* borrowed */
         PyObject* descriptor;
         int failed;
         if (current != NULL && Py_IS_TYPE(current, &PyGetSetDescr_Type)
-                && ((PyGetSetDescrObject*)current)->d_getset == &getset) {
+                && ((PyGetSetDescrObject*)current)->d_getset == &minialchemy_ordinary_dict_getset) {
             return 0;
         }
-        descriptor = PyDescr_NewGetSet(type, &getset);
+        descriptor = PyDescr_NewGetSet(type, &minialchemy_ordinary_dict_getset);
         if (descriptor == NULL) return -1;
         failed = PyDict_SetItemString(type->tp_dict, "__dict__", descriptor);
         Py_DECREF(descriptor);
@@ -296,6 +325,21 @@ cdef extern from *:
         return failed;
     #else
         (void)type;
+        return 0;
+    #endif
+    }
+
+    /* Is `type`'s __dict__ attribute (found on it or its bases: `dict_name` is the string
+       "__dict__") the one minialchemy_use_ordinary_dicts gives, so that no Python code can
+       reach an instance's dict without it being tracked again?  0 where objects cannot have
+       their values inline. */
+    static inline int minialchemy_has_ordinary_dicts(PyTypeObject* type, PyObject* dict_name) {
+    #if MINIALCHEMY_INLINE_VALUES
+        PyObject* current = minialchemy_type_lookup(type, dict_name);  /* borrowed */
+        return current != NULL && Py_IS_TYPE(current, &PyGetSetDescr_Type)
+            && ((PyGetSetDescrObject*)current)->d_getset == &minialchemy_ordinary_dict_getset;
+    #else
+        (void)type; (void)dict_name;
         return 0;
     #endif
     }
@@ -369,6 +413,7 @@ cdef extern from *:
     PyObject* minialchemy_type_lookup(PyTypeObject* type, object name)
     bint minialchemy_has_instance_dict(object obj)
     dict minialchemy_instance_dict(object obj)
+    dict minialchemy_instance_dict_as_is(object obj)
     object minialchemy_weakref_target(object ref)
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
@@ -380,3 +425,4 @@ cdef extern from *:
     bint minialchemy_inline_store_self_test() noexcept
     object minialchemy_object_new(PyTypeObject* type)
     int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1
+    bint minialchemy_has_ordinary_dicts(PyTypeObject* type, object dict_name)
