@@ -22,14 +22,16 @@ from minialchemy._ext.capi cimport (
     minialchemy_instance_dict,
     minialchemy_weakref_target,
 )
-from weakref import ref
+# ``weakref.ref`` itself, from the built-in module loaded at start-up: importing ``weakref.py``
+# is part of what issue 12 measures as import time
+from _weakref import ref
 
 cdef extern from "Python.h":
     ctypedef struct PyWeakReference:
         pass
 
 cdef extern from *:
-    ctypedef class weakref.ReferenceType [object PyWeakReference]:
+    ctypedef class _weakref.ReferenceType [object PyWeakReference]:
         pass
 
 __all__ = ["IdentitySet", "IdentityMap"]

@@ -16,9 +16,9 @@ Where it sits: runs once per class, at class creation; produces a Mapper.
 from __future__ import annotations
 
 import datetime
-import weakref
 import sys
 import types
+from _weakrefset import WeakSet  # weakref.WeakSet itself, without importing weakref.py (issue 12)
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
@@ -220,7 +220,7 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         registry._all.add(self)
 
     #: every live registry, for ``configure_mappers()``
-    _all: "weakref.WeakSet[registry]" = weakref.WeakSet()
+    _all: "WeakSet[registry]" = WeakSet()
 
     def configure(self, cascade: bool = False) -> None:
         """Configure the relationships of the classes mapped so far: target class, direction,

@@ -43,7 +43,6 @@ step sent each one, and how.
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
 from itertools import groupby
 
@@ -51,6 +50,7 @@ from minialchemy import _accel
 from minialchemy.engine import insertmanyvalues, log
 from minialchemy.orm.exc import StaleDataError
 from minialchemy.orm.mapper import Mapper
+from minialchemy.orm.weakmaps import WeakKeyMap
 from minialchemy.sql.compiler import Compiled, compile_element, process_parameters
 from minialchemy.sql.dml import delete, insert, update
 from minialchemy.sql.elements import and_, bindparam
@@ -202,7 +202,7 @@ class MapperStatements:
         return and_(*[c == bindparam(f"{c.key}_pk", type_=c.type) for c in columns])
 
 
-_statements: "weakref.WeakKeyDictionary[Mapper, MapperStatements]" = weakref.WeakKeyDictionary()
+_statements: "WeakKeyMap" = WeakKeyMap()  # Mapper -> MapperStatements
 
 
 def statements_for(mapper: Mapper) -> MapperStatements:

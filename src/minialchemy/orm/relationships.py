@@ -36,7 +36,7 @@ dependency order).
 
 from __future__ import annotations
 
-import weakref
+from _weakref import ref as weak_ref  # weakref.ref itself, without importing weakref.py (issue 12)
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
@@ -656,7 +656,7 @@ class _ReplacedChildren:
         entry = self._by_parent.get(id(parent))
         if entry is None:
             ident = id(parent)
-            ref = weakref.ref(parent, lambda _ref, ident=ident: self._by_parent.pop(ident, None))
+            ref = weak_ref(parent, lambda _ref, ident=ident: self._by_parent.pop(ident, None))
             entry = self._by_parent[ident] = (ref, {})
         children = entry[1].setdefault(key, [])
         if not _contains(children, child):
@@ -855,7 +855,7 @@ class InstrumentedList(list):
 
     def __init__(self, owner: Any, prop: RelationshipProperty, items: Iterable[Any] = ()) -> None:
         super().__init__()
-        self._owner = weakref.ref(owner)
+        self._owner = weak_ref(owner)
         self._prop = prop
         #: children removed since the last flush (their foreign key is cleared, or with
         #: delete-orphan they are deleted)

@@ -24,11 +24,10 @@ unit of work.
 
 from __future__ import annotations
 
-import weakref
-
 # threading.Lock and threading.get_ident are these two from _thread, already loaded at start-up
 # (importing threading costs more than sqlite3's own import: issue 12).
 from _thread import allocate_lock as _new_lock, get_ident as _thread_id
+from _weakrefset import WeakSet  # weakref.WeakSet itself, without importing weakref.py (issue 12)
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
@@ -60,7 +59,7 @@ else:
 #: of the transaction rolled back after ``expire()``): their values are gone, and a flush that
 #: finds one pending refuses it (:meth:`Session._refuse_expired_pending`), as SQLAlchemy does,
 #: instead of INSERTing NULLs.  Held weakly; usually empty, so the check costs nothing.
-_expired_by_rollback: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_expired_by_rollback: "WeakSet[Any]" = WeakSet()
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()

@@ -27,10 +27,10 @@ Where it sits: called by :mod:`minialchemy.orm.loading` for every ORM SELECT; it
 
 from __future__ import annotations
 
-import weakref
 
 from minialchemy import _accel
 from minialchemy.exc import InvalidRequestError
+from minialchemy.orm.weakmaps import WeakKeyMap
 from minialchemy.sql.compiler import compile_element
 from minialchemy.sql.elements import and_, or_
 from minialchemy.sql.selectable import select
@@ -60,13 +60,13 @@ SELECTIN_BATCH_SIZE = 500
 #: default (``raiseload(User.addresses)`` on objects whose relationship is lazy by default);
 #: read when the attribute is first accessed.  Kept beside the state, weakly, so the
 #: instrumentation twins need no field for it.
-_object_strategies: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
+_object_strategies: "WeakKeyMap" = WeakKeyMap()
 
 #: compiled selectin statements: relationship -> (number of keys, extra columns) -> Compiled
-_compiled_in_batches: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
+_compiled_in_batches: "WeakKeyMap" = WeakKeyMap()
 
 #: the relationships of a mapper that load eagerly by default (``lazy="selectin"`` and so on)
-_default_eager: "weakref.WeakKeyDictionary[Any, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
+_default_eager: "WeakKeyMap" = WeakKeyMap()
 
 
 class LoadNode:
