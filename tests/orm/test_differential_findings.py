@@ -642,3 +642,100 @@ def test_a_relationship_unchanged_since_the_flush_is_no_modification_whatever_th
     other.user_id = 1  # a change of the address only
     sandy.name = "sandy"
     assert session.is_modified(other) and not session.is_modified(sandy)
+
+
+# --- a deleted-and-committed object taken back by delete() is in the identity map (seed 11) --
+
+
+def deleted_committed_and_taken_back(session, User):
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.delete(patrick)  # as SQLAlchemy: back in the session, marked for deletion
+    return patrick
+
+
+def test_a_deleted_and_committed_object_taken_back_is_in_the_identity_map(session, User):
+    patrick = deleted_committed_and_taken_back(session, User)
+    assert inspect(patrick).deleted and patrick in session.deleted
+    assert patrick in session
+    assert session.get(User, 3) is patrick  # no SQL: the identity map holds it
+    session.expire(patrick, ["name"])
+    assert "name" not in patrick.__dict__
+
+
+def test_refresh_of_a_deleted_and_committed_object_taken_back_flushes_its_delete_first(session, User):
+    """The refresh expires it, then its autoflush sends the DELETE, which must load the
+    expired key and finds no row (differential seed 11)."""
+    from minialchemy.orm.exc import ObjectDeletedError
+
+    patrick = deleted_committed_and_taken_back(session, User)
+    with pytest.raises(ObjectDeletedError):
+        session.refresh(patrick)
+    assert inspect(patrick).persistent  # the failed flush's rollback took the deletion back
+    with pytest.raises(PendingRollbackError):
+        session.get(User, 3)
+    session.rollback()
+    assert inspect(patrick).persistent and patrick in session
+
+
+def test_another_object_for_the_row_of_a_deleted_and_committed_object_refuses_it(session, User):
+    patrick = session.get(User, 3)
+    session.delete(patrick)
+    session.commit()
+    session.execute(text("INSERT INTO user_account (id, name) VALUES (3, 'again')"))
+    again = session.get(User, 3)
+    with pytest.raises(InvalidRequestError, match="another instance"):
+        session.delete(patrick)
+    assert inspect(patrick).detached and session.get(User, 3) is again and not session.deleted
+
+
+# --- the save-update cascade reaches what a relationship held before it changed (seed 11) ----
+
+
+def test_adding_a_user_brings_back_the_address_removed_from_its_collection(session, engine, User, Address):
+    """As SQLAlchemy: the save-update cascade follows the collection's history, so an address
+    removed while both were detached joins the session with its user, and the flush clears
+    its key (differential seed 11)."""
+    sandy = session.get(User, 2)
+    removed, kept = sandy.addresses
+    session.close()
+    sandy.addresses.remove(removed)
+    session.add(sandy)
+    assert inspect(removed).persistent and removed in session.dirty
+    assert inspect(kept).persistent
+    session.commit()
+    assert address_rows(engine) == [(1, 1), (2, None), (3, 2)]
+
+
+def test_adding_an_address_brings_back_the_user_it_left(session, User, Address):
+    address = session.get(Address, 2)
+    sandy = address.user
+    patrick = session.get(User, 3)
+    session.close()
+    address.user = patrick
+    session.add(address)
+    assert inspect(sandy).persistent and inspect(patrick).persistent
+
+
+def test_an_address_appended_and_removed_again_is_not_brought_back(session, User, Address):
+    address = session.get(Address, 1)
+    session.expunge(address)
+    user = User(name="new")
+    user.addresses.append(address)
+    user.addresses.remove(address)
+    session.add(user)
+    assert inspect(address).detached
+
+
+def test_adding_a_user_brings_in_a_new_address_removed_since_the_flush(session, User, Address, recwarn):
+    """Differential seed 12: the address was in the user's collection when the user was
+    INSERTed (not in the session: the flush only warns), then left it; as SQLAlchemy, adding
+    the user again cascades to it."""
+    user = User(name="new")
+    session.add(user)
+    address = Address(email_address="x", user=user)  # set on the address's side: not cascaded
+    session.flush()
+    address.user = None
+    session.add(user)
+    assert inspect(address).pending

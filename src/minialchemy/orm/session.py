@@ -115,7 +115,9 @@ class _WeakObjectList:
 
 def _save_update_targets(obj: Any) -> Iterator[Any]:
     """The objects the save-update cascade reaches from ``obj`` in one step: those held by its
-    loaded relationships with ``save-update`` in their cascade (nothing is loaded)."""
+    loaded relationships with ``save-update`` in their cascade (nothing is loaded), then, as
+    SQLAlchemy, those they held when loaded or last flushed and no longer hold (a removed
+    address, the user an address left: the flush writes their change; differential seed 11)."""
     mapper = type(obj).__mapper__
     d = obj.__dict__
     for key in mapper._relationship_keys:
@@ -123,9 +125,18 @@ def _save_update_targets(obj: Any) -> Iterator[Any]:
         if "save-update" not in prop.cascade or key not in d:
             continue
         value = d[key]
-        for related in (value if prop.uselist else [value]):
+        held = value if prop.uselist else [value]
+        for related in held:
             if related is not None:
                 yield related
+        committed = d[_accel.instrumentation.STATE_KEY].committed_state
+        if key in committed:
+            before = committed[key]
+            for related in (before if prop.uselist else [before]):
+                if related is not None and related is not _accel.instrumentation.NO_VALUE and not any(
+                    item is related for item in held
+                ):
+                    yield related
 
 
 def _state_of(obj: Any) -> Any:
@@ -239,7 +250,8 @@ class Session:
         if state is None:
             object_mapper(obj)
             return False
-        return state.session_id == self.hash_key and not state.deleted_flag
+        # (a deleted-and-committed object taken back by delete() is the session's again)
+        return state.session_id == self.hash_key and (not state.deleted_flag or _is_in(self._deleted, obj))
 
     def __iter__(self) -> Iterator[Any]:
         return iter([*self.identity_map.values(), *self._new])
@@ -403,7 +415,7 @@ class Session:
             self._detach_displaced(self.identity_map.replace(state.key, obj), obj)
         for obj in self._deleted:
             state = obj.__dict__[state_key]
-            if state.deleted_flag and self.identity_map.get(state.key) is None:
+            if state.deleted_flag and self.identity_map.get(state.key) in (None, obj):
                 # deleted and committed, then taken back by delete(): its deletion is undone
                 # too, as SQLAlchemy does (persistent again, expired: its row is gone)
                 state.deleted_flag = False
@@ -609,9 +621,17 @@ class Session:
                 f"object out of the session instead"
             )
         if state.deleted_flag and state.session_id is None:
-            # deleted and committed: taken back as a deleted object, as SQLAlchemy does; its
-            # DELETE finds no row, which is only worth a warning
+            # deleted and committed: taken back as a deleted object, as SQLAlchemy does: in
+            # the identity map again (expire(), refresh() and get() find it), marked for
+            # deletion; its DELETE finds no row, which is only worth a warning
+            existing = self.identity_map.get(state.key)
+            if existing is not None and existing is not obj:
+                raise InvalidRequestError(
+                    f"Can't attach instance {_instance_str(obj)}; another instance with key "
+                    f"{state.key!r} is already present in this session"
+                )
             state.session_id = self.hash_key
+            self.identity_map.add(state.key, obj)
             self._deleted.add(obj)
             return
         if state.deleted_flag and state.session_id == self.hash_key:
@@ -675,7 +695,7 @@ class Session:
     def expire(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Forget loaded attribute values (all, or the named ones); they reload on access."""
         state = _state_of(obj)
-        if state.session_id != self.hash_key or state.key is None or state.deleted_flag:
+        if state.session_id != self.hash_key or state.key is None or self._deleted_in_transaction(obj, state):
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
         if attribute_names is not None:
             mapper = state.mapper
@@ -687,19 +707,17 @@ class Session:
         if attribute_names is None:
             self._modified.discard(obj)
 
+    def _deleted_in_transaction(self, obj: Any, state: Any) -> bool:
+        """Whether ``obj``'s DELETE was sent in this transaction (not one deleted and committed,
+        then taken back by ``delete()``: that one is in the identity map, marked for deletion)."""
+        return state.deleted_flag and not _is_in(self._deleted, obj)
+
     def expire_all(self) -> None:
         """Expire every persistent object of the session."""
         self._expire_all_because("Session.expire_all()")
 
     def _expire_all_because(self, reason: str) -> None:
         _accel.instrumentation.expire_instances(self.identity_map.values())
-        if self._deleted:
-            # deleted-and-committed objects taken back by delete() are the session's too
-            # (outside the identity map, as their rows are gone)
-            state_key = _accel.instrumentation.STATE_KEY
-            taken_back = [obj for obj in self._deleted if obj.__dict__[state_key].deleted_flag]
-            if taken_back:
-                _accel.instrumentation.expire_instances(taken_back)
         self._modified.clear()
         self._expired_all_by = reason
         self._expired_by.clear()
@@ -716,9 +734,10 @@ class Session:
     def refresh(self, obj: Any, attribute_names: Sequence[str] | None = None) -> None:
         """Reload ``obj``'s attributes from the database now, discarding unflushed changes."""
         state = _state_of(obj)
-        if state.key is None or state.session_id != self.hash_key or state.deleted_flag:
+        if state.key is None or state.session_id != self.hash_key or self._deleted_in_transaction(obj, state):
             raise InvalidRequestError(f"Instance {_instance_str(obj)} is not persistent within this Session")
-        # an object marked for deletion is not refused here: the autoflush below sends its
+        # an object marked for deletion is not refused here (nor one deleted and committed, then
+        # taken back by delete(): its DELETE must load its expired key and finds no row): the autoflush below sends its
         # DELETE (then the SELECT finds no row: refused), as SQLAlchemy does
         mapper = state.mapper
         if attribute_names is not None:
