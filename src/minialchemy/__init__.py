@@ -6,13 +6,15 @@ exceptions in :mod:`minialchemy.exc` and :mod:`minialchemy.orm.exc`.
 
 ``ACCELERATED`` tells whether the compiled (Cython) identity map and instrumentation are in use;
 ``python -m minialchemy info`` says why.
+
+``insert``, ``update`` and ``delete`` are imported on first use (:func:`__getattr__`): a program
+that only queries never loads the DML module.
 """
 
 from minialchemy import exc
-from minialchemy._accel import ACCELERATED
+from minialchemy._accel import ACCELERATED, import_lazy_name
 from minialchemy.engine import Connection, Engine, create_engine
 from minialchemy.inspection import inspect
-from minialchemy.sql.dml import delete, insert, update
 from minialchemy.sql.elements import (
     and_,
     asc,
@@ -105,3 +107,19 @@ __all__ = [
     "union_all",
     "update",
 ]
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
+if TYPE_CHECKING:  # type checkers see the lazy names as the plain imports they stand for
+    from minialchemy.sql.dml import delete, insert, update
+
+#: names imported on first use (PEP 562): name -> the module that defines it
+_LAZY_NAMES = {"delete": "minialchemy.sql.dml", "insert": "minialchemy.sql.dml", "update": "minialchemy.sql.dml"}
+
+
+def __getattr__(name: str) -> object:
+    """``minialchemy.insert`` and the like, imported on first use (issue 12's import time)."""
+    return import_lazy_name(globals(), _LAZY_NAMES, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -14,6 +14,7 @@ Library code writes ``from minialchemy._accel import identity`` and gets whichev
 is active.  The pure-Python twins are imported lazily (on first access), because importing
 ``minialchemy.orm.identity`` runs ``minialchemy/orm/__init__.py``, which itself imports
 from here.  Nothing heavy is imported: this module is read on every ``import minialchemy``.
+The same first-use import serves the packages' own lazy names (:func:`import_lazy_name`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "REASON",
     "TWINS",
     "identity",
+    "import_lazy_name",
     "instrumentation",
     "pure_python_requested",
 ]
@@ -109,3 +111,16 @@ def __getattr__(name: str) -> ModuleType:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(TWINS))
+
+
+def import_lazy_name(namespace: dict[str, object], lazy_names: dict[str, str], name: str) -> object:
+    """PEP 562's module ``__getattr__`` for a package's names imported on first use: import
+    ``name`` from the module ``lazy_names`` gives for it, and keep it in the package's
+    ``namespace`` (later lookups are plain attribute reads).  ``minialchemy`` and ``minialchemy.orm``
+    use it."""
+    module_name = lazy_names.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+    value = getattr(__import__(module_name, fromlist=[name]), name)
+    namespace[name] = value
+    return value
