@@ -95,6 +95,7 @@ __all__ = [
     "update_rows",
     "delete_params",
     "mark_inserted",
+    "mark_inserted_batch",
     "mark_updated",
     "expire_instances",
     "detach_instances",
@@ -1294,48 +1295,18 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t npk = len(pk_keys)
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
-    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
     cdef dict d
-    cdef InstanceState state
     cdef PyObject* value_ptr
-    cdef tuple pk
-    cdef Py_hash_t key_hash
     cdef list displaced = []
     for obj in objects:
         d = _own_dict(obj)
-        state = _flushed_state(obj, d)
         if npk == 1:
             value_ptr = _dict_get_str(d, pk_keys[0])
-            map_key = <object>value_ptr if value_ptr != NULL else None
-            if map_key is None:
-                _refuse_null_identity(obj, cls, (None,))
+            map_key = _checked_map_key(obj, cls, <object>value_ptr if value_ptr != NULL else None)
         else:
-            pk = _values_of(d, pk_keys)
-            if None in pk:
-                _refuse_null_identity(obj, cls, pk)
-            # as in load_instances: a map key holds key values, no cycle passes through it,
-            # so the garbage collector need not keep examining it
-            PyObject_GC_UnTrack(pk)
-            map_key = pk
-        state._map_key = map_key
-        _forget_committed(state)
-        state.modified = False
-        states.append(state)
-        if compiled_map is not None and isinstance(obj, InstrumentedObject):
-            # as in load_instances: the key hashed once, for the lookup and the store; a key
-            # already in the map (its row was deleted behind the session's back) goes the
-            # general way
-            key_hash = hash(map_key)
-            if minialchemy_dict_get_known_hash(entries, map_key, key_hash) == NULL:
-                _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
-                continue
-            previous = compiled_map.replace(join_key(cls, map_key), obj)
-        elif compiled_map is not None:
-            previous = compiled_map.replace(join_key(cls, map_key), obj)
-        else:
-            previous = identity_map.replace(join_key(cls, map_key), obj)
-        if previous is not None and previous is not obj:
-            displaced.append(previous)
+            map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
+                           states, displaced)
     return displaced
 
 
@@ -1349,6 +1320,78 @@ cdef _refuse_null_identity(object obj, type cls, tuple pk):
         f"key (in SQLite only an INTEGER PRIMARY KEY column does); give it a value before the "
         f"flush, or make the column generate one"
     )
+
+
+cpdef list mark_inserted_batch(object mapper, object identity_map, list objects, Py_ssize_t start,
+                               object keys, str attr_key, list states):
+    """``fill_keys`` and ``mark_inserted`` for the objects of one batched INSERT (see the Python
+    twin), in one C loop: each object's key is stored and its map key made from it (the key
+    itself when it is the whole primary key) while the object is at hand."""
+    cdef type cls = mapper.class_
+    cdef tuple pk_keys = mapper._pk_attr_keys
+    cdef bint key_is_pk = len(pk_keys) == 1 and pk_keys[0] == attr_key
+    cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef Py_ssize_t i = start
+    cdef Py_ssize_t n = len(objects)
+    cdef list displaced = []
+    cdef dict d
+    for key in keys:
+        if i >= n:
+            raise IndexError(f"more keys than objects from {start} on")
+        obj = objects[i]
+        _keep_track(obj, key)
+        d = _own_dict(obj)
+        PyDict_SetItem(d, attr_key, key)
+        if key_is_pk:
+            map_key = _checked_map_key(obj, cls, key)
+        else:
+            map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
+                           states, displaced)
+        i += 1
+    return displaced
+
+
+cdef inline object _checked_map_key(object obj, type cls, object pk):
+    """The map key of a new object whose primary key is ``pk`` (its one value, or the tuple
+    of them): ``_refuse_null_identity`` if a value is None.  A tuple is taken out of the
+    garbage collector's view, as in ``load_instances``."""
+    if type(pk) is tuple:
+        if None in <tuple>pk:
+            _refuse_null_identity(obj, cls, <tuple>pk)
+        PyObject_GC_UnTrack(pk)
+        return pk[0] if len(<tuple>pk) == 1 else pk
+    if pk is None:
+        _refuse_null_identity(obj, cls, (None,))
+    return pk
+
+
+cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, object map_key,
+                                   IdentityMap compiled_map, object identity_map, list states,
+                                   list displaced) except -1:
+    """The body of ``mark_inserted``'s loop, for an object whose map key is ``map_key``
+    (``compiled_map``: ``identity_map`` when it is the compiled one, else None)."""
+    cdef Py_hash_t key_hash
+    state._map_key = map_key
+    _forget_committed(state)
+    state.modified = False
+    states.append(state)
+    if compiled_map is not None and isinstance(obj, InstrumentedObject):
+        # as in load_instances: the key hashed once, for the lookup and the store; a key
+        # already in the map (its row was deleted behind the session's back) goes the
+        # general way
+        key_hash = hash(map_key)
+        if minialchemy_dict_get_known_hash(compiled_map._class_entries(cls), map_key, key_hash) == NULL:
+            _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
+            return 0
+        previous = compiled_map.replace(join_key(cls, map_key), obj)
+    elif compiled_map is not None:
+        previous = compiled_map.replace(join_key(cls, map_key), obj)
+    else:
+        previous = identity_map.replace(join_key(cls, map_key), obj)
+    if previous is not None and previous is not obj:
+        displaced.append(previous)
+    return 0
 
 
 cdef inline bint _same_members(object objects, IdentitySet members):

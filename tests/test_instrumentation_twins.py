@@ -518,6 +518,40 @@ def test_mark_inserted_returns_the_objects_it_displaced_from_the_identity_map(ba
     assert session.identity_map.get((User, (2,), None)) is new_sandy
 
 
+def test_mark_inserted_batch_fills_the_keys_of_one_statement_and_makes_its_objects_persistent(backend, session, User):
+    before, squidward, krabs, after = (User(name=name) for name in ("a", "squidward", "ehkrabs", "b"))
+    objects = [before, squidward, krabs, after]
+    for obj in objects:
+        state_of(backend, obj).session_id = session.hash_key  # pending
+
+    states = []
+    displaced = backend.instrumentation.mark_inserted_batch(
+        User.__mapper__, session.identity_map, objects, 1, range(7, 9), "id", states
+    )
+
+    assert displaced == []
+    assert states == [state_of(backend, squidward), state_of(backend, krabs)]
+    for number, obj in ((7, squidward), (8, krabs)):
+        assert obj.__dict__["id"] == number
+        assert state_of(backend, obj).persistent and state_of(backend, obj).key == (User, (number,), None)
+        assert session.identity_map.get((User, (number,), None)) is obj
+    for obj in (before, after):  # the objects of other statements are left as they were
+        assert "id" not in obj.__dict__ and state_of(backend, obj).pending
+
+
+def test_mark_inserted_batch_returns_the_objects_it_displaced(backend, session, User):
+    stale_sandy = load(backend, session, User, (2, "sandy", "Sandy Cheeks"))  # row deleted since
+    new_sandy = User(name="new sandy")
+    state_of(backend, new_sandy).session_id = session.hash_key
+
+    displaced = backend.instrumentation.mark_inserted_batch(
+        User.__mapper__, session.identity_map, [new_sandy], 0, [2], "id", []
+    )
+
+    assert displaced == [stale_sandy]
+    assert session.identity_map.get((User, (2,), None)) is new_sandy
+
+
 def test_group_by_mapper_keeps_the_order_and_leaves_out_the_skipped(backend, User):
     Other = mapped_class(backend)
     first, second, third = User(name="a"), User(name="b"), User(name="c")

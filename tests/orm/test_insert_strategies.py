@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minialchemy import String, create_engine, insert, select, text
+from minialchemy import String, create_engine, insert, inspect, select, text
 from minialchemy.engine import insertmanyvalues
 from minialchemy.engine.base import Connection
 from minialchemy.exc import InsertManyValuesError, PendingRollbackError
@@ -534,6 +534,8 @@ def test_a_table_with_only_its_key_is_inserted_with_default_values(engine_for, s
 
 
 def test_a_failed_batch_takes_back_the_keys_of_earlier_batches(engine_for):
+    """Each statement's objects become persistent right after it (``InsertRows._insert_batched``);
+    when a later statement of the same step fails, they end the failed flush as the others do."""
     engine = engine_for(insertmanyvalues_page_size=2)
     session = Session(engine)
     objects = users(3) + [User(name=None)]  # the second batch fails: name is NOT NULL
@@ -541,9 +543,15 @@ def test_a_failed_batch_takes_back_the_keys_of_earlier_batches(engine_for):
     with pytest.raises(Exception, match="NOT NULL"):
         session.flush()
     assert [o.id for o in objects] == [None] * 4
+    assert all(inspect(o).transient for o in objects)
+    assert len(session.identity_map) == 0 and not session.new
     session.rollback()
-    session.close()
     assert table_rows(engine) == []
+    session.add_all(objects[:3])
+    session.commit()
+    assert [o.id for o in objects[:3]] == [1, 2, 3]
+    assert [session.get(User, n) for n in (1, 2, 3)] == objects[:3]
+    session.close()
 
 
 # --- the bind-parameter limit ---------------------------------------------------------------

@@ -71,6 +71,7 @@ __all__ = [
     "update_rows",
     "delete_params",
     "mark_inserted",
+    "mark_inserted_batch",
     "mark_updated",
     "expire_instances",
     "detach_instances",
@@ -737,6 +738,21 @@ def _refuse_null_identity(obj: Any, cls: type, pk: tuple[Any, ...]) -> None:
         f"key (in SQLite only an INTEGER PRIMARY KEY column does); give it a value before the "
         f"flush, or make the column generate one"
     )
+
+
+def mark_inserted_batch(
+    mapper: Any, identity_map: Any, objects: Sequence[Any], start: int, keys: Sequence[Any], attr_key: str,
+    states: list[InstanceState],
+) -> list[Any]:
+    """After one batched ``INSERT ... RETURNING`` statement of a flush: ``objects[start]``,
+    ``objects[start + 1]``, ... get the keys it generated (:func:`fill_keys`) and become
+    persistent (:func:`mark_inserted`, whose ``states`` and return value this shares).
+
+    The compiled twin does both in one pass over the statement's objects, right after the
+    statement, while they are still in the CPU's caches: a flush of 100 000 objects spent more
+    time fetching them from memory again, in a pass of its own, than working on them."""
+    fill_keys(objects, start, keys, attr_key)
+    return mark_inserted(mapper, identity_map, objects[start:start + len(keys)], states)
 
 
 def mark_updated(objects: Iterable[Any], modified: Any) -> list[tuple[Any, tuple[Any, ...]]]:

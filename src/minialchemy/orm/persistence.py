@@ -260,16 +260,33 @@ class FilledKeys:
     allocations are what drives CPython's full garbage collections (a tenth of a second each at
     that size, measured)."""
 
-    __slots__ = ("_runs",)
+    __slots__ = ("_runs", "_marked", "_marked_count")
 
     def __init__(self) -> None:
         self._runs: list[tuple[Sequence[Any], str]] = []
+        #: the runs whose objects were made persistent with their keys (``emit_insert_batched``'s
+        #: ``fill_batch``): their positions in ``_runs``, and how many objects they hold
+        self._marked: list[int] = []
+        self._marked_count = 0
 
     def add(self, obj: Any, key: str) -> None:
         self._runs.append(((obj,), key))
 
-    def add_run(self, objects: Sequence[Any], key: str) -> None:
+    def add_run(self, objects: Sequence[Any], key: str, marked: bool = False) -> None:
+        if marked:
+            self._marked.append(len(self._runs))
+            self._marked_count += len(objects)
         self._runs.append((objects, key))
+
+    def not_marked(self, objects: Sequence[Any]) -> list[Any]:
+        """Those of ``objects`` that no run added with ``marked=True`` holds, in order (the
+        usual answers, all or none, without a look at each object)."""
+        if not self._marked:
+            return list(objects)
+        if self._marked_count == len(objects):
+            return []
+        marked = {id(obj) for index in self._marked for obj in self._runs[index][0]}
+        return [obj for obj in objects if id(obj) not in marked]
 
     def __iter__(self) -> Iterator[tuple[Any, str]]:
         for objects, key in self._runs:
@@ -336,6 +353,7 @@ def emit_insert_batched(
     objects: Sequence[Any],
     cause: str,
     filled: FilledKeys | None = None,
+    fill_batch: Callable[[list[Any], int, range, str], None] | None = None,
 ) -> FilledKeys:
     """INSERT objects without a primary key, many rows per statement, keys read back with
     RETURNING and matched to the objects by the engine
@@ -344,6 +362,11 @@ def emit_insert_batched(
 
     Only for a mapper whose primary key is a rowid alias (see :func:`insert_strategy_for`).
     Records each key it sets in ``filled`` (a new :class:`FilledKeys` if None) and returns it.
+    ``fill_batch(run, start, keys, attr_key)``, when given, sets the keys of each statement's
+    objects ``run[start:start + len(keys)]`` instead of :func:`fill_keys` (the flush's
+    ``mark_inserted_batch``, which also makes them persistent), for the statements
+    whose parameters no Python code of yours computes (no type has a bind processor); the
+    objects it was not called for are returned by :meth:`FilledKeys.not_marked`.
     """
     plan = statements_for(mapper)
     pk = plan.rowid_key
@@ -359,14 +382,17 @@ def emit_insert_batched(
             continue
         compiled, ordered = plan.insert(keys, returning=(pk,))
         processors = compiled.bind_processors()
+        fill = instrumentation.fill_keys
         if processors is None:
             # each statement's parameters, one flat list built in one pass over its objects
             params: Any = partial(instrumentation.insert_params_many, run, ordered)
+            if fill_batch is not None:
+                fill = fill_batch
         else:
             params = (_process(instrumentation.insert_params(o.__dict__, ordered), compiled, processors) for o in run)
         for batch in connection.execute_insertmanyvalues(compiled, params, rows_total=len(run), execution_options=options):
-            instrumentation.fill_keys(run, batch.start, batch.keys, pk)
-            filled.add_run(run[batch.start:batch.start + len(batch)], pk)
+            fill(run, batch.start, batch.keys, pk)
+            filled.add_run(run[batch.start:batch.start + len(batch)], pk, marked=fill is fill_batch)
     return filled
 
 

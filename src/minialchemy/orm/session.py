@@ -908,10 +908,13 @@ class Session:
         Each gets its identity key and enters the identity map (``mark_inserted``), held
         weakly from now on, as loaded objects are; ``rollback()`` still finds those alive."""
         states: list[Any] = []
-        try:
-            displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects, states)
-        finally:  # (a NULL primary key stops it: rollback() must still find those it marked)
-            self._txn_inserted.add_states(states)
+        displaced = _accel.instrumentation.mark_inserted(mapper, self.identity_map, objects, states)
+        self._inserted_by_flush(states, displaced)
+
+    def _inserted_by_flush(self, states: list[Any], displaced: list[Any]) -> None:
+        """Remember the INSERTs of this transaction (by the objects' ``states``), and deal with
+        the objects the new ones ``displaced`` from the identity map."""
+        self._txn_inserted.add_states(states)
         for old in displaced:
             self._displaced_by_flush(old, old.__dict__[_accel.instrumentation.STATE_KEY].key, row_reused=True)
 

@@ -565,14 +565,37 @@ class InsertRows(FlushStep):
         if self.strategy == persistence.CLIENT_KEYS:
             persistence.emit_insert_client_keys(run.connection, mapper, objects, cause)
         elif self.strategy == persistence.BATCHED:
-            persistence.emit_insert_batched(run.connection, mapper, objects, cause, filled)
+            self._insert_batched(run, cause, filled)
         else:
             persistence.emit_insert_per_row(run.connection, mapper, objects, cause, filled)
         # pending -> persistent, now: a change made later in this flush is tracked again
-        run.session._mark_flushed_inserts(mapper, objects)
+        unmarked = filled.not_marked(objects)
+        if unmarked:
+            run.session._mark_flushed_inserts(mapper, unmarked)
         run.inserted.extend(objects)
         if mapper._relationship_keys:
             run.written_with_relationships.extend(objects)
+
+
+    def _insert_batched(self, run: _FlushRun, cause: str, filled: persistence.FilledKeys) -> None:
+        """The batched strategy.  Each statement's objects get their keys and become persistent
+        right after it (``mark_inserted_batch``: one pass over them while they are at hand,
+        rather than a pass over the whole step's objects at its end); the session learns of
+        them once the step's statements have all run (``Session._inserted_by_flush``).  A
+        statement that fails later in the step fails the flush, which makes every new object
+        transient again, those of earlier statements included, as after a failed later step."""
+        session = run.session
+        mapper = self.mapper
+        states: list[Any] = []
+        displaced: list[Any] = []
+
+        def fill_batch(objects: list[Any], start: int, keys: range, attr_key: str) -> None:
+            displaced.extend(_accel.instrumentation.mark_inserted_batch(
+                mapper, session.identity_map, objects, start, keys, attr_key, states
+            ))
+
+        persistence.emit_insert_batched(run.connection, mapper, self.objects, cause, filled, fill_batch=fill_batch)
+        session._inserted_by_flush(states, displaced)
 
 
 class UpdateRows(FlushStep):
