@@ -44,6 +44,7 @@ from minialchemy._ext.capi cimport (
     minialchemy_instance_dict,
     minialchemy_instance_dict_as_is,
     minialchemy_has_ordinary_dicts,
+    minialchemy_same_setattr,
     minialchemy_type_lookup,
     minialchemy_weakref_target,
     minialchemy_dict_get_known_hash,
@@ -497,25 +498,24 @@ cdef class InstrumentedObject:
 
     def __init__(self, **kwargs):
         cdef PyTypeObject* tp = Py_TYPE(self)
+        cdef PyObject* attribute
+        # ``setattr(self, key, value)`` is this class's own ``__setattr__`` unless a subclass
+        # defines one: then a column's value is set here, without PyObject_SetAttr looking the
+        # attribute up a second time
+        cdef bint own_setattr = minialchemy_same_setattr(tp, <PyTypeObject*>InstrumentedObject)
         for key, value in kwargs.items():
-            if _class_attribute(tp, key) == NULL:
+            attribute = _class_attribute(tp, key)
+            if attribute == NULL:
                 raise TypeError(f"{key!r} is an invalid keyword argument for {type(self).__name__}")
-            setattr(self, key, value)
+            if own_setattr and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
+                _set_column(self, <ColumnAttribute>attribute, value)
+            else:
+                setattr(self, key, value)
 
     def __setattr__(self, name, value):
         cdef PyObject* attribute = _class_attribute(Py_TYPE(self), name)
-        cdef ColumnAttribute column
-        cdef PyObject** slot
         if attribute != NULL and Py_TYPE(<object>attribute) == <PyTypeObject*>ColumnAttribute:
-            column = <ColumnAttribute>attribute
-            # a loaded object without a dict yet: the value's slot in its inline values array
-            # (NULL for any other object: ``minialchemy._ext.capi``)
-            slot = minialchemy_inline_value_slot(self, column.key, &column._inline_hint)
-            if slot != NULL:
-                _set_inline_value(self, slot, column, value)
-            else:
-                _keep_track(self, value)
-                _set_column_value(_own_state(self), _own_dict(self), column, value)
+            _set_column(self, <ColumnAttribute>attribute, value)
         else:
             _track_again(self)  # the value may be a container (see _new_inline)
             _generic_setattr(self, name, <PyObject*>value)  # relationships, plain attributes
@@ -546,6 +546,19 @@ cdef class InstrumentedObject:
         if callback is not None:
             state._on_collected = None
             callback(state)
+
+
+cdef inline int _set_column(InstrumentedObject obj, ColumnAttribute column, object value) except -1:
+    """``InstrumentedObject.__setattr__`` for a column."""
+    # a loaded object without a dict yet: the value's slot in its inline values array
+    # (NULL for any other object: ``minialchemy._ext.capi``)
+    cdef PyObject** slot = minialchemy_inline_value_slot(obj, column.key, &column._inline_hint)
+    if slot != NULL:
+        _set_inline_value(obj, slot, column, value)
+    else:
+        _keep_track(obj, value)
+        _set_column_value(_own_state(obj), _own_dict(obj), column, value)
+    return 0
 
 
 cdef str _DICT_NAME = "__dict__"

@@ -93,8 +93,7 @@ def test_logging_configured_after_import_sees_the_sql():
 
 def test_a_mapped_class_and_its_first_query_import_none_of_the_deferred_modules():
     """Nor ``weakref.py``, with the compiled twins: the ORM's weak maps, weak sets and weak
-    references come from the built-in ``_weakref`` and ``_weakrefset`` modules
-    (``minialchemy.orm.weakmaps``).  The pure-Python identity map uses ``weakref.KeyedRef``."""
+    references come from the built-in ``_weakref`` module (``minialchemy.orm.weakmaps``).  The pure-Python identity map uses ``weakref.KeyedRef``."""
     printed = run_fresh(
         f"""
         import sys

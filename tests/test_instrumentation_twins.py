@@ -250,6 +250,16 @@ def test_the_constructor_rejects_an_unknown_keyword(backend):
         User(nickname="squiddy")
 
 
+def test_the_constructor_sets_attributes_through_a_setattr_of_the_class(backend):
+    class User(mapped_class(backend)):
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value.upper() if isinstance(value, str) else value)
+
+    squidward = User(name="squidward", fullname="Squidward Tentacles")
+
+    assert (squidward.name, squidward.fullname) == ("SQUIDWARD", "SQUIDWARD TENTACLES")
+
+
 def test_a_class_of_its_own_init_keeps_it(backend):
     class User(backend.instrumentation.InstrumentedObject):
         def __init__(self, name):

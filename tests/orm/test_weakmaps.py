@@ -1,9 +1,9 @@
-"""The weak maps behind the session registry and the loader's caches
+"""The weak maps behind the session registry, the loader's caches and the registries' list
 (``minialchemy.orm.weakmaps``): an entry lives as long as what it holds weakly, no longer."""
 
 import gc
 
-from minialchemy.orm.weakmaps import WeakKeyMap, WeakValueMap
+from minialchemy.orm.weakmaps import WeakIdentitySet, WeakKeyMap, WeakValueMap
 
 
 class Thing:
@@ -51,3 +51,40 @@ def test_a_dead_keys_callback_leaves_a_newer_entry_alone():
         cache[key] = number
         newcomers.append(key)
     assert [cache.get(key) for key in newcomers] == list(range(50))
+
+
+class Equal:
+    """Objects that say they are all equal (and hash alike), as a mapped class may."""
+
+    def __eq__(self, other):
+        return isinstance(other, Equal)
+
+    def __hash__(self):
+        return 0
+
+
+def test_a_weak_identity_set_holds_distinct_objects_while_they_live():
+    members = WeakIdentitySet()
+    first, second = Equal(), Equal()
+    members.add(first)
+    members.add(second)  # equal, not the same object: both are members
+    members.add(first)  # again: still once
+
+    assert len(members) == 2 and set(map(id, members)) == {id(first), id(second)}
+    assert members
+    del first
+    gc.collect()
+    assert list(members) == [second]
+    del second
+    gc.collect()
+    assert not members and list(members) == []
+
+
+def test_the_keys_of_a_weak_key_map_are_the_live_ones():
+    cache = WeakKeyMap()
+    keys = [Thing() for _ in range(3)]
+    for number, key in enumerate(keys):
+        cache[key] = number
+    del keys[1]
+    gc.collect()
+    assert list(cache.keys()) == keys and len(cache) == 2

@@ -344,6 +344,12 @@ cdef extern from *:
     #endif
     }
 
+    /* Do `a` and `b` set attributes with the same C function (tp_setattro: a class that
+       defines no __setattr__ of its own inherits its base's)? */
+    static inline int minialchemy_same_setattr(PyTypeObject* a, PyTypeObject* b) {
+        return a->tp_setattro == b->tp_setattro;
+    }
+
     /* object.__new__(type): on 3.11 and 3.12 an instance of a class with a managed __dict__
        comes with its values array and no dict (MINIALCHEMY_INLINE_VALUES). */
     static inline PyObject* minialchemy_object_new(PyTypeObject* type) {
@@ -426,3 +432,4 @@ cdef extern from *:
     object minialchemy_object_new(PyTypeObject* type)
     int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1
     bint minialchemy_has_ordinary_dicts(PyTypeObject* type, object dict_name)
+    bint minialchemy_same_setattr(PyTypeObject* a, PyTypeObject* b)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime
 import sys
 import types
-from _weakrefset import WeakSet  # weakref.WeakSet itself, without importing weakref.py (issue 12)
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError
 from minialchemy.orm.base import Mapped, TypeVar  # TypeVar: typing's, or a run-time stand-in (see there)
 from minialchemy.orm.mapper import Mapper
 from minialchemy.orm.relationships import RelationshipProperty, relationship
+from minialchemy.orm.weakmaps import WeakIdentitySet
 from minialchemy.sql import types as sqltypes
 from minialchemy.sql.schema import Column, ForeignKey, MetaData, Table
 
@@ -220,7 +220,7 @@ class registry:  # noqa: N801 - SQLAlchemy's name
         registry._all.add(self)
 
     #: every live registry, for ``configure_mappers()``
-    _all: "WeakSet[registry]" = WeakSet()
+    _all: "WeakIdentitySet" = WeakIdentitySet()
 
     def configure(self, cascade: bool = False) -> None:
         """Configure the relationships of the classes mapped so far: target class, direction,

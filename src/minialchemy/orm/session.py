@@ -27,7 +27,6 @@ from __future__ import annotations
 # threading.Lock and threading.get_ident are these two from _thread, already loaded at start-up
 # (importing threading costs more than sqlite3's own import: issue 12).
 from _thread import allocate_lock as _new_lock, get_ident as _thread_id
-from _weakrefset import WeakSet  # weakref.WeakSet itself, without importing weakref.py (issue 12)
 
 from minialchemy import _accel
 from minialchemy.exc import ArgumentError, InvalidRequestError, PendingRollbackError, SAWarning
@@ -37,6 +36,7 @@ from minialchemy.engine.base import describe_statement
 from minialchemy.orm.mapper import _identity_str, _instance_str, class_mapper, object_mapper
 from minialchemy.orm.relationships import is_read_default
 from minialchemy.orm.session_registry import next_session_id, sessions as _sessions
+from minialchemy.orm.weakmaps import WeakIdentitySet
 
 __all__ = ["Session", "sessionmaker", "SessionTransaction", "object_session", "make_transient"]
 
@@ -59,7 +59,7 @@ else:
 #: of the transaction rolled back after ``expire()``): their values are gone, and a flush that
 #: finds one pending refuses it (:meth:`Session._refuse_expired_pending`), as SQLAlchemy does,
 #: instead of INSERTing NULLs.  Held weakly; usually empty, so the check costs nothing.
-_expired_by_rollback: "WeakSet[Any]" = WeakSet()
+_expired_by_rollback: "WeakIdentitySet" = WeakIdentitySet()
 
 #: ``Session(n_plus_one_threshold=...)`` not given: the engine's setting (or the default)
 _FROM_ENGINE = object()

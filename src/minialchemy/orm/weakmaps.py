@@ -1,18 +1,21 @@
 """Weak maps: registries that do not keep what they hold alive.
 
-The ORM keeps three kinds of bookkeeping beside objects it does not own: the live sessions by
-id (:mod:`minialchemy.orm.session_registry`), and caches keyed by a mapper, a relationship or an
-object's state (:mod:`minialchemy.orm.strategies`).  An entry must leave when its session or its
-key is garbage-collected, which is what :class:`weakref.WeakValueDictionary` and
-:class:`weakref.WeakKeyDictionary` do.  These two classes do the same for the few operations the
-ORM uses, on ``_weakref.ref`` -- the built-in module behind ``weakref.ref``, loaded when the
-interpreter starts -- so that neither ``import minialchemy.orm`` nor a first query pays for
-importing ``weakref.py`` (issue 12's import time; ``tests/test_imports.py`` holds it).
+The ORM keeps bookkeeping beside objects it does not own: the live sessions by id
+(:mod:`minialchemy.orm.session_registry`), caches keyed by a mapper, a relationship or an
+object's state (:mod:`minialchemy.orm.strategies`, :mod:`minialchemy.orm.persistence`), the live
+registries and the objects a rollback left expired.  An entry must leave when what it holds
+weakly is garbage-collected, which is what :class:`weakref.WeakValueDictionary`,
+:class:`weakref.WeakKeyDictionary` and :class:`weakref.WeakSet` do.  These classes do the same for
+the few operations the ORM uses, on ``_weakref.ref`` -- the built-in module behind
+``weakref.ref``, loaded when the interpreter starts -- so that neither ``import minialchemy.orm``
+nor a first query pays for importing ``weakref.py`` (issue 12's import time;
+``tests/test_imports.py`` holds it).
 
-Keys of a :class:`WeakKeyMap` are compared by identity (a mapper, a relationship, a state: none
-defines ``==``).  Each entry holds a weak reference whose callback removes the entry, unless the
-entry has been replaced since (the callback of a dead key whose ``id()`` a new key reuses must not
-remove the new entry).
+Keys of a :class:`WeakKeyMap` and members of a :class:`WeakIdentitySet` are compared by identity
+(a mapper, a relationship, a state, a registry: none defines ``==``; a mapped object may, and the
+ORM tells objects apart by identity, as the identity map does).  Each entry holds a weak
+reference whose callback removes the entry, unless the entry has been replaced since (the
+callback of a dead object whose ``id()`` a new one reuses must not remove the new entry).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type che
 if TYPE_CHECKING:  # typing is imported by type checkers only (issue 12)
     from typing import Any
 
-__all__ = ["WeakValueMap", "WeakKeyMap"]
+__all__ = ["WeakValueMap", "WeakKeyMap", "WeakIdentitySet"]
 
 
 class WeakValueMap:
@@ -67,9 +70,9 @@ class WeakKeyMap:
         entries = self._entries
         ident = id(key)
 
-        def forget(dead: ref, ident: int = ident) -> None:
+        def forget(dead: ref) -> None:
             entry = entries.get(ident)
-            if entry is not None and entry[0] is dead:
+            if entry is not None and entry[0] is dead:  # not a newer key's entry
                 del entries[ident]
 
         entries[ident] = (ref(key, forget), value)
@@ -81,5 +84,32 @@ class WeakKeyMap:
             return entry[1]
         return default
 
+    def keys(self) -> Any:
+        """The keys still alive (a snapshot: collecting one meanwhile changes nothing here)."""
+        for key_ref, _ in list(self._entries.values()):
+            key = key_ref()
+            if key is not None:
+                yield key
+
     def __len__(self) -> int:
-        return sum(1 for key_ref, _ in list(self._entries.values()) if key_ref() is not None)
+        return len(self._entries)  # an entry leaves as its key is collected (the callback)
+
+
+class WeakIdentitySet:
+    """A set of objects compared by identity, each held weakly: a member leaves when it is
+    collected (a :class:`WeakKeyMap` of members)."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self) -> None:
+        self._members = WeakKeyMap()
+
+    def add(self, member: Any) -> None:
+        if not self._members.get(member, False):
+            self._members[member] = True
+
+    def __iter__(self) -> Any:
+        return self._members.keys()
+
+    def __len__(self) -> int:
+        return len(self._members)
