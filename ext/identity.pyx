@@ -185,11 +185,34 @@ cdef IdentitySet _as_identity_set(object iterable):
 @cython.final
 @cython.auto_pickle(False)
 cdef class _KeyedRef(ReferenceType):
-    """A weak reference that remembers its identity-map key: ``weakref.KeyedRef`` in C
+    """A weak reference that remembers its object's map key: ``weakref.KeyedRef`` in C
     (``weakref.KeyedRef`` is a Python class: creating one runs two Python functions, several
     times the cost of the reference itself, once per loaded object)."""
 
     cdef readonly object key
+
+
+cpdef tuple split_key(object key):
+    """An identity key split the way the map stores it: ``(User, (4,), None)`` -> ``(User, 4)``
+    (the class and the map key; see the Python twin); None for anything else."""
+    if type(key) is not tuple or len(<tuple>key) != 3:
+        return None
+    cls, pk, token = <tuple>key
+    if type(pk) is not tuple or token is not None:
+        return None
+    return cls, _map_key_of(<tuple>pk)
+
+
+cdef inline object _map_key_of(tuple pk):
+    """The map key of a primary-key tuple: its value for one column, else the tuple itself."""
+    if len(pk) == 1:
+        return pk[0]
+    return pk
+
+
+cpdef tuple join_key(object cls, object map_key):
+    """The identity key of class ``cls`` and map key ``map_key``: the inverse of ``split_key``."""
+    return (cls, map_key if type(map_key) is tuple else (map_key,), None)
 
 
 @cython.no_gc  # as InstanceState (see its docstring); the callback reaches its map weakly
@@ -222,10 +245,10 @@ cdef inline object _live(object entry):
     return _entry_object(<MapEntry>entry)
 
 
-cdef inline MapEntry _state_entry(object key, object obj):
-    """The state of ``obj`` if it can be ``obj``'s entry under ``key``: the state of an
-    InstrumentedObject (its C pointer is ``obj``: its ``__dealloc__`` will report) whose
-    identity key is ``key``; else None."""
+cdef inline MapEntry _state_entry(object map_key, object obj):
+    """The state of ``obj`` if it can be ``obj``'s entry under ``map_key``: the state of an
+    InstrumentedObject (its C pointer is ``obj``: its ``__dealloc__`` will report) whose map
+    key is ``map_key``; else None."""
     cdef PyObject* found
     cdef MapEntry state
     if not minialchemy_has_instance_dict(obj):
@@ -234,59 +257,95 @@ cdef inline MapEntry _state_entry(object key, object obj):
     if found == NULL or not isinstance(<object>found, MapEntry):
         return None
     state = <MapEntry>found
-    if state._obj_ptr != <PyObject*>obj or not (state.key is key or state.key == key):
+    if state._obj_ptr != <PyObject*>obj or not (state._map_key is map_key or state._map_key == map_key):
         return None
     return state
 
 
 @cython.auto_pickle(False)
 cdef class IdentityMap:
-    """Identity key -> the one object loaded for that row, every object held weakly."""
+    """Identity key -> the one object loaded for that row, every object held weakly; inside,
+    one dict per class keyed by map key (see the Python twin)."""
 
     # attributes and C methods: declared in src/minialchemy/_ext/identity.pxd
 
     def __init__(self):
         self._refs = {}
-        # The callback reaches the map through a weak reference: no reference cycle.
-        map_ref = ref(self)
+        self._callbacks = {}
 
-        def remove_dead_entry(dead_ref):
-            cdef IdentityMap identity_map = map_ref()
-            if identity_map is not None:
-                identity_map._remove_dead_entry(dead_ref)
+    cdef dict _class_entries(self, object cls):
+        """The entries of class ``cls`` by map key, created empty (with their callback) on
+        first need."""
+        cdef dict entries = self._refs.get(cls)
+        if entries is None:
+            entries = self._refs[cls] = {}
+            # The callback reaches the map through a weak reference: no reference cycle.
+            map_ref = ref(self)
 
-        self._on_object_collected = remove_dead_entry
+            def remove_dead_entry(dead_ref):
+                cdef IdentityMap identity_map = map_ref()
+                if identity_map is not None:
+                    identity_map._remove_dead_entry(cls, dead_ref)
 
-    cdef object _new_entry(self, object key, object obj):
-        """A weak reference to *obj* that calls back with *key* when *obj* is collected; or,
-        for an InstrumentedObject, its state, told to call back when *obj* is deallocated."""
-        cdef MapEntry state = _state_entry(key, obj)
+            self._callbacks[cls] = remove_dead_entry
+        return entries
+
+    cdef object _new_entry(self, object cls, object map_key, object obj):
+        """A weak reference to *obj* that calls back with *map_key* when *obj* is collected;
+        or, for an InstrumentedObject, its state, told to call back when *obj* is deallocated."""
+        callback = self._callbacks[cls]
+        cdef MapEntry state = _state_entry(map_key, obj)
         if state is not None:
-            state._on_collected = self._on_object_collected
+            state._on_collected = callback
             return state
-        cdef _KeyedRef entry = _KeyedRef.__new__(_KeyedRef, obj, self._on_object_collected)
-        entry.key = key
+        cdef _KeyedRef entry = _KeyedRef.__new__(_KeyedRef, obj, callback)
+        entry.key = map_key
         # (Not untracked from the cyclic GC, although it is never part of a cycle: CPython's
         # collector relinks reachable weak references with callbacks into its own lists and
         # assumes they are tracked.)
         return entry
 
-    cdef _remove_dead_entry(self, object dead_ref):
-        """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
+    cdef _remove_dead_entry(self, object cls, object dead_ref):
+        """Callback: the object of class ``cls`` stored under the map key of ``dead_ref`` (a
+        ``_KeyedRef``, or a state called back by its object's ``__dealloc__``) was collected."""
         # Garbage-collection race: a NEW object may have been stored under the same key
         # after this object died and before this callback ran; keep that newcomer.  (A
         # state entry checks the same way: it is the entry only if the map still holds it.)
-        key = dead_ref.key
-        if self._refs.get(key) is dead_ref:
-            del self._refs[key]
+        if isinstance(dead_ref, MapEntry):
+            map_key = (<MapEntry>dead_ref)._map_key
+        else:
+            map_key = (<_KeyedRef>dead_ref).key
+        cdef dict entries = self._refs.get(cls)
+        if entries is not None and entries.get(map_key) is dead_ref:
+            del entries[map_key]
+
+    cdef object _entry(self, object key):
+        """The entry stored under identity key *key*, or None."""
+        cdef tuple split = split_key(key)
+        if split is None:
+            return None
+        cdef dict entries = self._refs.get(split[0])
+        return None if entries is None else entries.get(split[1])
 
     cdef _add_absent(self, object key, object obj):
         """``add()`` for the loader, which has just seen ``get(key)`` return None."""
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
+
+    cdef _store(self, object key, object obj):
+        """Store *obj* under *key*, whatever is there."""
+        cdef tuple split = split_key(key)
+        if split is None:
+            raise ValueError(
+                f"Can't store {_describe(obj)} in the identity map under {key!r}: an identity "
+                f"key is (class, (primary key value, ...), None)"
+            )
+        cls, map_key = split
+        cdef dict entries = self._class_entries(cls)
+        entries[map_key] = self._new_entry(cls, map_key, obj)
 
     cpdef get(self, object key, object default=None):
         """Return the live object stored under *key*, or *default*."""
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is None:
             return default
         obj = _live(entry)
@@ -295,21 +354,22 @@ cdef class IdentityMap:
         return obj
 
     def __getitem__(self, key):
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         obj = None if entry is None else _live(entry)
         if obj is None:
             raise KeyError(key)
         return obj
 
     def __contains__(self, key):
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         return entry is not None and _live(entry) is not None
 
     def __len__(self):
         cdef Py_ssize_t live = 0
-        for entry in list(self._refs.values()):  # snapshot: callbacks may run meanwhile
-            if _live(entry) is not None:
-                live += 1
+        for entries in list(self._refs.values()):  # snapshots: callbacks may run meanwhile
+            for entry in list((<dict>entries).values()):
+                if _live(entry) is not None:
+                    live += 1
         return live
 
     def __iter__(self):
@@ -317,24 +377,26 @@ cdef class IdentityMap:
 
     cpdef list keys(self):
         """Return a list of the keys whose objects are alive."""
-        return [key for key, entry in list(self._refs.items()) if _live(entry) is not None]
+        return [key for key, obj in self.items()]
 
     cpdef list values(self):
         """Return a list of the live objects."""
         cdef list live = []
-        for entry in list(self._refs.values()):
-            obj = _live(entry)
-            if obj is not None:
-                live.append(obj)
+        for entries in list(self._refs.values()):
+            for entry in list((<dict>entries).values()):
+                obj = _live(entry)
+                if obj is not None:
+                    live.append(obj)
         return live
 
     cpdef list items(self):
         """Return a list of ``(key, object)`` pairs for the live objects."""
         cdef list live = []
-        for key, entry in list(self._refs.items()):
-            obj = _live(entry)
-            if obj is not None:
-                live.append((key, obj))
+        for cls, entries in list(self._refs.items()):
+            for map_key, entry in list((<dict>entries).items()):
+                obj = _live(entry)
+                if obj is not None:
+                    live.append((join_key(cls, map_key), obj))
         return live
 
     cpdef list all_states(self):
@@ -350,7 +412,7 @@ cdef class IdentityMap:
 
     cpdef add(self, object key, object obj):
         """Store *obj* under *key*, held weakly; ``ValueError`` if another live object is there."""
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is not None:
             existing = _live(entry)
             if existing is obj:
@@ -362,28 +424,30 @@ cdef class IdentityMap:
                     f"(discard() the old object first, or use replace())"
                 )
             # Dead entry whose callback has not run yet: overwrite it.
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
 
     cpdef replace(self, object key, object obj):
         """Store *obj* under *key*, held weakly; return the live object it displaces, or None."""
         previous = self.get(key)
         if previous is obj:
             return previous
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
         return previous
 
     cpdef discard(self, object key, object obj=None):
         """Remove the entry for *key*; if *obj* is given, only when *obj* is the one stored."""
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is None:
             return
         if obj is not None and _live(entry) is not obj:
             return
-        del self._refs[key]  # a freed ref never calls back
+        cls, map_key = split_key(key)
+        del self._refs[cls][map_key]  # a freed ref never calls back
 
     cpdef clear(self):
         """Remove every entry."""
         self._refs.clear()
+        self._callbacks.clear()
 
     def __repr__(self):
         return f"<{type(self).__name__} with {len(self)} live entries>"

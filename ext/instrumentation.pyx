@@ -56,9 +56,10 @@ from minialchemy._ext.capi cimport (
     minialchemy_inline_value_slot,
     minialchemy_inline_store_self_test,
     MINIALCHEMY_INLINE_VALUES,
-    MINIALCHEMY_TUPLE_HASH_CACHED,
 )
-from minialchemy._ext.identity cimport IdentityMap, IdentitySet, MapEntry, _entry_object
+from minialchemy._ext.identity cimport (
+    IdentityMap, IdentitySet, MapEntry, _entry_object, join_key, split_key,
+)
 from cpython.dict cimport (
     PyDict_GetItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_DelItem, PyDict_Contains,
     PyDict_Next,
@@ -69,7 +70,7 @@ from cpython.long cimport PyLong_FromVoidPtr
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF, Py_XINCREF
 from cpython.set cimport PySet_Discard, PySet_Add, PySet_New
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.weakref cimport PyWeakref_NewRef
 
 __all__ = [
@@ -181,7 +182,7 @@ cdef class InstanceState(MapEntry):
     collection N objects to walk instead of 3N (measured: 100,000 rows load in 0.32 s instead of
     0.46 s).  The condition: no reference cycle may pass through a state, or the collector could
     not free it.  A state refers to its object only through a C pointer or a weak reference, and
-    strongly to its mapper, its identity key, old column values (numbers, strings, dates),
+    strongly to its mapper, its primary key values, old column values (numbers, strings, dates),
     sets of attribute names and its identity map's callback (which reaches the map only through
     a weak reference).  A cycle would need a path from a mapped class or its mapper back
     to one of its own persistent instances (a class attribute holding one, say) in a class that
@@ -190,8 +191,9 @@ cdef class InstanceState(MapEntry):
 
     # From MapEntry (src/minialchemy/_ext/identity.pxd), which makes a state its object's
     # identity-map entry: _obj_ptr and _obj_ref, the object (a borrowed pointer for an
-    # InstrumentedObject, which clears it in its __dealloc__, else a weak reference); key;
-    # _on_collected, the identity map's callback, which __dealloc__ calls.
+    # InstrumentedObject, which clears it in its __dealloc__, else a weak reference); _map_key,
+    # the primary key as the map keys it (``key`` is built from it); _on_collected, the
+    # identity map's callback, which __dealloc__ calls.
     cdef public object mapper
     cdef public object session_id
     cdef dict _committed_state
@@ -207,7 +209,7 @@ cdef class InstanceState(MapEntry):
     def __init__(self, obj, mapper):
         self._obj_ref = PyWeakref_NewRef(obj, None)  # a C pointer only once attached (_attach)
         self.mapper = mapper
-        self.key = None
+        self._map_key = None
         self.session_id = None
 
     # The methods are ``def``, not ``cpdef``: a ``cpdef`` method gives every state a pointer to
@@ -216,6 +218,18 @@ cdef class InstanceState(MapEntry):
     def obj(self):
         """The object itself, or None if it was garbage-collected (or is being freed)."""
         return _entry_object(self)
+
+    @property
+    def key(self):
+        """The identity key, built from the map key and the mapper's class (see the Python
+        twin)."""
+        if self._map_key is None:
+            return None
+        return join_key(self.mapper.class_, self._map_key)
+
+    @key.setter
+    def key(self, key):
+        self._map_key = None if key is None else _map_key_for(self.mapper, key)
 
     @property
     def committed_state(self):
@@ -243,23 +257,23 @@ cdef class InstanceState(MapEntry):
 
     @property
     def transient(self):
-        return self.key is None and self.session_id is None
+        return self._map_key is None and self.session_id is None
 
     @property
     def pending(self):
-        return self.key is None and self.session_id is not None
+        return self._map_key is None and self.session_id is not None
 
     @property
     def persistent(self):
-        return self.key is not None and self.session_id is not None and not self.deleted_flag
+        return self._map_key is not None and self.session_id is not None and not self.deleted_flag
 
     @property
     def deleted(self):
-        return self.key is not None and self.session_id is not None and self.deleted_flag
+        return self._map_key is not None and self.session_id is not None and self.deleted_flag
 
     @property
     def detached(self):
-        return self.key is not None and self.session_id is None
+        return self._map_key is not None and self.session_id is None
 
     @property
     def was_deleted(self):
@@ -267,7 +281,7 @@ cdef class InstanceState(MapEntry):
 
     @property
     def has_identity(self):
-        return self.key is not None
+        return self._map_key is not None
 
     @property
     def identity_key(self):
@@ -275,7 +289,7 @@ cdef class InstanceState(MapEntry):
 
     @property
     def identity(self):
-        return None if self.key is None else self.key[1]
+        return None if self._map_key is None else self.key[1]
 
     @property
     def object(self):
@@ -331,6 +345,18 @@ cdef class InstanceState(MapEntry):
     def __repr__(self):
         obj = _entry_object(self)
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
+
+
+cdef inline object _map_key_for(object mapper, object key):
+    """The map key a state of ``mapper`` stores for identity key ``key`` (the ``key`` setter's
+    rule): ``ValueError`` for a key that is not one of the mapper's class."""
+    cdef tuple split = split_key(key)
+    if split is None or split[0] is not mapper.class_:
+        name = mapper.class_.__name__
+        raise ValueError(
+            f"{key!r} is not an identity key of {name}: ({name}, (primary key value, ...), None)"
+        )
+    return split[1]
 
 
 cdef object _sessions = None
@@ -566,7 +592,7 @@ cdef int _set_column_value(InstanceState state, dict d, ColumnAttribute attribut
     """Write the value of column ``attribute`` into ``d``; on a persistent object, first
     record the change (``_record_change``) unless ``_change_recorded`` says there is nothing
     new to record."""
-    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+    if state is not None and state._map_key is not None and not _change_recorded(state, attribute.index):
         _record_change(state, d, attribute)
     PyDict_SetItem(d, attribute.key, value)
     return 0
@@ -580,7 +606,7 @@ cdef inline int _set_inline_value(InstrumentedObject obj, PyObject** slot, Colum
     object still has no dict, and ``vars(obj)`` made later shows the new value."""
     cdef InstanceState state = _own_state(obj)
     cdef PyObject* old
-    if state is not None and state.key is not None and not _change_recorded(state, attribute.index):
+    if state is not None and state._map_key is not None and not _change_recorded(state, attribute.index):
         _record(state, attribute, None, slot[0])
         # recording runs Python code (the session's ``_register_modified``), which may have
         # given the object a dict: look again
@@ -682,7 +708,7 @@ cdef class ColumnAttribute:
         cdef InstanceState state = _state_or_none(obj, d)
         if state is None:
             return None
-        if state.key is None:
+        if state._map_key is None:
             if state._expired_attributes and self.key in state._expired_attributes:
                 # expired before a rollback() undid its INSERT: no value to give (refused)
                 state.mapper._load_expired(state, self.key)
@@ -784,7 +810,7 @@ cpdef add_pending(object objects, object session_id, object new, object add_othe
             state = _state_of(obj)
             if state is None:
                 state = new_state(obj, mapper)
-            if state.session_id is None and state.key is None:
+            if state.session_id is None and state._map_key is None:
                 state.session_id = session_id
                 if compiled_set is not None:
                     compiled_set.add(obj)
@@ -806,12 +832,13 @@ cpdef object load_instance(object mapper, object identity_map, object session_id
         _refresh_expired(obj, attr_keys, values)
         return obj
     cdef type cls = mapper.class_
+    cdef InstanceState state = _loaded_state(mapper, session_id, _map_key_for(mapper, key))
     if _loads_inline(cls, attr_keys):
-        obj = _new_inline(cls, mapper, session_id, key, attr_keys, values)
+        obj = _new_inline(cls, state, attr_keys, values)
     else:
-        obj = _new_instance(cls, mapper, session_id, key, attr_keys, values)
+        obj = _new_with_dict(cls, state, attr_keys, values)
     if type(identity_map) is IdentityMap:
-        _add_absent_new(<IdentityMap>identity_map, key, hash(key), obj)
+        _add_absent_new(<IdentityMap>identity_map, cls, state._map_key, hash(state._map_key), obj)
     else:
         identity_map.add(key, obj)
     return obj
@@ -854,21 +881,27 @@ cdef inline tuple _row_of(tuple attr_keys, object values):
     return row
 
 
-cdef inline InstanceState _loaded_state(object mapper, object session_id, object key):
-    """The state of an object loaded under ``key`` in session ``session_id``."""
+cdef inline InstanceState _loaded_state(object mapper, object session_id, object map_key):
+    """The state of an object loaded under map key ``map_key`` (its primary key value, or
+    the tuple of them: see ``InstanceState``) in session ``session_id``."""
     cdef InstanceState state = InstanceState.__new__(InstanceState)
     state.mapper = mapper
-    state.key = key
+    state._map_key = map_key
     state.session_id = session_id
     return state
 
 
 cdef object _new_instance(type cls, object mapper, object session_id, object key,
                           tuple attr_keys, object values):
-    """A new persistent object for a row: allocated without ``__init__`` (the type's own
+    """A new persistent object for a row (see ``_new_with_dict``)."""
+    return _new_with_dict(cls, _loaded_state(mapper, session_id, _map_key_for(mapper, key)),
+                          attr_keys, values)
+
+
+cdef inline object _new_with_dict(type cls, InstanceState state, tuple attr_keys, object values):
+    """``_new_instance`` with its state made: allocated without ``__init__`` (the type's own
     ``tp_new``, called in C), ``__dict__`` filled, state attached."""
     cdef tuple row = _row_of(attr_keys, values)
-    cdef InstanceState state = _loaded_state(mapper, session_id, key)
     obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
     cdef dict d = _instance_dict(obj)
     cdef Py_ssize_t i
@@ -878,9 +911,8 @@ cdef object _new_instance(type cls, object mapper, object session_id, object key
     return obj
 
 
-cdef inline object _new_inline(type cls, object mapper, object session_id, object key,
-                               tuple attr_keys, object values):
-    """``_new_instance`` for a class ``_loads_inline`` accepts: the same object, without a dict.
+cdef inline object _new_inline(type cls, InstanceState state, tuple attr_keys, object values):
+    """``_new_with_dict`` for a class ``_loads_inline`` accepts: the same object, without a dict.
 
     Where the bytes of a loaded object go (CPython 3.11, three columns).  Made by its class
     (the type's own ``tp_new``), an InstrumentedObject gets an ordinary ``__dict__`` of 184
@@ -891,7 +923,6 @@ cdef inline object _new_inline(type cls, object mapper, object session_id, objec
     an object is the interpreter's fastest attribute read; a dict is made only when one is asked
     for (``vars(user)``, a change, a flush, an expiry: ``_instance_dict``)."""
     cdef tuple row = _row_of(attr_keys, values)
-    cdef InstanceState state = _loaded_state(mapper, session_id, key)
     obj = minialchemy_object_new(<PyTypeObject*>cls)
     cdef Py_ssize_t i
     cdef bint only_plain_values = True
@@ -922,78 +953,91 @@ cdef inline void _track_again(object obj):
 
 
 cpdef list load_instances(object mapper, object identity_map, object session_id, object rows):
-    """One object per row of ``select(User)``; None for a row whose primary key is NULL."""
+    """One object per row of ``select(User)``; None for a row whose primary key is NULL.
+
+    With the compiled identity map, no identity key is built: the row's primary key value
+    (a tuple of them for a composite key) is the map key, looked up in the dict of the class's
+    entries (``IdentityMap._class_entries``) and stored in the new object's state, which holds
+    the same value its object does (no byte of its own)."""
     cdef type cls = mapper.class_
     cdef tuple attr_keys = mapper._column_attr_keys
     cdef tuple pk_positions = mapper._pk_positions
     cdef Py_ssize_t npk = len(pk_positions)
+    cdef Py_ssize_t first_pk = pk_positions[0] if npk == 1 else -1
     cdef Py_ssize_t i
     cdef list objects = []
-    cdef tuple pk, key
+    cdef tuple pk
     cdef bint null_pk
     cdef Py_hash_t key_hash = 0
+    cdef PyObject* entry
+    cdef InstanceState state
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
     cdef bint inline = _loads_inline(cls, attr_keys)
     if type(rows) is not list:
         rows = list(rows)
     for row in <list>rows:
-        pk = PyTuple_New(npk)
-        null_pk = False
-        for i in range(npk):
-            value = row[<Py_ssize_t>pk_positions[i]]
-            if value is None:
-                null_pk = True
-            Py_INCREF(value)
-            PyTuple_SET_ITEM(pk, i, value)
+        if first_pk >= 0:
+            map_key = row[first_pk]
+            null_pk = map_key is None
+        else:
+            pk = PyTuple_New(npk)
+            null_pk = False
+            for i in range(npk):
+                value = row[<Py_ssize_t>pk_positions[i]]
+                if value is None:
+                    null_pk = True
+                Py_INCREF(value)
+                PyTuple_SET_ITEM(pk, i, value)
+            # A map key lives as long as its object, so the garbage collector would keep
+            # re-examining it; it holds primary-key values and can be part of no reference
+            # cycle, so take it out of its view (as it does itself, later, for tuples of plain
+            # values).
+            PyObject_GC_UnTrack(pk)
+            map_key = pk
         if null_pk:
             objects.append(None)
             continue
-        key = (cls, pk, None)
-        # Identity keys live as long as their objects, so the garbage collector would keep
-        # re-examining them; they hold a class and primary-key values and can be part of no
-        # reference cycle, so take them out of its view (as it does itself, later, for tuples
-        # of plain values).
-        PyObject_GC_UnTrack(pk)
-        PyObject_GC_UnTrack(key)
         if compiled_map is None:
-            obj = identity_map.get(key)
+            obj = identity_map.get(join_key(cls, map_key))
         else:
-            # the key is hashed once, for the lookup and for the store (capi.pxd); a key found
-            # in the map (rare: a row loaded again) is looked up again by get()
-            key_hash = hash(key)
-            if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
-                obj = None
-            else:
-                obj = compiled_map.get(key)
+            # the map key is hashed once, for the lookup and for the store (capi.pxd); a key
+            # found in the map (rare: a row loaded again) is looked up again by get()
+            key_hash = hash(map_key)
+            entry = minialchemy_dict_get_known_hash(entries, map_key, key_hash)
+            obj = None if entry == NULL else compiled_map.get(join_key(cls, map_key))
         if obj is not None:
             _refresh_expired(obj, attr_keys, row)
         else:
+            state = _loaded_state(mapper, session_id, map_key)
             if inline:
-                obj = _new_inline(cls, mapper, session_id, key, attr_keys, row)
+                obj = _new_inline(cls, state, attr_keys, row)
             else:
-                obj = _new_instance(cls, mapper, session_id, key, attr_keys, row)
+                obj = _new_with_dict(cls, state, attr_keys, row)
             if compiled_map is not None:
-                _add_absent_new(compiled_map, key, key_hash, obj)
+                _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
             else:
-                identity_map.add(key, obj)
+                identity_map.add(join_key(cls, map_key), obj)
         objects.append(obj)
     return objects
 
 
-cdef inline void _add_absent_new(IdentityMap identity_map, object key, Py_hash_t key_hash,
-                                 object obj) except *:
-    """C spelling of ``identity_map._add_absent(key, obj)`` for an object ``_new_instance``
-    has just built (``key_hash`` is ``hash(key)``): an InstrumentedObject's entry is its state
-    (``MapEntry`` in ext/identity.pyx), stored without the map asking whose state it is and
-    under which key."""
+cdef inline void _add_absent_new(IdentityMap identity_map, type cls, object map_key,
+                                 Py_hash_t key_hash, object obj) except *:
+    """C spelling of ``identity_map._add_absent(key, obj)`` for an object of class ``cls``
+    just built under ``map_key`` (``key_hash`` is ``hash(map_key)``): an InstrumentedObject's
+    entry is its state (``MapEntry`` in ext/identity.pyx), stored in the class's entries
+    without the map asking whose state it is and under which key."""
     cdef InstanceState state
+    cdef dict entries
     if isinstance(obj, InstrumentedObject):
+        entries = identity_map._class_entries(cls)
         state = _own_state(<InstrumentedObject>obj)
-        state._on_collected = identity_map._on_object_collected
-        minialchemy_dict_set_known_hash(identity_map._refs, key, state, key_hash)
+        state._on_collected = identity_map._callbacks[cls]
+        minialchemy_dict_set_known_hash(entries, map_key, state, key_hash)
     else:
-        identity_map._add_absent(key, obj)
+        identity_map._add_absent(join_key(cls, map_key), obj)
 
 
 cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
@@ -1042,7 +1086,7 @@ cpdef tuple split_pending(object objects):
         state = _state_of(obj)
         if state is None:
             raise ValueError(f"{type(obj).__name__} object at {id(obj):#x} was flushed without a state")
-        if state.key is None:
+        if state._map_key is None:
             pending.append(obj)
         else:
             persistent.append(obj)
@@ -1209,7 +1253,8 @@ cpdef dict update_rows(object mapper, object objects):
                         mask |= (<unsigned long long>1) << i
             if nchanged == 0:
                 continue
-            pk = <tuple>state.key[1]
+            map_key = state._map_key
+            pk = <tuple>map_key if type(map_key) is tuple else (map_key,)
             npk = len(pk)
             row = PyTuple_New(nchanged + npk)
             for j in range(nchanged):
@@ -1248,7 +1293,7 @@ cpdef dict update_rows(object mapper, object objects):
 
 cpdef tuple delete_params(InstanceState state):
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
-    return tuple(state.key[1])
+    return state.identity
 
 
 # -- state transitions in bulk ---------------------------------------------------------------
@@ -1257,25 +1302,44 @@ cpdef tuple delete_params(InstanceState state):
 cpdef list mark_inserted(object mapper, object identity_map, object objects, list states):
     """After the INSERTs of a flush: identity key, committed values, identity map, each state
     appended to ``states``; return the objects displaced from the identity map (see the Python
-    twin).  One C loop for the whole table's new objects."""
+    twin).  One C loop for the whole table's new objects, which builds no identity key: each
+    state gets its map key (the primary key value, or the tuple of them), as the loader's do."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
+    cdef Py_ssize_t npk = len(pk_keys)
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     cdef dict d
+    cdef PyObject* value_ptr
     cdef list displaced = []
     for obj in objects:
         d = _own_dict(obj)
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, _values_of(d, pk_keys), compiled_map,
-                           identity_map, states, displaced)
+        if npk == 1:
+            value_ptr = _dict_get_str(d, pk_keys[0])
+            map_key = _checked_map_key(obj, cls, <object>value_ptr if value_ptr != NULL else None)
+        else:
+            map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
+                           states, displaced)
     return displaced
+
+
+cdef _refuse_null_identity(object obj, type cls, tuple pk):
+    """A new object whose primary key is still NULL after its INSERT (see the Python twin)."""
+    from minialchemy.orm.exc import FlushError
+
+    raise FlushError(
+        f"{type(obj).__name__} object at {id(obj):#x} has a NULL identity key "
+        f"{(cls, pk, None)!r} after its INSERT: the database did not generate its primary "
+        f"key (in SQLite only an INTEGER PRIMARY KEY column does); give it a value before the "
+        f"flush, or make the column generate one"
+    )
 
 
 cpdef list mark_inserted_batch(object mapper, object identity_map, list objects, Py_ssize_t start,
                                object keys, str attr_key, list states):
     """``fill_keys`` and ``mark_inserted`` for the objects of one batched INSERT (see the Python
-    twin), in one C loop: each object's key is stored and its identity key made from it (no
-    lookup of the key just stored when it is the whole primary key) while the object is at
-    hand."""
+    twin), in one C loop: each object's key is stored and its map key made from it (the key
+    itself when it is the whole primary key) while the object is at hand."""
     cdef type cls = mapper.class_
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef bint key_is_pk = len(pk_keys) == 1 and pk_keys[0] == attr_key
@@ -1284,7 +1348,6 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
     cdef Py_ssize_t n = len(objects)
     cdef list displaced = []
     cdef dict d
-    cdef tuple pk
     for key in keys:
         if i >= n:
             raise IndexError(f"more keys than objects from {start} on")
@@ -1293,29 +1356,36 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
         d = _own_dict(obj)
         PyDict_SetItem(d, attr_key, key)
         if key_is_pk:
-            pk = PyTuple_New(1)
-            Py_INCREF(key)
-            PyTuple_SET_ITEM(pk, 0, key)
+            map_key = _checked_map_key(obj, cls, key)
         else:
-            pk = _values_of(d, pk_keys)
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, pk, compiled_map, identity_map, states,
-                           displaced)
+            map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
+                           states, displaced)
         i += 1
     return displaced
 
 
-cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, tuple pk,
+cdef inline object _checked_map_key(object obj, type cls, object pk):
+    """The map key of a new object whose primary key is ``pk`` (its one value, or the tuple
+    of them): ``_refuse_null_identity`` if a value is None.  A tuple is taken out of the
+    garbage collector's view, as in ``load_instances``."""
+    if type(pk) is tuple:
+        if None in <tuple>pk:
+            _refuse_null_identity(obj, cls, <tuple>pk)
+        PyObject_GC_UnTrack(pk)
+        return pk[0] if len(<tuple>pk) == 1 else pk
+    if pk is None:
+        _refuse_null_identity(obj, cls, (None,))
+    return pk
+
+
+cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, object map_key,
                                    IdentityMap compiled_map, object identity_map, list states,
                                    list displaced) except -1:
-    """The body of ``mark_inserted``'s loop, for an object whose primary-key values are ``pk``
+    """The body of ``mark_inserted``'s loop, for an object whose map key is ``map_key``
     (``compiled_map``: ``identity_map`` when it is the compiled one, else None)."""
-    cdef tuple key = (cls, pk, None)
     cdef Py_hash_t key_hash
-    # as in load_instances: identity keys hold a class and key values, no cycle passes
-    # through them, so the garbage collector need not keep examining them
-    PyObject_GC_UnTrack(pk)
-    PyObject_GC_UnTrack(key)
-    state.key = key
+    state._map_key = map_key
     _forget_committed(state)
     state.modified = False
     states.append(state)
@@ -1323,15 +1393,15 @@ cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, tu
         # as in load_instances: the key hashed once, for the lookup and the store; a key
         # already in the map (its row was deleted behind the session's back) goes the
         # general way
-        key_hash = hash(key)
-        if minialchemy_dict_get_known_hash(compiled_map._refs, key, key_hash) == NULL:
-            _add_absent_new(compiled_map, key, key_hash, obj)
+        key_hash = hash(map_key)
+        if minialchemy_dict_get_known_hash(compiled_map._class_entries(cls), map_key, key_hash) == NULL:
+            _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
             return 0
-        previous = compiled_map.replace(key, obj)
+        previous = compiled_map.replace(join_key(cls, map_key), obj)
     elif compiled_map is not None:
-        previous = compiled_map.replace(key, obj)
+        previous = compiled_map.replace(join_key(cls, map_key), obj)
     else:
-        previous = identity_map.replace(key, obj)
+        previous = identity_map.replace(join_key(cls, map_key), obj)
     if previous is not None and previous is not obj:
         displaced.append(previous)
     return 0
@@ -1396,7 +1466,7 @@ cpdef list mark_updated(object objects, object modified):
                         break
             if key_written:
                 pk = _values_of(d, pk_keys)
-                if pk != state.key[1]:
+                if pk != state.identity:
                     moved.append((obj, pk))
         _forget_committed(state)
         state.modified = False
@@ -1472,71 +1542,30 @@ cpdef set_committed_value(object obj, object key, object value):
 # -- Session.get ------------------------------------------------------------------------------
 
 
-# The identity key a hit looks up, ``(entity, (ident,), None)``, is written into these two tuples,
-# owned by this module, rather than into two new tuples per call: allocating and freeing them
-# was a third of the fast path.  The identity map's dict only hashes the key and compares it with
-# the stored keys item by item (the tuples themselves reach no other code), and the items are put
-# back to None before the lookup returns, so the tuples never keep an object alive.  Should a
-# comparison run Python code that calls ``Session.get`` again (a primary-key type with its own
-# ``__eq__``), the nested call finds them in use and builds its own key.  From CPython 3.14 a
-# tuple caches its hash, so there every lookup builds its own key (``capi.pxd``).
-cdef tuple _lookup_pk = _tuple_of_none(1)
-cdef tuple _lookup_key = _tuple_of_none(3)
-cdef bint _lookup_key_in_use = False
-
-
-cdef inline tuple _tuple_of_none(Py_ssize_t size):
-    """A new tuple of ``size`` Nones that nothing else shares (unlike a constant ``(None,)``)."""
-    cdef tuple result = PyTuple_New(size)
-    cdef Py_ssize_t i
-    for i in range(size):
-        Py_INCREF(None)
-        PyTuple_SET_ITEM(result, i, None)
-    return result
-
-
-cdef inline void _tuple_put(tuple target, Py_ssize_t index, object value) noexcept:
-    """Replace item ``index`` of a tuple this module owns (only ``_lookup_pk``/``_lookup_key``)."""
-    cdef PyObject* old = PyTuple_GET_ITEM(target, index)
-    Py_INCREF(value)
-    PyTuple_SET_ITEM(target, index, value)
-    Py_XDECREF(old)
-
-
 cdef inline object _identity_map_hit(object identity_map, object entity, object ident):
-    """``identity_map.get((entity, pk, None))`` with ``pk`` the tuple ``ident`` or ``(ident,)``."""
-    global _lookup_key_in_use
-    cdef tuple pk
-    if _lookup_key_in_use or MINIALCHEMY_TUPLE_HASH_CACHED or type(identity_map) is not IdentityMap:
-        # a key of its own (see above; another map's get() might keep the key it is given)
-        pk = <tuple>ident if type(ident) is tuple else (ident,)
-        return identity_map.get((entity, pk, None))
-    _lookup_key_in_use = True
-    try:
-        if type(ident) is tuple:
-            _tuple_put(_lookup_key, 1, ident)
-        else:
-            _tuple_put(_lookup_pk, 0, ident)
-            _tuple_put(_lookup_key, 1, _lookup_pk)
-        _tuple_put(_lookup_key, 0, entity)
-        return _identity_map_get(<IdentityMap>identity_map, _lookup_key)
-    finally:
-        _tuple_put(_lookup_key, 0, None)
-        _tuple_put(_lookup_key, 1, None)
-        _tuple_put(_lookup_pk, 0, None)
-        _lookup_key_in_use = False
+    """``identity_map.get((entity, pk, None))`` with ``pk`` the tuple ``ident`` or ``(ident,)``:
+    for the compiled map, two dict reads in C and no key built (the map keys its entries by
+    class, then by the primary key value: ``IdentityMap`` in ext/identity.pyx)."""
+    if type(identity_map) is not IdentityMap:
+        return identity_map.get((entity, <tuple>ident if type(ident) is tuple else (ident,), None))
+    cdef PyObject* entries = PyDict_GetItemWithError((<IdentityMap>identity_map)._refs, entity)
+    if entries == NULL:
+        return None
+    if type(ident) is tuple and len(<tuple>ident) == 1:
+        ident = (<tuple>ident)[0]
+    return _identity_map_get(<dict>entries, ident)
 
 
-cdef inline object _identity_map_get(IdentityMap identity_map, tuple key):
-    """``identity_map.get(key)`` in C: the map's dict read directly, and an entry that is an
-    object's state (every object of a declarative class) asked for its object in C; an entry
-    that is a weak reference (a plain mapped class) is left to the map's own method."""
-    cdef PyObject* entry = PyDict_GetItemWithError(identity_map._refs, key)
+cdef inline object _identity_map_get(dict entries, object map_key):
+    """``entries.get(map_key)``'s object (``entries``: a class's entries in an identity map):
+    an entry that is an object's state (every object of a declarative class) is asked for its
+    object in C; an entry that is a weak reference (a plain mapped class) gives its referent."""
+    cdef PyObject* entry = PyDict_GetItemWithError(entries, map_key)
     if entry == NULL:
         return None
-    if Py_TYPE(<object>entry) == <PyTypeObject*>InstanceState:
-        return _entry_object(<InstanceState>entry)
-    return identity_map.get(key)
+    if isinstance(<object>entry, MapEntry):
+        return _entry_object(<MapEntry>entry)
+    return minialchemy_weakref_target(<object>entry)
 
 
 def session_get_fast_path(general_get):

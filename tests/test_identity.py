@@ -7,6 +7,7 @@ Every test takes the ``backend`` fixture (tests/conftest.py) and so runs once ag
 import gc
 import weakref
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import settings
@@ -405,6 +406,45 @@ def test_views_list_live_entries_only(backend):
     assert identity_map.items() == [(user_key(1), users[1]), (user_key(3), users[3])]
 
 
+@dataclass
+class OrderLine:
+    """Like a mapped class with a two-column primary key."""
+
+    order_id: int = None
+    line_number: int = None
+
+
+def test_keys_of_several_classes_and_composite_keys_come_back_as_given(backend):
+    """Inside, the map keys its entries by class and then by primary key value (a tuple of them
+    for a composite key); the keys it gives back are the identity keys it was given."""
+    identity_map = backend.identity.IdentityMap()
+    sandy, line = User(id=2), OrderLine(1, 2)
+    identity_map.add(user_key(2), sandy)
+    identity_map.add((OrderLine, (1, 2), None), line)
+
+    assert identity_map.get((OrderLine, (1, 2), None)) is line
+    assert identity_map.get((OrderLine, (2, 1), None)) is None
+    assert identity_map.get((OrderLine, (2,), None)) is None
+    assert identity_map.get((User, (2,), None)) is sandy
+    assert identity_map.get((User, (2.0,), None)) is sandy  # equal values, one key, as tuples compare
+    assert sorted(identity_map.keys(), key=repr) == sorted([user_key(2), (OrderLine, (1, 2), None)], key=repr)
+    identity_map.discard((OrderLine, (1, 2), None))
+    assert identity_map.items() == [(user_key(2), sandy)]
+
+
+def test_a_key_that_is_not_an_identity_key_finds_nothing_and_stores_nothing(backend):
+    identity_map = backend.identity.IdentityMap()
+    sandy = User(id=2)
+    identity_map.add(user_key(2), sandy)
+
+    assert identity_map.get((User, 2, None)) is None  # the primary key must be a tuple
+    assert (User, (2,), "shard") not in identity_map  # no identity tokens
+    assert identity_map.get("sandy", "absent") == "absent"
+    with pytest.raises(ValueError, match=r"an identity key is \(class, \(primary key value, \.\.\.\), None\)"):
+        identity_map.add((User, 3, None), User(id=3))
+    assert identity_map.keys() == [user_key(2)]
+
+
 def test_clear_removes_every_entry(backend):
     identity_map = backend.identity.IdentityMap()
     users = [User(id=1), User(id=2)]
@@ -437,7 +477,8 @@ def _instrumented(backend, user_id):
         pass
 
     obj = Member()
-    state = backend.instrumentation.new_state(obj, mapper=None)
+    # (a state builds its identity key from its mapper's class: this one needs no more mapper)
+    state = backend.instrumentation.new_state(obj, mapper=SimpleNamespace(class_=Member))
     state.key = (Member, (user_id,), None)
     return obj, state.key
 
@@ -530,3 +571,16 @@ def test_a_dropped_map_is_freed_at_once_and_its_objects_die_quietly(backend):
     del sandy  # its callback finds no map and does nothing
 
     assert freed_without_collector
+
+
+def test_a_state_builds_its_key_from_its_primary_key_and_refuses_another_classs(backend):
+    obj, key = _instrumented(backend, 2)
+    state = backend.instrumentation.instance_state(obj)
+
+    assert state.key == key and state.key is not state.key  # built when asked for
+    assert state.identity == (2,)
+    with pytest.raises(ValueError, match="is not an identity key of Member"):
+        state.key = user_key(2)
+    assert state.key == key
+    state.key = None
+    assert state.key is None and state.identity is None and not state.has_identity

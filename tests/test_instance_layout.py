@@ -365,3 +365,61 @@ def test_a_constructed_object_in_a_reference_cycle_is_still_collected(user_class
 
     gc.collect()
     assert [watcher() for watcher in watchers] == [None, None, None]
+
+
+@pytest.mark.compiled
+def test_a_loaded_object_costs_one_allocation_more_than_a_plain_one_its_state(
+    loaded_by_compiled_twin, tmp_path
+):
+    """Counted in allocations (``tracemalloc``), which, unlike bytes or seconds, do not depend
+    on the machine: an object loaded by the compiled twin keeps what a plain instance built from
+    the same row keeps (the object, its values, the values themselves) and one thing more, its
+    state.  No dict, no weak reference, no identity-key tuple: the identity map keys its entries
+    by the primary key value the object holds already, and the state builds ``key`` on demand.
+    Each way is counted for 500 rows and for 1500: the difference is what 1000 more objects
+    keep, without what one load keeps whatever its size (a session, a cursor, caches)."""
+    import sqlite3
+    import tracemalloc
+
+    _, _, User = loaded_by_compiled_twin
+    engine = create_engine(f"sqlite:///{tmp_path / 'users.db'}")
+    User.metadata.create_all(engine)
+    with Session(engine) as setup:
+        setup.add_all([User(name=f"user {n}", fullname=f"User Number {n}") for n in range(1500)])
+        setup.commit()
+
+    class PlainUser:
+        def __init__(self, id, name, fullname):  # noqa: A002 (the column's name)
+            self.id, self.name, self.fullname = id, name, fullname
+
+    def allocations_kept(load, rows):
+        load(rows)  # caches filled first
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            kept = load(rows)
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        assert len(kept[-1]) == rows
+        return sum(stat.count_diff for stat in after.compare_to(before, "filename"))
+
+    connection = sqlite3.connect(tmp_path / "users.db")
+
+    def load_plain(rows):
+        sql = f"SELECT id, name, fullname FROM user_account LIMIT {rows}"
+        return None, [PlainUser(*row) for row in connection.execute(sql).fetchall()]
+
+    def load_orm(rows):
+        session = Session(engine)
+        return session, session.scalars(select(User).limit(rows)).all()
+
+    plain = allocations_kept(load_plain, 1500) - allocations_kept(load_plain, 500)
+    orm = allocations_kept(load_orm, 1500) - allocations_kept(load_orm, 500)
+    connection.close()
+    engine.dispose()
+    # (the identity map's hash table and the loader's lists grow by a few allocations in all,
+    # not one per object; an identity-key tuple per object would add 1000 or 2000)
+    assert abs(orm - (plain + 1000)) <= 50

@@ -42,9 +42,6 @@
 # - The garbage collector's tracked bit, read from the ``PyGC_Head`` before the object (two
 #   words, the same on 3.8-3.13) where ``MINIALCHEMY_INLINE_VALUES`` is true, instead of calling
 #   ``PyObject_IS_GC`` and ``PyObject_GC_IsTracked``: ``minialchemy_gc_untracked``.
-# - ``MINIALCHEMY_TUPLE_HASH_CACHED``: true from 3.14, where a tuple remembers its hash once
-#   computed, so a tuple whose items are replaced after a lookup must not be hashed again
-#   (``session_get_fast_path`` reuses one key tuple only below 3.14).
 
 from cpython.object cimport PyObject, PyTypeObject
 
@@ -53,8 +50,6 @@ cdef extern from *:
     #if PY_VERSION_HEX >= 0x030E0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
     #define MINIALCHEMY_PUBLIC_CAPI_ONLY 1
     #endif
-
-    #define MINIALCHEMY_TUPLE_HASH_CACHED (PY_VERSION_HEX >= 0x030E0000)
 
     #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY)
     #define MINIALCHEMY_INLINE_VALUES 1
@@ -429,7 +424,6 @@ cdef extern from *:
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     int minialchemy_dict_discard(object d, object key) except -1
-    bint MINIALCHEMY_TUPLE_HASH_CACHED
     bint MINIALCHEMY_INLINE_VALUES
     bint MINIALCHEMY_INLINE_STORE
     bint minialchemy_gc_untracked(object obj) noexcept

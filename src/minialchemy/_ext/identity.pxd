@@ -16,7 +16,8 @@ cdef class MapEntry:
     # __dealloc__), else a weak reference
     cdef PyObject* _obj_ptr
     cdef object _obj_ref
-    cdef public object key
+    # the primary key as the identity map keys it (see split_key), None before the row exists
+    cdef public object _map_key
     # the callback of the identity map holding this entry, called with the entry by
     # InstrumentedObject.__dealloc__
     cdef object _on_collected
@@ -50,14 +51,22 @@ cdef class IdentitySet:
     cpdef IdentitySet copy(self)
 
 
+cpdef tuple split_key(object key)
+cpdef tuple join_key(object cls, object map_key)
+
+
 cdef class IdentityMap:
+    # class -> {map key -> entry}, and class -> the callback of that class's entries
     cdef dict _refs
-    cdef object _on_object_collected
+    cdef dict _callbacks
     cdef object __weakref__
 
-    cdef object _new_entry(self, object key, object obj)
-    cdef _remove_dead_entry(self, object dead_ref)
+    cdef dict _class_entries(self, object cls)
+    cdef object _new_entry(self, object cls, object map_key, object obj)
+    cdef _remove_dead_entry(self, object cls, object dead_ref)
+    cdef object _entry(self, object key)
     cdef _add_absent(self, object key, object obj)
+    cdef _store(self, object key, object obj)
     cpdef get(self, object key, object default=*)
     cpdef list keys(self)
     cpdef list values(self)

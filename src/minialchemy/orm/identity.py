@@ -14,7 +14,7 @@ classes and methods in the same order.  ``minialchemy._accel`` chooses which one
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from weakref import KeyedRef, ref
 
 __all__ = ["IdentitySet", "IdentityMap"]
@@ -156,28 +156,52 @@ def _as_identity_set(iterable: Iterable[object]) -> IdentitySet:
 
 
 class _KeyedRef(KeyedRef):
-    """A weak reference to an object of the identity map that remembers the object's key, so
-    the callback run when the object is collected knows which entry to remove."""
+    """A weak reference to an object of the identity map that remembers the object's map key
+    (see :class:`IdentityMap`), so the callback run when the object is collected knows which
+    entry to remove."""
 
     __slots__ = ()
+
+
+def split_key(key: Hashable) -> tuple[Hashable, Hashable] | None:
+    """An identity key split the way the map stores it: ``(User, (4,), None)`` -> ``(User, 4)``,
+    ``(Line, (1, 2), None)`` -> ``(Line, (1, 2))``: the class, and the *map key*, which is the
+    primary key value itself for a one-column primary key, else the tuple of values.  None for
+    anything that is not an identity key (minialchemy has no identity tokens: the third item
+    is always None)."""
+    if type(key) is not tuple or len(key) != 3:
+        return None
+    cls, pk, token = key
+    if type(pk) is not tuple or token is not None:
+        return None
+    return cls, (pk[0] if len(pk) == 1 else pk)
+
+
+def join_key(cls: Hashable, map_key: Hashable) -> tuple[Hashable, tuple[Hashable, ...], None]:
+    """The identity key of class ``cls`` and map key ``map_key``: the inverse of
+    :func:`split_key`, ``(User, 4)`` -> ``(User, (4,), None)``.  (A map key that is a tuple is
+    a composite primary key: no column of a one-column primary key holds a tuple.)"""
+    return (cls, map_key if type(map_key) is tuple else (map_key,), None)
 
 
 class MapEntry:
     """The base of the ORM's ``InstanceState``: an object's state can be its identity-map entry.
 
-    A state already refers weakly to its object (``_obj_ref``) and knows its identity key
-    (``key``).  When the map stores an object whose state has that key, it gives the state its
-    own :class:`_KeyedRef` as that weak reference (so the map hears when the object is
-    collected) and stores the state as the entry: one weak reference per loaded object rather
-    than two, the state's and the map's.  Calling an entry returns its object, or None once it
-    was collected, as calling a weak reference does, so the map treats both kinds alike.
+    A state already refers weakly to its object (``_obj_ref``) and knows its primary key
+    (``_map_key``: the map key of :func:`split_key`, None before the row exists; the state
+    builds its identity key from it and its class when asked).  When the map stores an object
+    whose state has that map key, it gives the state its own :class:`_KeyedRef` as that weak
+    reference (so the map hears when the object is collected) and stores the state as the
+    entry: one weak reference per loaded object rather than two, the state's and the map's.
+    Calling an entry returns its object, or None once it was collected, as calling a weak
+    reference does, so the map treats both kinds alike.
 
     The compiled twin (``ext/identity.pyx``) goes one step further: there the state of an
     ``InstrumentedObject`` points at its object with a C pointer and is told by the object's
     deallocation, so such an object has no weak reference at all.
     """
 
-    __slots__ = ("_obj_ref", "key")
+    __slots__ = ("_obj_ref", "_map_key")
 
     def __call__(self) -> object:
         return self._obj_ref()
@@ -196,56 +220,95 @@ class IdentityMap:
     still to flush are kept alive by the session's own sets (``session.new``,
     ``session.dirty``, ``session.deleted``), not by this map.
 
-    Internally every entry in ``_refs`` is a :class:`_KeyedRef`, or the object's state
+    Inside, the keys are not stored as they are given: ``_refs`` holds one dict per class,
+    keyed by the map key of :func:`split_key` (``4`` for ``(User, (4,), None)``).  A key tuple
+    stored per object would cost two tuples per loaded object (112 bytes, a fifth of what a
+    loaded object costs), while the primary key value is already there: the object holds it.
+    So the keys are built again when asked for (:meth:`keys`, :meth:`items`), and the objects
+    come class by class, each class's in the order they were stored.
+
+    Every entry is a :class:`_KeyedRef` whose ``key`` is the map key, or the object's state
     holding one (:class:`MapEntry`).
     """
 
-    __slots__ = ("_refs", "_on_object_collected", "__weakref__")
+    __slots__ = ("_refs", "_callbacks", "__weakref__")
 
     def __init__(self) -> None:
-        self._refs: dict[Hashable, _KeyedRef | MapEntry] = {}
-        # The weakref callback must not keep the map alive (that would make every
-        # map part of a reference cycle), so it reaches the map through a weak
-        # reference too, as weakref.WeakValueDictionary does.
-        map_ref = ref(self)
+        self._refs: dict[Hashable, dict[Hashable, _KeyedRef | MapEntry]] = {}
+        self._callbacks: dict[Hashable, Callable[[_KeyedRef], None]] = {}
 
-        def remove_dead_entry(dead_ref: _KeyedRef) -> None:
-            identity_map = map_ref()
-            if identity_map is not None:
-                identity_map._remove_dead_entry(dead_ref)
+    def _class_entries(self, cls: Hashable) -> dict[Hashable, _KeyedRef | MapEntry]:
+        """The entries of class ``cls`` by map key; created empty on first need, together with
+        the callback that the weak references to the class's objects call."""
+        entries = self._refs.get(cls)
+        if entries is None:
+            entries = self._refs[cls] = {}
+            # The callback must not keep the map alive (that would make every map part of a
+            # reference cycle), so it reaches the map through a weak reference, as
+            # weakref.WeakValueDictionary does.
+            map_ref = ref(self)
 
-        self._on_object_collected = remove_dead_entry
+            def remove_dead_entry(dead_ref: _KeyedRef) -> None:
+                identity_map = map_ref()
+                if identity_map is not None:
+                    identity_map._remove_dead_entry(cls, dead_ref)
 
-    def _new_entry(self, key: Hashable, obj: object) -> _KeyedRef | MapEntry:
-        """A weak reference to *obj* that calls back with *key* when *obj* is collected; or
-        *obj*'s state, if its key is *key*, holding that weak reference (:class:`MapEntry`)."""
-        entry = _KeyedRef(obj, self._on_object_collected, key)
+            self._callbacks[cls] = remove_dead_entry
+        return entries
+
+    def _new_entry(self, cls: Hashable, map_key: Hashable, obj: object) -> _KeyedRef | MapEntry:
+        """A weak reference to *obj* that calls back with *map_key* when *obj* is collected; or
+        *obj*'s state, if its map key is *map_key*, holding that weak reference
+        (:class:`MapEntry`)."""
+        entry = _KeyedRef(obj, self._callbacks[cls], map_key)
         state = getattr(obj, "__dict__", {}).get(_STATE_KEY)
-        if isinstance(state, MapEntry) and state.key == key and state() is obj:
+        if isinstance(state, MapEntry) and state._map_key == map_key and state() is obj:
             state._obj_ref = entry  # the state's weak reference to its object is now the map's
             return state
         return entry
 
-    def _remove_dead_entry(self, dead_ref: _KeyedRef | MapEntry) -> None:
-        """Weakref callback: the object stored under ``dead_ref.key`` was collected."""
+    def _remove_dead_entry(self, cls: Hashable, dead_ref: _KeyedRef) -> None:
+        """Weakref callback: the object of class ``cls`` stored under ``dead_ref.key`` was
+        collected."""
         # Garbage-collection race: the callback runs some time after the object died
         # (after every weakref to it was cleared; later still when the garbage
         # collector breaks a cycle).  In between, add() or replace() may already have
         # stored a NEW object under the same key, with a new _KeyedRef.  Remove the
         # entry only if it still holds the dead object's ref, never the newcomer.
         # (An entry that is a state holds the dead ref.)
-        entry = self._refs.get(dead_ref.key)
+        entries = self._refs.get(cls)
+        entry = None if entries is None else entries.get(dead_ref.key)
         if entry is dead_ref or (isinstance(entry, MapEntry) and entry._obj_ref is dead_ref):
-            del self._refs[dead_ref.key]
+            del entries[dead_ref.key]
+
+    def _entry(self, key: Hashable) -> _KeyedRef | MapEntry | None:
+        """The entry stored under identity key *key*, or None."""
+        split = split_key(key)
+        if split is None:
+            return None
+        entries = self._refs.get(split[0])
+        return None if entries is None else entries.get(split[1])
 
     def _add_absent(self, key: Hashable, obj: object) -> None:
         """``add()`` for the loader, which has just seen ``get(key)`` return None: no live
         object is stored under *key*, so store without looking again."""
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
+
+    def _store(self, key: Hashable, obj: object) -> None:
+        """Store *obj* under *key*, whatever is there."""
+        split = split_key(key)
+        if split is None:
+            raise ValueError(
+                f"Can't store {_describe(obj)} in the identity map under {key!r}: an identity "
+                f"key is (class, (primary key value, ...), None)"
+            )
+        cls, map_key = split
+        entries = self._class_entries(cls)
+        entries[map_key] = self._new_entry(cls, map_key, obj)
 
     def get(self, key: Hashable, default: object = None) -> object:
         """Return the live object stored under *key*, or *default*."""
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is None:
             return default
         obj = entry()
@@ -254,45 +317,42 @@ class IdentityMap:
         return obj
 
     def __getitem__(self, key: Hashable) -> object:
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         obj = None if entry is None else entry()
         if obj is None:
             raise KeyError(key)
         return obj
 
     def __contains__(self, key: object) -> bool:
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         return entry is not None and entry() is not None
 
     def __len__(self) -> int:
         # Count live entries only: an object may be dead while its callback has not
         # removed the entry yet.  list() takes a snapshot, because a callback that
         # runs during the loop would change the dict's size.
-        return sum(1 for entry in list(self._refs.values()) if entry() is not None)
+        return sum(1 for entries in list(self._refs.values()) for entry in list(entries.values())
+                   if entry() is not None)
 
     def __iter__(self) -> Iterator[Hashable]:
         return iter(self.keys())
 
     def keys(self) -> list[Hashable]:
         """Return a list of the keys whose objects are alive."""
-        return [key for key, entry in list(self._refs.items()) if entry() is not None]
+        return [key for key, obj in self.items()]
 
     def values(self) -> list[object]:
         """Return a list of the live objects."""
-        live = []
-        for entry in list(self._refs.values()):
-            obj = entry()
-            if obj is not None:
-                live.append(obj)
-        return live
+        return [obj for key, obj in self.items()]
 
     def items(self) -> list[tuple[Hashable, object]]:
         """Return a list of ``(key, object)`` pairs for the live objects."""
         live = []
-        for key, entry in list(self._refs.items()):
-            obj = entry()
-            if obj is not None:
-                live.append((key, obj))
+        for cls, entries in list(self._refs.items()):
+            for map_key, entry in list(entries.items()):
+                obj = entry()
+                if obj is not None:
+                    live.append((join_key(cls, map_key), obj))
         return live
 
     def all_states(self) -> list[object]:
@@ -313,7 +373,7 @@ class IdentityMap:
         Adding the object already stored there does nothing.  Raise ``ValueError`` if a
         different live object is stored under *key*: one row must never be two objects.
         """
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is not None:
             existing = entry()
             if existing is obj:
@@ -326,7 +386,7 @@ class IdentityMap:
                 )
             # The entry's object is dead and its callback has not run yet: overwrite
             # it; _remove_dead_entry will see a different ref and leave ours alone.
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
 
     def replace(self, key: Hashable, obj: object) -> object:
         """Store *obj* under *key*, held weakly; return the live object it displaces, or None.
@@ -336,22 +396,24 @@ class IdentityMap:
         previous = self.get(key)
         if previous is obj:
             return previous
-        self._refs[key] = self._new_entry(key, obj)
+        self._store(key, obj)
         return previous
 
     def discard(self, key: Hashable, obj: object = None) -> None:
         """Remove the entry for *key*; if *obj* is given, only when *obj* is the one stored."""
-        entry = self._refs.get(key)
+        entry = self._entry(key)
         if entry is None:
             return
         if obj is not None and entry() is not obj:
             return
         # A ref that no longer exists never calls back, even if the object dies right after.
-        del self._refs[key]
+        cls, map_key = split_key(key)
+        del self._refs[cls][map_key]
 
     def clear(self) -> None:
         """Remove every entry."""
         self._refs.clear()
+        self._callbacks.clear()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} with {len(self)} live entries>"

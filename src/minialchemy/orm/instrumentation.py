@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from minialchemy.orm.identity import MapEntry
+from minialchemy.orm.identity import MapEntry, join_key, split_key
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
@@ -113,8 +113,13 @@ class InstanceState(MapEntry):
 
     ``obj()`` returns the object (a weak reference: the state never keeps its object alive).
     ``committed_state`` and ``expired_attributes`` are created on first use: most loaded
-    objects never need them.  The weak reference and the key come from :class:`MapEntry`,
-    which lets the identity map store the state itself as the object's entry.
+    objects never need them.  The weak reference comes from :class:`MapEntry`, which lets the
+    identity map store the state itself as the object's entry.
+
+    The state does not store its identity key: it stores the primary key as the identity map
+    keys it (``_map_key``: ``4``, or ``(1, 2)`` for a two-column key; None before the row
+    exists, see ``identity.split_key``) and builds ``key`` from it and its mapper's class when
+    asked.  The two tuples of a stored key were a fifth of a loaded object's bytes.
     """
 
     __slots__ = (
@@ -130,7 +135,7 @@ class InstanceState(MapEntry):
     def __init__(self, obj: Any, mapper: Any) -> None:
         self._obj_ref = weakref.ref(obj)
         self.mapper = mapper
-        self.key: tuple[Any, ...] | None = None
+        self._map_key: Any = None
         self.session_id: int | None = None
         self._committed_state: dict[str, Any] | None = None
         self._expired_attributes: set[str] | None = None
@@ -140,6 +145,26 @@ class InstanceState(MapEntry):
     def obj(self) -> Any:
         """The object itself, or None if it was garbage-collected."""
         return self._obj_ref()
+
+    @property
+    def key(self) -> tuple[Any, ...] | None:
+        """The identity key ``(User, (4,), None)`` once the row exists, else None."""
+        if self._map_key is None:
+            return None
+        return join_key(self.mapper.class_, self._map_key)
+
+    @key.setter
+    def key(self, key: tuple[Any, ...] | None) -> None:
+        if key is None:
+            self._map_key = None
+            return
+        split = split_key(key)
+        if split is None or split[0] is not self.mapper.class_:
+            raise ValueError(
+                f"{key!r} is not an identity key of {self.mapper.class_.__name__}: "
+                f"({self.mapper.class_.__name__}, (primary key value, ...), None)"
+            )
+        self._map_key = split[1]
 
     @property
     def committed_state(self) -> dict[str, Any]:
@@ -169,27 +194,27 @@ class InstanceState(MapEntry):
     @property
     def transient(self) -> bool:
         """Not in a session, no row: a freshly constructed object."""
-        return self.key is None and self.session_id is None
+        return self._map_key is None and self.session_id is None
 
     @property
     def pending(self) -> bool:
         """Added to a session, not flushed yet: it will be INSERTed."""
-        return self.key is None and self.session_id is not None
+        return self._map_key is None and self.session_id is not None
 
     @property
     def persistent(self) -> bool:
         """In a session and backed by a row."""
-        return self.key is not None and self.session_id is not None and not self.deleted_flag
+        return self._map_key is not None and self.session_id is not None and not self.deleted_flag
 
     @property
     def deleted(self) -> bool:
         """Its DELETE was flushed in the current transaction."""
-        return self.key is not None and self.session_id is not None and self.deleted_flag
+        return self._map_key is not None and self.session_id is not None and self.deleted_flag
 
     @property
     def detached(self) -> bool:
         """Backed by a row (it has an identity) but not in any session."""
-        return self.key is not None and self.session_id is None
+        return self._map_key is not None and self.session_id is None
 
     @property
     def was_deleted(self) -> bool:
@@ -198,7 +223,7 @@ class InstanceState(MapEntry):
 
     @property
     def has_identity(self) -> bool:
-        return self.key is not None
+        return self._map_key is not None
 
     @property
     def identity_key(self) -> tuple[Any, ...] | None:
@@ -208,7 +233,7 @@ class InstanceState(MapEntry):
     @property
     def identity(self) -> tuple[Any, ...] | None:
         """The primary key as a tuple, ``(4,)``, or None before the INSERT."""
-        return None if self.key is None else self.key[1]
+        return None if self._map_key is None else self.key[1]
 
     @property
     def object(self) -> Any:
@@ -368,7 +393,7 @@ def _class_attribute(cls: type, name: str) -> Any:
 def _set_column_value(state: InstanceState | None, d: dict[str, Any], attribute: ColumnAttribute, value: Any) -> None:
     """Write the value of column ``attribute`` into the object's ``__dict__`` ``d``; on a
     persistent object (``state`` has a key), first record the change (:func:`_record_change`)."""
-    if state is not None and state.key is not None:
+    if state is not None and state._map_key is not None:
         _record_change(state, d, attribute)
     d[attribute.key] = value
 
@@ -420,7 +445,7 @@ class ColumnAttribute:
         state = d.get(STATE_KEY)
         if state is None:
             return None
-        if state.key is None:
+        if state._map_key is None:
             if state._expired_attributes and self.key in state._expired_attributes:
                 # expired before a rollback() undid its INSERT: no value to give (refused)
                 state.mapper._load_expired(state, self.key)
@@ -474,7 +499,7 @@ def add_pending(objects: Iterable[Any], session_id: Any, new: Any, add_other: Ca
         mapper = getattr(type(obj), "__mapper__", None)
         if mapper is not None and not mapper._relationship_keys:
             state = instance_state(obj)
-            if state.session_id is None and state.key is None:
+            if state.session_id is None and state._map_key is None:
                 state.session_id = session_id
                 new.add(obj)
                 continue
@@ -585,7 +610,7 @@ def split_pending(objects: Iterable[Any]) -> tuple[list[Any], list[Any]]:
     pending: list[Any] = []
     persistent: list[Any] = []
     for obj in objects:
-        if obj.__dict__[STATE_KEY].key is None:
+        if obj.__dict__[STATE_KEY]._map_key is None:
             pending.append(obj)
         else:
             persistent.append(obj)
@@ -661,7 +686,7 @@ def update_rows(mapper: Any, objects: Iterable[Any]) -> dict[tuple[str, ...], tu
 
 def delete_params(state: InstanceState) -> tuple[Any, ...]:
     """The DELETE parameters of one object: its primary key, as the identity key holds it."""
-    return tuple(state.key[1])
+    return state.identity
 
 
 # -- state transitions in bulk ---------------------------------------------------------------
@@ -678,6 +703,9 @@ def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any], states
     a new object's key, whose row was deleted behind the session's back (raw SQL, an ORM
     ``delete()`` without synchronisation) before the INSERT reused its primary key.  The
     session decides what becomes of them (``Session._mark_flushed_inserts``).
+
+    An object whose primary key is still NULL is refused (``FlushError``) before its state
+    changes; the states of those before it are in ``states`` already.
     """
     cls = mapper.class_
     pk_keys = mapper._pk_attr_keys
@@ -685,7 +713,10 @@ def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any], states
     for obj in objects:
         d = obj.__dict__
         state = d[STATE_KEY]
-        key = (cls, tuple([d.get(k) for k in pk_keys]), None)
+        pk = tuple([d.get(k) for k in pk_keys])
+        if None in pk:
+            _refuse_null_identity(obj, cls, pk)
+        key = (cls, pk, None)
         state.key = key
         state._commit_all()
         states.append(state)
@@ -693,6 +724,20 @@ def mark_inserted(mapper: Any, identity_map: Any, objects: Iterable[Any], states
         if previous is not None and previous is not obj:
             displaced.append(previous)
     return displaced
+
+
+def _refuse_null_identity(obj: Any, cls: type, pk: tuple[Any, ...]) -> None:
+    """A new object whose primary key is still NULL after its INSERT: SQLite stores a NULL in a
+    primary-key column that is not INTEGER PRIMARY KEY, but such a row has no identity (no
+    ``session.get()`` can find it), so the flush stops here, as SQLAlchemy's does."""
+    from minialchemy.orm.exc import FlushError  # (here: importing minialchemy.orm imports this module)
+
+    raise FlushError(
+        f"{type(obj).__name__} object at {id(obj):#x} has a NULL identity key "
+        f"{(cls, pk, None)!r} after its INSERT: the database did not generate its primary "
+        f"key (in SQLite only an INTEGER PRIMARY KEY column does); give it a value before the "
+        f"flush, or make the column generate one"
+    )
 
 
 def mark_inserted_batch(
@@ -723,7 +768,7 @@ def mark_updated(objects: Iterable[Any], modified: Any) -> list[tuple[Any, tuple
         committed = state._committed_state
         if committed and any(key in committed for key in pk_keys):
             pk = tuple([d.get(key) for key in pk_keys])
-            if pk != state.key[1]:
+            if pk != state.identity:
                 moved.append((obj, pk))
         state._commit_all()
         modified.discard(obj)

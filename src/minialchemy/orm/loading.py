@@ -1,7 +1,8 @@
 """Loading: rows from the database become objects, through the identity map.
 
-For each row of ``select(User)`` the loader computes the identity key ``(User, (pk,), None)``;
-if the identity map has that object, it is returned as it is (only its *expired* attributes are
+For each row of ``select(User)`` the loader looks the row's identity key ``(User, (pk,), None)``
+up in the identity map (the compiled twin looks up the primary key value itself, as the map
+keys its entries: ``IdentityMap`` in ``orm/identity.py``); if the map has that object, it is returned as it is (only its *expired* attributes are
 filled from the row, so unflushed changes survive); otherwise a new object is made without
 calling ``__init__``, its ``__dict__`` filled in one step and its state attached
 (``instrumentation.load_instance``, the Cython fast path when compiled).
