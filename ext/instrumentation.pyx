@@ -342,9 +342,34 @@ cdef class InstanceState(MapEntry):
         _forget_committed(self)
         self.modified = False
 
+    def __reduce__(self):
+        """Pickling: what the state knows travels with its object, not the session nor the C
+        pointer (see the Python twin)."""
+        return (
+            _restore_state,
+            (_entry_object(self), self.mapper.class_, self._map_key, self._committed_state,
+             self._expired_attributes, self.modified, self.deleted_flag),
+        )
+
     def __repr__(self):
         obj = _entry_object(self)
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
+
+
+def _restore_state(obj, cls, map_key, committed_state, expired_attributes, modified, deleted_flag):
+    """The pickled state made again for the unpickled ``obj``, in no session; pointing at its
+    object as a new state does (``_point_at``: the C field of an InstrumentedObject)."""
+    cdef InstanceState state = InstanceState.__new__(InstanceState)
+    state.mapper = cls.__mapper__
+    _point_at(obj, state)
+    state._map_key = map_key
+    state._committed_state = committed_state
+    state._recorded_mask = 0
+    state._recorded_count = -1  # the mask is not trusted until committed_state is emptied
+    state._expired_attributes = expired_attributes
+    state.modified = modified
+    state.deleted_flag = deleted_flag
+    return state
 
 
 cdef inline object _map_key_for(object mapper, object key):

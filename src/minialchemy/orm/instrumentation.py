@@ -321,9 +321,42 @@ class InstanceState(MapEntry):
             self._committed_state.clear()
         self.modified = False
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickling: an object's state is in its ``__dict__``, so it is pickled with the object.
+        What it knows of the row and of the changes travels (the class, the primary key, the
+        committed values of changed attributes, the expired ones, the flags); the session and
+        the weak reference do not.  So an unpickled object with an identity key is detached,
+        one without is transient, as in SQLAlchemy; ``session.add()`` or ``merge()`` takes it
+        back.  Loaded again by :func:`_restore_state`."""
+        return (
+            _restore_state,
+            (self.obj(), self.mapper.class_, self._map_key, self._committed_state,
+             self._expired_attributes, self.modified, self.deleted_flag),
+        )
+
     def __repr__(self) -> str:
         obj = self.obj()
         return f"<InstanceState of {object.__repr__(obj) if obj is not None else '(collected)'}>"
+
+
+def _restore_state(
+    obj: Any,
+    cls: type,
+    map_key: Any,
+    committed_state: dict[str, Any] | None,
+    expired_attributes: set[str] | None,
+    modified: bool,
+    deleted_flag: bool,
+) -> InstanceState:
+    """The state :meth:`InstanceState.__reduce__` pickled, made again for the unpickled
+    ``obj`` (whose ``__dict__`` pickle fills next, this state included), in no session."""
+    state = InstanceState(obj, cls.__mapper__)
+    state._map_key = map_key
+    state._committed_state = committed_state
+    state._expired_attributes = expired_attributes
+    state.modified = modified
+    state.deleted_flag = deleted_flag
+    return state
 
 
 _sessions: Any = None
