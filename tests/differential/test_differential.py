@@ -487,12 +487,29 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK, attribute=st.sampled_from(["id", "name", "fullname", "email_address", "user_id", "user", "addresses"]))
     def read_attribute(self, choice: int, attribute: str) -> None:
         index = self.pick(choice)
+        if attribute == "user_id" and self.key_written_outside_the_session(index):
+            # docs/differences.md, "Values the flush writes into objects outside the session":
+            # neither side is asked (a read of a held value changes nothing)
+            self.log.append(f"#{index}.user_id [not compared: SQLAlchemy's flush wrote it outside the session]")
+            return
 
         def run(side: Side) -> Any:
             value = getattr(side.objects[index], attribute)
             return list(value) if attribute == "addresses" else value
 
         self.both(f"#{index}.{attribute}", run)
+
+    def key_written_outside_the_session(self, index: int) -> bool:
+        """Whether held object ``index`` is an address outside the session (transient or
+        detached) whose ``user_id`` SQLAlchemy holds, not None, and minialchemy does not: a
+        flush copied a user's key into it because the user's collection lists it (a new user,
+        or ``Address(user=user)`` appended it to the user's collection through the backref
+        without bringing it into the session).  minialchemy's flush leaves objects outside the
+        session alone (docs/differences.md)."""
+        sa_obj, mini_obj = self.sa.objects[index], self.mini.objects[index]
+        if not isinstance(sa_obj, SA.Address) or self.sa.state_of(sa_obj) not in ("transient", "detached"):
+            return False
+        return sa_obj.__dict__.get("user_id") is not None and mini_obj.__dict__.get("user_id") is None
 
     # -- changing objects -------------------------------------------------------------------------
 

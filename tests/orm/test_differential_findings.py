@@ -739,3 +739,38 @@ def test_adding_a_user_brings_in_a_new_address_removed_since_the_flush(session, 
     address.user = None
     session.add(user)
     assert inspect(address).pending
+
+
+# --- adding a user whose collection holds an address whose DELETE was flushed (seed 14) ------
+
+
+def test_adding_a_user_whose_collection_holds_a_deleted_address_is_refused(session, User):
+    """As SQLAlchemy: the save-update cascade reaches the deleted address (differential seed
+    14); the address stays deleted."""
+    sandy = session.get(User, 2)
+    address = sandy.addresses[0]
+    session.delete(address)
+    session.flush()
+    assert any(item is address for item in sandy.addresses)  # the loaded list still holds it
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add(sandy)
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add_all([sandy])
+    assert inspect(address).deleted and inspect(sandy).persistent
+
+
+def test_an_address_keeps_referring_to_its_deleted_user_after_the_flush(session, engine, User, Address):
+    """As SQLAlchemy: the flush that deletes the user clears the address's key in the row and
+    in ``user_id``, but ``address.user`` still names the (deleted) user, so adding the address
+    again is refused like adding the user (the differential test's fixed run)."""
+    sandy = session.get(User, 2)
+    address = Address(email_address="new@x")
+    sandy.addresses.append(address)
+    session.flush()
+    session.delete(sandy)
+    session.flush()
+    assert address.user is sandy and address.user_id is None
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        session.add(address)
+    session.commit()
+    assert (address.id, None) in address_rows(engine)

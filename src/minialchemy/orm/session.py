@@ -587,10 +587,15 @@ class Session:
                     self._check_not_deleted(related, related_state)
 
     def _cascade_save(self, obj: Any) -> None:
-        """save-update cascade over loaded relationships (never loads anything)."""
+        """save-update cascade over loaded relationships (never loads anything).  A deleted
+        object it reaches (its DELETE flushed, or deleted and committed) is refused, as
+        SQLAlchemy does: a loaded collection still lists an address deleted since it was
+        loaded, and ``session.add(user)`` then raises (differential seed 14)."""
         for related in _save_update_targets(obj):
             related_state = _accel.instrumentation.instance_state(related)
-            if related_state.session_id != self.hash_key and not related_state.deleted_flag:
+            if related_state.deleted_flag:
+                raise self._deleted_error(related, marked=False)
+            if related_state.session_id != self.hash_key:
                 self._save_or_update(related)
 
     def merge(self, instance: Any, *, load: bool = True, options: Sequence[Any] | None = None) -> Any:

@@ -450,8 +450,6 @@ class ProcessDeletedParents(FlushStep):
         for child, prop, parent in self.nulls:
             for _, many in prop.fk_attr_keys():
                 setattr(child, many, None)
-            if prop.back_populates and parent is not None and child.__dict__.get(prop.back_populates) is parent:
-                child.__dict__[prop.back_populates] = None
         for child in self.expunges:
             if _state(child).session_id == session.hash_key:
                 session.expunge(child)
