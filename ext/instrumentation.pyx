@@ -1278,16 +1278,16 @@ cpdef dict update_rows(object mapper, object objects):
                         mask |= (<unsigned long long>1) << i
             if nchanged == 0:
                 continue
+            # the primary key: the state's map key, its one value or the tuple of them
             map_key = state._map_key
-            pk = <tuple>map_key if type(map_key) is tuple else (map_key,)
-            npk = len(pk)
+            npk = len(<tuple>map_key) if type(map_key) is tuple else 1
             row = PyTuple_New(nchanged + npk)
             for j in range(nchanged):
                 PyTuple_SET_ITEM(row, j, <object>held[j])  # (takes over our reference)
             nchanged_in_row = nchanged
             nchanged = 0
             for j in range(npk):
-                value = pk[j]
+                value = (<tuple>map_key)[j] if type(map_key) is tuple else map_key
                 Py_INCREF(value)
                 PyTuple_SET_ITEM(row, nchanged_in_row + j, value)
             # the group: the previous object's when the mask is the same (the usual case, one
