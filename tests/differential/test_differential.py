@@ -282,8 +282,6 @@ class DifferentialMachine(RuleBasedStateMachine):
         index = self.pick(choice)
         if self.row_is_gone(index) or self.reattach_displaced_by_rollback(index) or self.switches_a_row(index):
             return
-        if self.mixes_keys([index]):
-            return
         label = f"session.add(#{index})"
         if self.related_to_marked(index):
             self.refused_by_minialchemy_only(label, lambda side: side.session.add(side.objects[index]))
@@ -296,8 +294,6 @@ class DifferentialMachine(RuleBasedStateMachine):
     def add_all(self, choices: list[int]) -> None:
         indices = [self.pick(c) for c in choices]
         if any(self.row_is_gone(i) or self.reattach_displaced_by_rollback(i) or self.switches_a_row(i) for i in indices):
-            return
-        if self.mixes_keys(indices):
             return
         label = f"session.add_all({indices})"
         refused = [i for i in indices if self.related_to_marked(i)]
@@ -373,22 +369,6 @@ class DifferentialMachine(RuleBasedStateMachine):
             return False
         joining = [obj, obj.__dict__.get("user")] if isinstance(obj, SA.Address) else [obj]
         return any(isinstance(u, SA.User) and u.__dict__.get("id") in marked for u in joining)
-
-    def mixes_keys(self, indices: list[int]) -> bool:
-        """Whether adding held objects ``indices`` would give the next flush new objects of one
-        class with and without a primary key: a new object flushed and rolled back keeps the
-        key its INSERT generated (in both libraries), and minialchemy INSERTs the objects with
-        a key first, SQLAlchemy in the order they were added, so the generated keys (or a
-        duplicate key) differ (docs/differences.md, "Objects with and without a primary key in
-        one flush", differential seed 15).  The program does not add such a mix."""
-        joining = [self.sa.objects[i] for i in indices if self.sa.state_of(self.sa.objects[i]) == "transient"]
-        if not joining:
-            return False
-        for cls in (SA.User, SA.Address):
-            new = [o for o in [*self.sa.session.new, *joining] if isinstance(o, cls)]
-            if len({o.__dict__.get("id") is None for o in new}) > 1:
-                return True
-        return False
 
     def reattach_displaced_by_rollback(self, index: int) -> bool:
         """Whether held object ``index`` is detached and another object for its row was deleted
