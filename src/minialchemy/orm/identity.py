@@ -342,8 +342,15 @@ class IdentityMap:
         return [key for key, obj in self.items()]
 
     def values(self) -> list[object]:
-        """Return a list of the live objects."""
-        return [obj for key, obj in self.items()]
+        """Return a list of the live objects (in the order of :meth:`items`, without building
+        their identity keys: the commit's expiry asks for every object)."""
+        live = []
+        for entries in list(self._refs.values()):
+            for entry in list(entries.values()):
+                obj = entry()
+                if obj is not None:
+                    live.append(obj)
+        return live
 
     def items(self) -> list[tuple[Hashable, object]]:
         """Return a list of ``(key, object)`` pairs for the live objects."""
