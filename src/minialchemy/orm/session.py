@@ -132,10 +132,9 @@ def _save_update_targets(obj: Any) -> Iterator[Any]:
         committed = d[_accel.instrumentation.STATE_KEY].committed_state
         if key in committed:
             before = committed[key]
+            held_ids = {id(item) for item in held}  # (by identity, once: a collection may be long)
             for related in (before if prop.uselist else [before]):
-                if related is not None and related is not _accel.instrumentation.NO_VALUE and not any(
-                    item is related for item in held
-                ):
+                if related is not None and related is not _accel.instrumentation.NO_VALUE and id(related) not in held_ids:
                     yield related
 
 
