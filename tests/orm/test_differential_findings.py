@@ -774,3 +774,54 @@ def test_an_address_keeps_referring_to_its_deleted_user_after_the_flush(session,
         session.add(address)
     session.commit()
     assert (address.id, None) in address_rows(engine)
+
+
+# --- a column its INSERT left NULL, read on the detached object (issue 9, seed 15) ------------
+
+
+def test_a_column_its_insert_left_null_reads_none_once_detached(session, Address):
+    """Differential seed 15: the address is INSERTed without a user (its ``user_id`` written
+    NULL, the object holding no value) and the session closed.  The value is known, not
+    expired: as in SQLAlchemy, reading it on the detached object gives None and sends nothing,
+    where it raised DetachedInstanceError."""
+    address = Address(email_address="x@example.org")
+    session.add(address)
+    session.flush()
+    session.close()
+    assert address.user_id is None
+
+
+def test_an_expired_column_of_a_detached_object_still_raises(session, Address):
+    from minialchemy.orm.exc import DetachedInstanceError
+
+    address = Address(email_address="x@example.org")
+    session.add(address)
+    session.commit()  # every attribute expired
+    session.close()
+    with pytest.raises(DetachedInstanceError):
+        address.user_id
+
+
+# --- a many-to-one set to the expired object it referred to (issue 9) -------------------------
+
+
+def test_setting_a_many_to_one_to_its_expired_unloaded_target_is_a_change(session, User, Address):
+    """Differential test (fixed run): the address's ``user`` is not loaded and the user it
+    refers to is expired in the identity map.  As SQLAlchemy, the old reference counts as
+    unknown (an expired object is not taken from the identity map without SQL): the set is
+    a net change; the flush writes the same key."""
+    address = session.get(Address, 1)
+    spongebob = session.get(User, 1)
+    session.expire(spongebob)
+    address.user = spongebob
+    assert session.is_modified(address)
+    assert inspect(address).attrs.user.history.added == [spongebob]
+    session.commit()
+    assert address_rows(session.bind)[0] == (1, 1)
+
+
+def test_setting_an_unloaded_many_to_one_to_its_loaded_target_is_no_change(session, User, Address):
+    address = session.get(Address, 1)
+    spongebob = session.get(User, 1)
+    address.user = spongebob
+    assert not session.is_modified(address)
