@@ -825,3 +825,32 @@ def test_setting_an_unloaded_many_to_one_to_its_loaded_target_is_no_change(sessi
     spongebob = session.get(User, 1)
     address.user = spongebob
     assert not session.is_modified(address)
+
+
+# --- an address that left a collection for another user while detached (seed 16) -------------
+
+
+def test_a_detached_address_removed_from_a_collection_keeps_its_row(session, engine, User, Address):
+    """Differential seed 16: the address was flushed into patrick's collection, expunged, and
+    then given another user (through the backref it leaves patrick's collection).  As in
+    SQLAlchemy (which warns), the flush writes nothing for an object outside the session: its
+    row keeps patrick's key, where minialchemy cleared it."""
+    spongebob, patrick = session.get(User, 1), session.get(User, 3)
+    address = session.get(Address, 2)
+    patrick.addresses.append(address)
+    session.flush()
+    session.expunge(address)
+    address.user = spongebob
+    assert patrick.addresses == []
+    session.commit()
+    assert address_rows(engine)[1] == (2, 3)
+
+
+def test_a_detached_address_removed_from_a_collection_directly_keeps_its_row(session, engine, User, Address):
+    sandy = session.get(User, 2)
+    address = sandy.addresses[0]
+    session.expunge(address)
+    sandy.addresses.remove(address)
+    session.commit()
+    assert address_rows(engine)[1] == (2, 2)
+    assert inspect(address).detached
