@@ -863,7 +863,9 @@ cpdef object load_instance(object mapper, object identity_map, object session_id
     else:
         obj = _new_with_dict(cls, state, attr_keys, values)
     if type(identity_map) is IdentityMap:
-        _add_absent_new(<IdentityMap>identity_map, cls, state._map_key, hash(state._map_key), obj)
+        _add_absent_new(<IdentityMap>identity_map, (<IdentityMap>identity_map)._class_entries(cls),
+                        (<IdentityMap>identity_map)._callbacks[cls], cls, state._map_key,
+                        hash(state._map_key), obj)
     else:
         identity_map.add(key, obj)
     return obj
@@ -999,6 +1001,7 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef bint inline = _loads_inline(cls, attr_keys)
     if type(rows) is not list:
         rows = list(rows)
@@ -1041,25 +1044,25 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
             else:
                 obj = _new_with_dict(cls, state, attr_keys, row)
             if compiled_map is not None:
-                _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
+                _add_absent_new(compiled_map, entries, on_collected, cls, map_key, key_hash, obj)
             else:
                 identity_map.add(join_key(cls, map_key), obj)
         objects.append(obj)
     return objects
 
 
-cdef inline void _add_absent_new(IdentityMap identity_map, type cls, object map_key,
-                                 Py_hash_t key_hash, object obj) except *:
+cdef inline void _add_absent_new(IdentityMap identity_map, dict entries, object on_collected,
+                                 type cls, object map_key, Py_hash_t key_hash, object obj) except *:
     """C spelling of ``identity_map._add_absent(key, obj)`` for an object of class ``cls``
     just built under ``map_key`` (``key_hash`` is ``hash(map_key)``): an InstrumentedObject's
     entry is its state (``MapEntry`` in ext/identity.pyx), stored in the class's entries
-    without the map asking whose state it is and under which key."""
+    without the map asking whose state it is and under which key.  ``entries`` and
+    ``on_collected`` are the map's for ``cls`` (``_class_entries(cls)``, ``_callbacks[cls]``),
+    which the loops calling this look up once, not once per object."""
     cdef InstanceState state
-    cdef dict entries
     if isinstance(obj, InstrumentedObject):
-        entries = identity_map._class_entries(cls)
         state = _own_state(<InstrumentedObject>obj)
-        state._on_collected = identity_map._callbacks[cls]
+        state._on_collected = on_collected
         minialchemy_dict_set_known_hash(entries, map_key, state, key_hash)
     else:
         identity_map._add_absent(join_key(cls, map_key), obj)
@@ -1333,6 +1336,8 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t npk = len(pk_keys)
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef dict d
     cdef PyObject* value_ptr
     cdef list displaced = []
@@ -1343,8 +1348,8 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
             map_key = _checked_map_key(obj, cls, <object>value_ptr if value_ptr != NULL else None)
         else:
             map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
-                           states, displaced)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, entries,
+                           on_collected, identity_map, states, displaced)
     return displaced
 
 
@@ -1369,6 +1374,8 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef bint key_is_pk = len(pk_keys) == 1 and pk_keys[0] == attr_key
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef Py_ssize_t i = start
     cdef Py_ssize_t n = len(objects)
     cdef list displaced = []
@@ -1384,8 +1391,8 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
             map_key = _checked_map_key(obj, cls, key)
         else:
             map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
-                           states, displaced)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, entries,
+                           on_collected, identity_map, states, displaced)
         i += 1
     return displaced
 
@@ -1405,10 +1412,11 @@ cdef inline object _checked_map_key(object obj, type cls, object pk):
 
 
 cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, object map_key,
-                                   IdentityMap compiled_map, object identity_map, list states,
-                                   list displaced) except -1:
+                                   IdentityMap compiled_map, dict entries, object on_collected,
+                                   object identity_map, list states, list displaced) except -1:
     """The body of ``mark_inserted``'s loop, for an object whose map key is ``map_key``
-    (``compiled_map``: ``identity_map`` when it is the compiled one, else None)."""
+    (``compiled_map``: ``identity_map`` when it is the compiled one, else None; ``entries``
+    and ``on_collected``: its entries and callback for ``cls``, see ``_add_absent_new``)."""
     cdef Py_hash_t key_hash
     state._map_key = map_key
     _forget_committed(state)
@@ -1419,8 +1427,8 @@ cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, ob
         # already in the map (its row was deleted behind the session's back) goes the
         # general way
         key_hash = hash(map_key)
-        if minialchemy_dict_get_known_hash(compiled_map._class_entries(cls), map_key, key_hash) == NULL:
-            _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
+        if minialchemy_dict_get_known_hash(entries, map_key, key_hash) == NULL:
+            _add_absent_new(compiled_map, entries, on_collected, cls, map_key, key_hash, obj)
             return 0
         previous = compiled_map.replace(join_key(cls, map_key), obj)
     elif compiled_map is not None:
