@@ -201,7 +201,12 @@ cdef class InstanceState(MapEntry):
     # _committed_state since it was last emptied, and how many: see _change_recorded
     cdef unsigned long long _recorded_mask
     cdef Py_ssize_t _recorded_count
-    cdef set _expired_attributes
+    # the names of the expired attributes: None, a set of the state's own, or the frozenset of
+    # all its mapper's attribute names that a commit's ``expire_instances`` shares among every
+    # state it expires (a set per object was 200 bytes and an allocation each, for 100 000
+    # objects at every commit); ``_own_expired`` copies it into a set of the state's own before
+    # anything changes it, so each state still has its own set to everyone who asks
+    cdef object _expired_attributes
     cdef public bint modified
     cdef public bint deleted_flag
     cdef object __weakref__
@@ -245,9 +250,7 @@ cdef class InstanceState(MapEntry):
 
     @property
     def expired_attributes(self):
-        if self._expired_attributes is None:
-            self._expired_attributes = set()
-        return self._expired_attributes
+        return _own_expired(self)
 
     @expired_attributes.setter
     def expired_attributes(self, set value):
@@ -348,7 +351,8 @@ cdef class InstanceState(MapEntry):
         return (
             _restore_state,
             (_entry_object(self), self.mapper.class_, self._map_key, self._committed_state,
-             self._expired_attributes, self.modified, self.deleted_flag),
+             None if self._expired_attributes is None else _own_expired(self), self.modified,
+             self.deleted_flag),
         )
 
     def __repr__(self):
@@ -425,6 +429,22 @@ cdef inline void _expire(InstanceState state, object keys) except *:
             state.expired_attributes.add(key)
 
 
+cdef inline set _own_expired(InstanceState state):
+    """The state's own set of expired names, to read out or to change: created when there is
+    none, copied from the frozenset a commit shares (``expire_instances``) when that is what
+    the state holds."""
+    expired = state._expired_attributes
+    if expired is None:
+        own = set()
+    elif type(expired) is frozenset:
+        own = PySet_New(expired)
+        PyObject_GC_UnTrack(own)  # names only, as in _expire_every_attribute
+    else:
+        return <set>expired
+    state._expired_attributes = own
+    return own
+
+
 cdef inline void _forget_committed(InstanceState state):
     """Empty ``committed_state`` (and the mask that mirrors it)."""
     if state._committed_state:
@@ -434,22 +454,21 @@ cdef inline void _forget_committed(InstanceState state):
 
 
 cdef inline void _expire_every_attribute(InstanceState state, dict d, tuple column_keys,
-                                         tuple relationship_keys, set names) except *:
+                                         tuple relationship_keys, frozenset names) except *:
     """``state.expire()``: every column and relationship value leaves ``d`` and is expired.
-    ``names``: the set of those keys, copied into the state (``expire_instances`` builds it once
-    per mapper), or None to build it here."""
-    cdef set expired
-    if names is not None:
-        expired = PySet_New(names)
-    else:
+    ``names``: the frozenset of those keys, shared by the states (``expire_instances`` builds
+    it once per mapper; ``_own_expired`` copies it before a change), or None to build the
+    state's own set here."""
+    cdef object expired = names
+    if names is None:
         expired = set()
         for key in column_keys:
             PySet_Add(expired, key)
         for key in relationship_keys:
             PySet_Add(expired, key)
-    # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
-    # that 100 000 objects expired by a commit give later collections nothing to walk.
-    PyObject_GC_UnTrack(expired)
+        # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
+        # that expired objects give later collections nothing to walk.
+        PyObject_GC_UnTrack(expired)
     for key in column_keys:
         minialchemy_dict_discard(d, key)
     for key in relationship_keys:
@@ -696,7 +715,7 @@ cdef inline int _record(InstanceState state, ColumnAttribute attribute, dict d,
         PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
         state._recorded_count = -1
     if state._expired_attributes:
-        PySet_Discard(state._expired_attributes, key)
+        PySet_Discard(_own_expired(state), key)
     if not state.modified:
         _mark_modified(state)
     return 0
@@ -1069,12 +1088,19 @@ cdef inline void _add_absent_new(IdentityMap identity_map, dict entries, object 
 
 
 cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
-    """Fill the expired attributes of ``state`` from a row; values set since stay as they are."""
-    cdef set expired = state.expired_attributes
+    """Fill the expired attributes of ``state`` from a row; values set since stay as they are.
+    A state holding the frozenset a commit shares (``_own_expired``) lets go of it instead of
+    emptying a copy."""
+    expired = state._expired_attributes
+    if not expired:
+        return
     for key, value in zip(attr_keys, values):
         if key in expired:
             PyDict_SetItem(d, key, value)
-    expired.clear()
+    if type(expired) is frozenset:
+        state._expired_attributes = None
+    else:
+        (<set>expired).clear()
 
 
 # -- the flush's objects ---------------------------------------------------------------------
@@ -1521,15 +1547,15 @@ cpdef expire_instances(object objects):
     """Expire every attribute of each object: ``InstanceState.expire`` done in C, with the
     cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
     see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
-    not start collections).  The attribute keys and the set of their names are read once per
-    mapper, and each state's set of expired names is a copy of that set, not tracked by the
-    collector."""
+    not start collections).  The attribute keys and the frozenset of their names are read once
+    per mapper, and every state expired here holds that one frozenset as its expired names
+    until something changes them (``_own_expired``): no set is allocated per object."""
     cdef InstanceState state
     cdef dict d
     cdef object mapper = None
     cdef tuple column_keys = None
     cdef tuple relationship_keys = None
-    cdef set names = None
+    cdef frozenset names = None
     cdef int was_enabled = PyGC_Disable()
     try:
         for obj in objects:
@@ -1541,7 +1567,7 @@ cpdef expire_instances(object objects):
                 mapper = state.mapper
                 column_keys = mapper._column_attr_keys
                 relationship_keys = mapper._relationship_keys
-                names = {*column_keys, *relationship_keys}
+                names = frozenset({*column_keys, *relationship_keys})
             _expire_every_attribute(state, d, column_keys, relationship_keys, names)
     finally:
         if was_enabled:
@@ -1569,7 +1595,7 @@ cpdef set_committed_value(object obj, object key, object value):
         if state._committed_state:
             state._committed_state.pop(key, None)
         if state._expired_attributes:
-            PySet_Discard(state._expired_attributes, key)
+            PySet_Discard(_own_expired(state), key)
 
 
 # -- Session.get ------------------------------------------------------------------------------
