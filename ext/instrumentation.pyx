@@ -54,6 +54,7 @@ from minialchemy._ext.capi cimport (
     minialchemy_use_ordinary_dicts,
     minialchemy_gc_untracked,
     minialchemy_inline_value_slot,
+    minialchemy_inline_value_get,
     minialchemy_inline_store_self_test,
     MINIALCHEMY_INLINE_VALUES,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "group_by_mapper",
     "split_pending",
     "with_value",
+    "with_missing_values",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -800,6 +802,41 @@ cdef inline InstanceState _flushed_state(object obj, dict d):
     return state
 
 
+cdef inline InstanceState _flushed_state_of(object obj):
+    """``_flushed_state`` without the ``__dict__`` at hand: an InstrumentedObject's state comes
+    from its C field, so that a flush does not make a loaded object's dict (``_new_inline``)."""
+    if isinstance(obj, InstrumentedObject) and (<InstrumentedObject>obj)._sa_state != NULL:
+        return <InstanceState>(<InstrumentedObject>obj)._sa_state
+    return _flushed_state(obj, _own_dict(obj))
+
+
+cdef inline PyObject* _value_of(object obj, str key, Py_ssize_t* hint) except? NULL:
+    """``obj.__dict__.get(key)`` (borrowed, NULL if absent) without making the dict of a loaded
+    object that keeps its values inline (``_new_inline``): read from that array where it is
+    (``hint`` remembers the key's place in it, any value is safe), else from the dict.  A
+    flush that reads the values of 10 000 loaded objects this way makes no dict for them:
+    making each one (and then an ordinary dict from it) cost more than the rest of the
+    flush's own work."""
+    cdef PyObject* value
+    if minialchemy_inline_value_get(obj, key, hint, &value):
+        return value
+    return _dict_get_str(_own_dict(obj), key)
+
+
+cdef inline tuple _column_values_of(object obj, tuple keys):
+    """``_values_of(obj.__dict__, keys)`` by ``_value_of``."""
+    cdef Py_ssize_t i, n = len(keys)
+    cdef Py_ssize_t hint = -1
+    cdef tuple values = PyTuple_New(n)
+    cdef PyObject* value_ptr
+    for i in range(n):
+        value_ptr = _value_of(obj, <str>keys[i], &hint)
+        value = <object>value_ptr if value_ptr != NULL else None
+        Py_INCREF(value)
+        PyTuple_SET_ITEM(values, i, value)
+    return values
+
+
 cdef inline PyObject* _dict_get_str(dict d, str key) except? NULL:
     """``d.get(key)`` (borrowed, NULL if absent) for a string key, whose hash is cached: the
     known-hash lookup (``capi.pxd``) skips what ``PyDict_GetItem`` adds around it."""
@@ -1158,6 +1195,28 @@ cpdef list with_value(object objects, str attr_key):
     return found
 
 
+cpdef list with_missing_values(object objects, tuple attr_keys):
+    """The objects with no value for one or more of ``attr_keys`` (see the Python twin), in one
+    C loop that makes no dict for a loaded object (``_value_of``): the flush asks this of every
+    object it UPDATEs or DELETEs."""
+    cdef list found = []
+    cdef Py_ssize_t i, n = len(attr_keys)
+    cdef Py_ssize_t* hints = <Py_ssize_t*>PyMem_Malloc((n + 1) * sizeof(Py_ssize_t))
+    if hints == NULL:
+        raise MemoryError()
+    for i in range(n):
+        hints[i] = -1
+    try:
+        for obj in objects:
+            for i in range(n):
+                if _value_of(obj, <str>attr_keys[i], &hints[i]) == NULL:
+                    found.append(obj)
+                    break
+    finally:
+        PyMem_Free(hints)
+    return found
+
+
 # -- flush parameters ------------------------------------------------------------------------
 
 
@@ -1256,26 +1315,29 @@ cpdef dict update_rows(object mapper, object objects):
     # code, so no borrowed pointer is kept across one)
     cdef Py_ssize_t* changed = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
     cdef PyObject** held = <PyObject**>PyMem_Malloc((ncols + 1) * sizeof(PyObject*))
+    # per column: its place in the objects' arrays of inline values (``_value_of``)
+    cdef Py_ssize_t* hints = <Py_ssize_t*>PyMem_Malloc((ncols + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t i, j, npk, nchanged_in_row
     cdef Py_ssize_t nchanged = 0
     cdef str key
     cdef unsigned long long mask, recorded
     cdef unsigned long long last_mask = 0
     cdef object last_group = None
-    cdef dict d
     cdef dict committed_state
     cdef InstanceState state
     cdef PyObject* committed_ptr
     cdef PyObject* value_ptr
     cdef tuple pk, row
-    if changed == NULL or held == NULL:
+    if changed == NULL or held == NULL or hints == NULL:
         PyMem_Free(changed)
         PyMem_Free(held)
+        PyMem_Free(hints)
         raise MemoryError()
+    for i in range(ncols):
+        hints[i] = -1
     try:
         for obj in objects:
-            d = _own_dict(obj)
-            state = _flushed_state(obj, d)
+            state = _flushed_state_of(obj)
             committed_state = state._committed_state
             if not committed_state:
                 continue
@@ -1293,7 +1355,7 @@ cpdef dict update_rows(object mapper, object objects):
                 committed_ptr = _dict_get_str(committed_state, key)
                 if committed_ptr == NULL:
                     continue
-                value_ptr = _dict_get_str(d, key)
+                value_ptr = _value_of(obj, key, &hints[i])
                 if value_ptr == NULL:
                     continue
                 committed = <object>committed_ptr
@@ -1342,6 +1404,7 @@ cpdef dict update_rows(object mapper, object objects):
             Py_XDECREF(held[j])
         PyMem_Free(changed)
         PyMem_Free(held)
+        PyMem_Free(hints)
     return groups
 
 
@@ -1490,7 +1553,7 @@ cpdef list mark_updated(object objects, object modified):
     cdef IdentitySet compiled_set = modified if type(modified) is IdentitySet else None
     cdef bint all_members = compiled_set is not None and _same_members(objects, compiled_set)
     cdef list moved = []
-    cdef dict d, committed
+    cdef dict committed
     cdef InstanceState state
     cdef object mapper = None
     cdef tuple pk_keys = None
@@ -1500,8 +1563,7 @@ cpdef list mark_updated(object objects, object modified):
     cdef PyObject* value_ptr
     cdef tuple pk
     for obj in objects:
-        d = _own_dict(obj)
-        state = _flushed_state(obj, d)
+        state = _flushed_state_of(obj)
         committed = state._committed_state
         if committed:
             if state.mapper is not mapper:
@@ -1524,7 +1586,7 @@ cpdef list mark_updated(object objects, object modified):
                         key_written = True
                         break
             if key_written:
-                pk = _values_of(d, pk_keys)
+                pk = _column_values_of(obj, pk_keys)
                 if pk != state.identity:
                     moved.append((obj, pk))
         _forget_committed(state)

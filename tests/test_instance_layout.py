@@ -298,6 +298,28 @@ def test_the_compiled_twin_writes_a_loaded_object_without_making_its_dict(loaded
     assert sandy.fullname == "Sandy Cheeks, PhD."
 
 
+
+@pytest.mark.compiled
+def test_the_flush_of_changed_loaded_objects_makes_them_no_dict(loaded_by_compiled_twin):
+    session, users, User = loaded_by_compiled_twin
+    from minialchemy._ext import instrumentation
+
+    def holds_a_dict(obj):
+        return any(type(referent) is dict for referent in gc.get_referents(obj))
+
+    for user in users:
+        user.fullname = user.fullname.upper()
+    # the flush reads each change and primary key where the write stored it (the values array)
+    session.flush()
+    assert [holds_a_dict(user) for user in users] == [not instrumentation.INLINE_STORE] * 3
+    assert not any(gc.is_tracked(user) for user in users)
+    assert session.scalars(select(User.fullname).order_by(User.id)).all() == [
+        "SPONGEBOB SQUAREPANTS", "SANDY CHEEKS", "PATRICK STAR",
+    ]
+    assert [user.fullname for user in users] == ["SPONGEBOB SQUAREPANTS", "SANDY CHEEKS", "PATRICK STAR"]
+    assert not session.dirty
+
+
 # -- objects your code constructs ------------------------------------------------------------
 
 

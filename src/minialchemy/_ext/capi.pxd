@@ -137,6 +137,41 @@ cdef extern from *:
     #endif
     }
 
+    /* Read attribute `key` (an interned string) of `obj` without making its dict: 1 when the
+       object keeps its values inline and the class's shared keys hold `key` (compared by
+       identity), with *value its value there (borrowed; NULL: it has none, an expired or
+       deleted attribute); 0 otherwise: the object has a dict (read that instead), `key` is not
+       among the shared keys, or the self-test did not pass.  `hint` as for
+       minialchemy_inline_value_slot. */
+    static inline int minialchemy_inline_value_get(PyObject* obj, PyObject* key, Py_ssize_t* hint,
+                                                   PyObject** value) {
+    #if MINIALCHEMY_INLINE_STORE
+        PyTypeObject* type = Py_TYPE(obj);
+        PyObject** values;
+        minialchemy_dict_keys* keys;
+        minialchemy_unicode_entry* entries;
+        Py_ssize_t index, count;
+        if (!minialchemy_inline_store_checked || !PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT)) return 0;
+        values = ((PyObject***)obj)[-4];  /* as in minialchemy_inline_value_slot_unchecked */
+        if (values == NULL) return 0;
+        keys = (minialchemy_dict_keys*)((PyHeapTypeObject*)type)->ht_cached_keys;
+        if (keys == NULL || keys->dk_kind != MINIALCHEMY_DICT_KEYS_SPLIT) return 0;
+        entries = (minialchemy_unicode_entry*)(keys->dk_indices + ((size_t)1 << keys->dk_log2_index_bytes));
+        count = keys->dk_nentries;
+        index = *hint;
+        if (index < 0 || index >= count || entries[index].me_key != key) {
+            for (index = 0; index < count && entries[index].me_key != key; index++) {}
+            if (index == count) return 0;
+            *hint = index;
+        }
+        *value = values[index];
+        return 1;
+    #else
+        (void)obj; (void)key; (void)hint; (void)value;
+        return 0;
+    #endif
+    }
+
     /* Check the restated layout on a throwaway instance of a throwaway class before trusting
        it: its values must be found where the interpreter reads them, a write there must be
        what getattr() then returns, and no slot may be found once the object has a dict.
@@ -428,6 +463,7 @@ cdef extern from *:
     bint MINIALCHEMY_INLINE_STORE
     bint minialchemy_gc_untracked(object obj) noexcept
     PyObject** minialchemy_inline_value_slot(object obj, object key, Py_ssize_t* hint) noexcept
+    bint minialchemy_inline_value_get(object obj, object key, Py_ssize_t* hint, PyObject** value) noexcept
     bint minialchemy_inline_store_self_test() noexcept
     object minialchemy_object_new(PyTypeObject* type)
     int minialchemy_use_ordinary_dicts(PyTypeObject* type) except -1

@@ -64,6 +64,7 @@ __all__ = [
     "group_by_mapper",
     "split_pending",
     "with_value",
+    "with_missing_values",
     "insert_params",
     "insert_params_many",
     "fill_keys",
@@ -654,6 +655,12 @@ def with_value(objects: Iterable[Any], attr_key: str) -> list[Any]:
     """The objects whose attribute ``attr_key`` holds a value (not None), in order: the new
     objects whose primary key is given, which the flush INSERTs without reading a key back."""
     return [obj for obj in objects if obj.__dict__.get(attr_key) is not None]
+
+
+def with_missing_values(objects: Iterable[Any], attr_keys: tuple[str, ...]) -> list[Any]:
+    """The objects with no value for one or more of ``attr_keys`` (expired, or never loaded), in
+    order: of the objects a flush UPDATEs or DELETEs, those whose primary key it loads first."""
+    return [obj for obj in objects if any(key not in obj.__dict__ for key in attr_keys)]
 
 
 # -- flush parameters ------------------------------------------------------------------------

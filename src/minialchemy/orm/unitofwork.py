@@ -679,13 +679,9 @@ def _load_expired_keys(session: Session, mapper: Mapper, objects: Sequence[Any],
     and then changed, or deleted, without a load), as SQLAlchemy does before it UPDATEs or
     DELETEs a row: ObjectDeletedError names an object whose row is gone (instead of a row
     count that does not match), and the object holds its values afterwards.  Return whether
-    any was loaded.  (One pass over the objects; nothing else in the common case.)"""
-    pk_keys = mapper._pk_attr_keys
-    if len(pk_keys) == 1:
-        pk = pk_keys[0]
-        stale = [obj for obj in objects if pk not in obj.__dict__]
-    else:
-        stale = [obj for obj in objects if any(key not in obj.__dict__ for key in pk_keys)]
+    any was loaded.  (One pass over the objects, in C with the compiled twins, which makes no
+    ``__dict__`` for a loaded object; nothing else in the common case.)"""
+    stale = _accel.instrumentation.with_missing_values(objects, mapper._pk_attr_keys)
     for obj in stale:
         d = obj.__dict__
         expired = [key for key in mapper._column_attr_keys if key not in d]
