@@ -854,3 +854,18 @@ def test_a_detached_address_removed_from_a_collection_directly_keeps_its_row(ses
     session.commit()
     assert address_rows(engine)[1] == (2, 2)
     assert inspect(address).detached
+
+
+# --- a many-to-one set to another object with the same key (seed 17) --------------------------
+
+
+def test_a_many_to_one_set_to_another_object_with_the_same_key_is_a_change(session, engine, User, Address):
+    """Differential seed 17: a new ``User(id=1)`` (never added) takes spongebob's address
+    through the backref.  The foreign key would not change, but the reference did: as in
+    SQLAlchemy, whose history compares references by identity, the address is modified."""
+    session.get(User, 1)
+    address = session.get(Address, 1)
+    stranger = User(id=1, name="patrick")
+    stranger.addresses.append(address)
+    assert session.is_modified(address)
+    assert inspect(address).attrs.user.history.added == [stranger]
