@@ -203,7 +203,12 @@ cdef class InstanceState(MapEntry):
     # _committed_state since it was last emptied, and how many: see _change_recorded
     cdef unsigned long long _recorded_mask
     cdef Py_ssize_t _recorded_count
-    cdef set _expired_attributes
+    # the names of the expired attributes: None, a set of the state's own, or the frozenset of
+    # all its mapper's attribute names that a commit's ``expire_instances`` shares among every
+    # state it expires (a set per object was 200 bytes and an allocation each, for 100 000
+    # objects at every commit); ``_own_expired`` copies it into a set of the state's own before
+    # anything changes it, so each state still has its own set to everyone who asks
+    cdef object _expired_attributes
     cdef public bint modified
     cdef public bint deleted_flag
     cdef object __weakref__
@@ -247,9 +252,7 @@ cdef class InstanceState(MapEntry):
 
     @property
     def expired_attributes(self):
-        if self._expired_attributes is None:
-            self._expired_attributes = set()
-        return self._expired_attributes
+        return _own_expired(self)
 
     @expired_attributes.setter
     def expired_attributes(self, set value):
@@ -350,7 +353,8 @@ cdef class InstanceState(MapEntry):
         return (
             _restore_state,
             (_entry_object(self), self.mapper.class_, self._map_key, self._committed_state,
-             self._expired_attributes, self.modified, self.deleted_flag),
+             None if self._expired_attributes is None else _own_expired(self), self.modified,
+             self.deleted_flag),
         )
 
     def __repr__(self):
@@ -427,6 +431,22 @@ cdef inline void _expire(InstanceState state, object keys) except *:
             state.expired_attributes.add(key)
 
 
+cdef inline set _own_expired(InstanceState state):
+    """The state's own set of expired names, to read out or to change: created when there is
+    none, copied from the frozenset a commit shares (``expire_instances``) when that is what
+    the state holds."""
+    expired = state._expired_attributes
+    if expired is None:
+        own = set()
+    elif type(expired) is frozenset:
+        own = PySet_New(expired)
+        PyObject_GC_UnTrack(own)  # names only, as in _expire_every_attribute
+    else:
+        return <set>expired
+    state._expired_attributes = own
+    return own
+
+
 cdef inline void _forget_committed(InstanceState state):
     """Empty ``committed_state`` (and the mask that mirrors it)."""
     if state._committed_state:
@@ -436,22 +456,21 @@ cdef inline void _forget_committed(InstanceState state):
 
 
 cdef inline void _expire_every_attribute(InstanceState state, dict d, tuple column_keys,
-                                         tuple relationship_keys, set names) except *:
+                                         tuple relationship_keys, frozenset names) except *:
     """``state.expire()``: every column and relationship value leaves ``d`` and is expired.
-    ``names``: the set of those keys, copied into the state (``expire_instances`` builds it once
-    per mapper), or None to build it here."""
-    cdef set expired
-    if names is not None:
-        expired = PySet_New(names)
-    else:
+    ``names``: the frozenset of those keys, shared by the states (``expire_instances`` builds
+    it once per mapper; ``_own_expired`` copies it before a change), or None to build the
+    state's own set here."""
+    cdef object expired = names
+    if names is None:
         expired = set()
         for key in column_keys:
             PySet_Add(expired, key)
         for key in relationship_keys:
             PySet_Add(expired, key)
-    # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
-    # that 100 000 objects expired by a commit give later collections nothing to walk.
-    PyObject_GC_UnTrack(expired)
+        # A set of attribute names (strings) can be part of no reference cycle: not tracked, so
+        # that expired objects give later collections nothing to walk.
+        PyObject_GC_UnTrack(expired)
     for key in column_keys:
         minialchemy_dict_discard(d, key)
     for key in relationship_keys:
@@ -698,7 +717,7 @@ cdef inline int _record(InstanceState state, ColumnAttribute attribute, dict d,
         PyDict_SetItem(committed, key, <object>old if old != NULL else _NO_VALUE)
         state._recorded_count = -1
     if state._expired_attributes:
-        PySet_Discard(state._expired_attributes, key)
+        PySet_Discard(_own_expired(state), key)
     if not state.modified:
         _mark_modified(state)
     return 0
@@ -900,7 +919,9 @@ cpdef object load_instance(object mapper, object identity_map, object session_id
     else:
         obj = _new_with_dict(cls, state, attr_keys, values)
     if type(identity_map) is IdentityMap:
-        _add_absent_new(<IdentityMap>identity_map, cls, state._map_key, hash(state._map_key), obj)
+        _add_absent_new(<IdentityMap>identity_map, (<IdentityMap>identity_map)._class_entries(cls),
+                        (<IdentityMap>identity_map)._callbacks[cls], cls, state._map_key,
+                        hash(state._map_key), obj)
     else:
         identity_map.add(key, obj)
     return obj
@@ -1036,6 +1057,7 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
     # the compiled identity map is called in C (its .pxd), another one through its methods
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
     cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef bint inline = _loads_inline(cls, attr_keys)
     if type(rows) is not list:
         rows = list(rows)
@@ -1078,37 +1100,44 @@ cpdef list load_instances(object mapper, object identity_map, object session_id,
             else:
                 obj = _new_with_dict(cls, state, attr_keys, row)
             if compiled_map is not None:
-                _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
+                _add_absent_new(compiled_map, entries, on_collected, cls, map_key, key_hash, obj)
             else:
                 identity_map.add(join_key(cls, map_key), obj)
         objects.append(obj)
     return objects
 
 
-cdef inline void _add_absent_new(IdentityMap identity_map, type cls, object map_key,
-                                 Py_hash_t key_hash, object obj) except *:
+cdef inline void _add_absent_new(IdentityMap identity_map, dict entries, object on_collected,
+                                 type cls, object map_key, Py_hash_t key_hash, object obj) except *:
     """C spelling of ``identity_map._add_absent(key, obj)`` for an object of class ``cls``
     just built under ``map_key`` (``key_hash`` is ``hash(map_key)``): an InstrumentedObject's
     entry is its state (``MapEntry`` in ext/identity.pyx), stored in the class's entries
-    without the map asking whose state it is and under which key."""
+    without the map asking whose state it is and under which key.  ``entries`` and
+    ``on_collected`` are the map's for ``cls`` (``_class_entries(cls)``, ``_callbacks[cls]``),
+    which the loops calling this look up once, not once per object."""
     cdef InstanceState state
-    cdef dict entries
     if isinstance(obj, InstrumentedObject):
-        entries = identity_map._class_entries(cls)
         state = _own_state(<InstrumentedObject>obj)
-        state._on_collected = identity_map._callbacks[cls]
+        state._on_collected = on_collected
         minialchemy_dict_set_known_hash(entries, map_key, state, key_hash)
     else:
         identity_map._add_absent(join_key(cls, map_key), obj)
 
 
 cpdef populate_expired(InstanceState state, dict d, attr_keys, values):
-    """Fill the expired attributes of ``state`` from a row; values set since stay as they are."""
-    cdef set expired = state.expired_attributes
+    """Fill the expired attributes of ``state`` from a row; values set since stay as they are.
+    A state holding the frozenset a commit shares (``_own_expired``) lets go of it instead of
+    emptying a copy."""
+    expired = state._expired_attributes
+    if not expired:
+        return
     for key, value in zip(attr_keys, values):
         if key in expired:
             PyDict_SetItem(d, key, value)
-    expired.clear()
+    if type(expired) is frozenset:
+        state._expired_attributes = None
+    else:
+        (<set>expired).clear()
 
 
 # -- the flush's objects ---------------------------------------------------------------------
@@ -1396,6 +1425,8 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef Py_ssize_t npk = len(pk_keys)
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef dict d
     cdef PyObject* value_ptr
     cdef list displaced = []
@@ -1406,8 +1437,8 @@ cpdef list mark_inserted(object mapper, object identity_map, object objects, lis
             map_key = _checked_map_key(obj, cls, <object>value_ptr if value_ptr != NULL else None)
         else:
             map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
-                           states, displaced)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, entries,
+                           on_collected, identity_map, states, displaced)
     return displaced
 
 
@@ -1432,6 +1463,8 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
     cdef tuple pk_keys = mapper._pk_attr_keys
     cdef bint key_is_pk = len(pk_keys) == 1 and pk_keys[0] == attr_key
     cdef IdentityMap compiled_map = identity_map if type(identity_map) is IdentityMap else None
+    cdef dict entries = compiled_map._class_entries(cls) if compiled_map is not None else None
+    cdef object on_collected = compiled_map._callbacks[cls] if compiled_map is not None else None
     cdef Py_ssize_t i = start
     cdef Py_ssize_t n = len(objects)
     cdef list displaced = []
@@ -1447,8 +1480,8 @@ cpdef list mark_inserted_batch(object mapper, object identity_map, list objects,
             map_key = _checked_map_key(obj, cls, key)
         else:
             map_key = _checked_map_key(obj, cls, _values_of(d, pk_keys))
-        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, identity_map,
-                           states, displaced)
+        _mark_one_inserted(obj, _flushed_state(obj, d), cls, map_key, compiled_map, entries,
+                           on_collected, identity_map, states, displaced)
         i += 1
     return displaced
 
@@ -1468,10 +1501,11 @@ cdef inline object _checked_map_key(object obj, type cls, object pk):
 
 
 cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, object map_key,
-                                   IdentityMap compiled_map, object identity_map, list states,
-                                   list displaced) except -1:
+                                   IdentityMap compiled_map, dict entries, object on_collected,
+                                   object identity_map, list states, list displaced) except -1:
     """The body of ``mark_inserted``'s loop, for an object whose map key is ``map_key``
-    (``compiled_map``: ``identity_map`` when it is the compiled one, else None)."""
+    (``compiled_map``: ``identity_map`` when it is the compiled one, else None; ``entries``
+    and ``on_collected``: its entries and callback for ``cls``, see ``_add_absent_new``)."""
     cdef Py_hash_t key_hash
     state._map_key = map_key
     _forget_committed(state)
@@ -1482,8 +1516,8 @@ cdef inline int _mark_one_inserted(object obj, InstanceState state, type cls, ob
         # already in the map (its row was deleted behind the session's back) goes the
         # general way
         key_hash = hash(map_key)
-        if minialchemy_dict_get_known_hash(compiled_map._class_entries(cls), map_key, key_hash) == NULL:
-            _add_absent_new(compiled_map, cls, map_key, key_hash, obj)
+        if minialchemy_dict_get_known_hash(entries, map_key, key_hash) == NULL:
+            _add_absent_new(compiled_map, entries, on_collected, cls, map_key, key_hash, obj)
             return 0
         previous = compiled_map.replace(join_key(cls, map_key), obj)
     elif compiled_map is not None:
@@ -1575,15 +1609,15 @@ cpdef expire_instances(object objects):
     """Expire every attribute of each object: ``InstanceState.expire`` done in C, with the
     cyclic garbage collector paused for the loop (it runs no user code and makes no garbage;
     see ``minialchemy.orm.loading.collector_paused`` for why a loop over 100 000 objects should
-    not start collections).  The attribute keys and the set of their names are read once per
-    mapper, and each state's set of expired names is a copy of that set, not tracked by the
-    collector."""
+    not start collections).  The attribute keys and the frozenset of their names are read once
+    per mapper, and every state expired here holds that one frozenset as its expired names
+    until something changes them (``_own_expired``): no set is allocated per object."""
     cdef InstanceState state
     cdef dict d
     cdef object mapper = None
     cdef tuple column_keys = None
     cdef tuple relationship_keys = None
-    cdef set names = None
+    cdef frozenset names = None
     cdef int was_enabled = PyGC_Disable()
     try:
         for obj in objects:
@@ -1595,7 +1629,7 @@ cpdef expire_instances(object objects):
                 mapper = state.mapper
                 column_keys = mapper._column_attr_keys
                 relationship_keys = mapper._relationship_keys
-                names = {*column_keys, *relationship_keys}
+                names = frozenset({*column_keys, *relationship_keys})
             _expire_every_attribute(state, d, column_keys, relationship_keys, names)
     finally:
         if was_enabled:
@@ -1623,7 +1657,7 @@ cpdef set_committed_value(object obj, object key, object value):
         if state._committed_state:
             state._committed_state.pop(key, None)
         if state._expired_attributes:
-            PySet_Discard(state._expired_attributes, key)
+            PySet_Discard(_own_expired(state), key)
 
 
 # -- Session.get ------------------------------------------------------------------------------
