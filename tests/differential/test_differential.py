@@ -611,8 +611,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(choice=PICK)
     def delete(self, choice: int) -> None:
         index = self.pick(choice)
-        if self.reattach_displaced_by_rollback(index) or self.switches_a_row(index):
-            return  # see reattach_displaced_by_rollback and switches_a_row
+        if self.row_is_gone(index) or self.reattach_displaced_by_rollback(index) or self.switches_a_row(index):
+            return  # see row_is_gone (delete() re-attaches too, seed 26), reattach_displaced_by_rollback, switches_a_row
         if self.sa.state_of(self.sa.objects[index]) == "deleted" and self.sa.objects[index] not in self.sa.session.deleted:
             # its DELETE was flushed in this transaction: minialchemy accepts delete() and
             # changes nothing; SQLAlchemy puts the object back in its identity map
@@ -744,6 +744,7 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     @invariant()
     def same_objects(self) -> None:
+        self.let_go_of_objects_displaced_by_a_new_row()
         mini, sa = self.mini.snapshot_objects(), self.sa.snapshot_objects()
         assert len(mini) == len(sa)
         for index, (m, s) in enumerate(zip(mini, sa)):
@@ -763,6 +764,25 @@ class DifferentialMachine(RuleBasedStateMachine):
                 # is_modified()) then differs; everything else is compared
                 m, s = (*m[:3], None, *m[4:]), (*s[:3], None, *s[4:])
             assert m == s, f"object #{index}: minialchemy {m} != SQLAlchemy {s}{self.program()}"
+
+    def let_go_of_objects_displaced_by_a_new_row(self) -> None:
+        """A persistent object whose row an ORM DELETE (``synchronize_session=False``) removed,
+        and whose key a new object's INSERT then took: SQLAlchemy's identity map holds the new
+        object and leaves the old one reporting "persistent" although the session no longer
+        holds it; minialchemy marks the old one deleted, and detaches it at the commit
+        (docs/differences.md, "An object whose key a new row took", differential seed 26).
+        The program lets go of such objects on both sides, as after ``close()``."""
+        displaced = [
+            i for i, (mini_obj, sa_obj) in enumerate(zip(self.mini.objects, self.sa.objects))
+            if self.sa.state_of(sa_obj) == "persistent" and sa_obj not in self.sa.session
+            and self.mini.state_of(mini_obj) in ("deleted", "detached")
+        ]
+        if not displaced:
+            return
+        self.log.append(f"[let go of {displaced}: displaced by a new row with their key]")
+        kept = [i for i in range(len(self.sa.objects)) if i not in displaced]
+        for side in (self.mini, self.sa):
+            side.objects = [side.objects[i] for i in kept]
 
     def foreign_key_loaded_by_sqlalchemy_only(self, index: int) -> bool:
         """Whether held object ``index`` is an address whose committed ``user_id`` SQLAlchemy
