@@ -89,6 +89,17 @@ def import_medians(
     """Median milliseconds of each statement over *runs* rounds in which the statements take
     turns (after one warm-up round that leaves the bytecode caches written); a statement that
     fails maps to its :class:`ImportFailed`."""
+    return {
+        statement: taken if isinstance(taken, ImportFailed) else statistics.median(taken) / 1000
+        for statement, taken in import_samples(statements, runs, workdir, environment).items()
+    }
+
+
+def import_samples(
+    statements: list[str], runs: int, workdir: str, environment: dict[str, str] | None = None
+) -> dict[str, list[int] | ImportFailed]:
+    """The microseconds of each statement in each of *runs* rounds (as :func:`import_medians`
+    takes them, in round order: round *i* of two statements ran next to each other)."""
     samples: dict[str, list[int] | ImportFailed] = {statement: [] for statement in statements}
     for round_number in range(runs + 1):
         for statement in statements:
@@ -102,10 +113,7 @@ def import_medians(
                 continue
             if round_number > 0:  # round 0 is the warm-up
                 taken.append(microseconds)
-    return {
-        statement: taken if isinstance(taken, ImportFailed) else statistics.median(taken) / 1000
-        for statement, taken in samples.items()
-    }
+    return samples
 
 
 def active_backend(workdir: str) -> str:

@@ -7,7 +7,9 @@ Run with pytest-benchmark::
     MINIALCHEMY_PURE_PYTHON=1 python -m pytest benchmarks/bench_micro.py
 
 or, for both backends and SQLAlchemy side by side with ratios, targets and a Markdown/JSON
-summary, ``python benchmarks/report.py --micro`` (``benchmarks/micro_report.py``).
+summary, ``python benchmarks/report.py --micro`` (``benchmarks/micro_report.py``), which times
+the same cases in interleaved rounds (``python benchmarks/bench_micro.py --interleaved``, see
+:func:`run_interleaved`).
 
 Every measure has three implementations: ``baseline`` (what the operation costs without an
 ORM: a plain attribute, a plain class, a dict lookup, a raw ``cursor.fetchall()`` ...),
@@ -29,7 +31,8 @@ import os
 import sqlite3
 import sys
 import tempfile
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -141,6 +144,16 @@ SELECT_USERS = "SELECT user_account.id, user_account.name, user_account.fullname
 # (function, rows, setup) for benchmark.pedantic, where setup() returns the function's args.
 
 
+#: what a measure's function needs alive, by (measure, impl): the session whose identity map
+#: holds the measured object (each implementation its own: the interleaved rounds build them all
+#: before timing any)
+_kept: dict[tuple[str, str], Any] = {}
+
+
+def _keep(measure: str, impl: str, value: Any) -> None:
+    _kept[(measure, impl)] = value
+
+
 def _loop(body: str, **names: Any) -> Callable[[], None]:
     """``for _ in range(LOOP): <body>`` as a compiled function of ``names`` (locals, so the
     loop body costs what it would in a user's function)."""
@@ -160,7 +173,7 @@ def measure_attr_get(impl: str) -> Any:
     if impl == "baseline":
         return _loop("user.name", user=PlainUser("user4", "User Number 4")), LOOP
     session, user = memory_session(impl)
-    measure_attr_get.keep = session  # type: ignore[attr-defined]
+    _keep("attr_get", impl, session)
     return _loop("user.name", user=user), LOOP
 
 
@@ -169,7 +182,7 @@ def measure_attr_set(impl: str) -> Any:
     if impl == "baseline":
         return _loop("user.fullname = value", user=PlainUser("user4", "User Number 4"), value="Four"), LOOP
     session, user = memory_session(impl)
-    measure_attr_set.keep = session  # type: ignore[attr-defined]
+    _keep("attr_set", impl, session)
     user.fullname = "Four"  # the first write records the committed value; then the steady state
     return _loop("user.fullname = value", user=user, value="Four"), LOOP
 
@@ -189,7 +202,7 @@ def measure_session_get(impl: str) -> Any:
         return _loop("identity_map.get(key)", identity_map={(PlainUser, (4,), None): user},
                      key=(PlainUser, (4,), None)), LOOP
     session, user = memory_session(impl)
-    measure_session_get.keep = (session, user)  # type: ignore[attr-defined]
+    _keep("session_get", impl, (session, user))
     return _loop("session.get(User, 4)", session=session, User=orm(impl).User), LOOP
 
 
@@ -304,7 +317,7 @@ def measure_update_params(impl: str) -> Any:
     session, user = memory_session(impl)
     user.fullname = "Four"
     instrumentation = _accel.instrumentation
-    measure_update_params.keep = session  # type: ignore[attr-defined]
+    _keep("update_params", impl, session)
     state = instrumentation.instance_state(user)
     return _loop("update_params(state, d)", update_params=instrumentation.update_params, state=state,
                  d=user.__dict__), LOOP
@@ -359,6 +372,85 @@ def test_micro(benchmark: Any, measure: str, impl: str) -> None:
         function, ops = built
         benchmark.extra_info["ops"] = ops
         benchmark(function)
+
+
+# --- interleaved rounds: what the report runs ---------------------------------------------------
+#
+# pytest-benchmark times one case after the other: the baseline of a measure runs, then
+# minialchemy, then SQLAlchemy, each for a second or so.  On a shared machine the load can change
+# between them, and a ratio of two figures taken at different moments moves with it (construct
+# measured 1.10x and 1.89x in two runs of the same code).  Here the implementations of a measure
+# take turns instead, round by round, so that the two figures of a ratio are taken next to each
+# other, and the report gives both the ratio of the medians and the median of the round-by-round
+# ratios.
+
+#: timed rounds of each measure (after one warm-up round)
+ROUNDS = 15
+#: calls of a per-operation measure per implementation per round: the fastest is the round's
+#: figure (a call is 10 000 operations, a millisecond or so: one interruption by another process
+#: would otherwise decide a round) ...
+CALLS_PER_ROUND = 5
+#: ... unless the calls so far took this many seconds (SQLAlchemy's, up to 0.1 s a call)
+ROUND_SECONDS = 0.02
+#: SQLAlchemy's statement measures take up to a second a round: it takes part in this many
+#: rounds only (the first ones), each next to that round's baseline
+SQLALCHEMY_STATEMENT_ROUNDS = {"load_10k": 7, "load_100k": 3, "flush_10k": 5}
+
+
+def _time_round(measure: str, built: Any) -> float:
+    """Seconds of one round of one implementation of ``measure`` (set-up untimed)."""
+    if measure in STATEMENT_MEASURES:
+        function, _rows, setup = built
+        args, kwargs = setup()
+        start = time.perf_counter()
+        function(*args, **kwargs)
+        return time.perf_counter() - start
+    function, _ops = built
+    best = float("inf")
+    spent = 0.0
+    for _ in range(CALLS_PER_ROUND):
+        start = time.perf_counter()
+        function()
+        elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        spent += elapsed
+        if spent >= ROUND_SECONDS:
+            break
+    return best
+
+
+def run_interleaved(rounds: int = ROUNDS, only: Optional[list[str]] = None) -> dict[str, Any]:
+    """Every measure (or those named in ``only``), its implementations taking turns for
+    ``rounds`` rounds (after a warm-up round), in alternating order (baseline first in one
+    round, last in the next).  Returns, per measure and implementation, the seconds per
+    operation of each round (``None`` for a round it sat out) and the operations per call.
+    Each measure's wall time goes to stderr."""
+    impls = [impl for impl in IMPLEMENTATIONS if impl != "sqlalchemy" or sqlalchemy_wanted()]
+    report: dict[str, Any] = {"backend": _accel.BACKEND, "rounds": rounds, "measures": {}}
+    for measure, factory in MEASURES.items():
+        if only and measure not in only and measure != "empty_loop":
+            continue
+        started = time.perf_counter()
+        cases = {}
+        for impl in impls:
+            if measure == "empty_loop" and impl != "baseline":
+                continue
+            built = factory(impl)
+            if built is not None:
+                cases[impl] = built
+        ops = {impl: (built[1]) for impl, built in cases.items()}
+        per_op: dict[str, list[Optional[float]]] = {impl: [] for impl in cases}
+        for round_number in range(rounds + 1):  # round 0 warms up
+            order = list(cases) if round_number % 2 else list(reversed(cases))
+            for impl in order:
+                sits_out = (impl == "sqlalchemy" and measure in STATEMENT_MEASURES
+                            and round_number > SQLALCHEMY_STATEMENT_ROUNDS.get(measure, rounds))
+                seconds = None if sits_out else _time_round(measure, cases[impl])
+                if round_number:
+                    per_op[impl].append(None if seconds is None else seconds / ops[impl])
+        report["measures"][measure] = {"ops": ops, "seconds_per_op": per_op}
+        sys.stderr.write(f"{measure}: {time.perf_counter() - started:.1f} s\n")
+    return report
 
 
 # --- diagnostics: the garbage collector while loading ---------------------------------------
@@ -418,5 +510,8 @@ if __name__ == "__main__":
 
     if "--gc-profile" in sys.argv:
         print(json.dumps(gc_profile_of_loading()))
+    elif "--interleaved" in sys.argv:
+        # --interleaved [MEASURE ...]: all measures, or the ones named
+        print(json.dumps(run_interleaved(only=sys.argv[sys.argv.index("--interleaved") + 1:] or None)))
     else:
         print(__doc__)

@@ -48,6 +48,23 @@ def test_import_minialchemy_orm_imports_none_of_the_deferred_modules():
     assert printed.strip() == "[]"
 
 
+def test_import_minialchemy_orm_leaves_the_packages_first_use_modules_for_later():
+    """Modules of the package itself that a first query does not need: batched INSERT, DML
+    statements, loader options, ``aliased``, the unit of work (imported by what uses them)."""
+    printed = run_fresh(
+        """
+        import sys
+        import minialchemy.orm
+        later = ("minialchemy.engine.insertmanyvalues", "minialchemy.sql.dml", "minialchemy.orm.aliased",
+                 "minialchemy.orm.strategy_options", "minialchemy.orm.unitofwork", "minialchemy.orm.persistence")
+        print(sorted(name for name in later if name in sys.modules))
+        from minialchemy.orm import aliased, selectinload
+        print(aliased.__module__, selectinload.__module__)
+        """
+    )
+    assert printed.split("\n")[:2] == ["[]", "minialchemy.orm.aliased minialchemy.orm.strategy_options"]
+
+
 def test_a_query_without_echo_does_not_import_logging():
     printed = run_fresh(
         """

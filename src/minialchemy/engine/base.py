@@ -33,7 +33,7 @@ from collections.abc import Mapping
 # sqlite3's import (issue 12's import-time ratio).
 from _thread import _local as _thread_local, allocate_lock as _new_lock
 
-from minialchemy.engine import insertmanyvalues, log
+from minialchemy.engine import log
 from minialchemy.engine.result import CursorResult, row_class
 from minialchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, ResourceClosedError, _truncate_params
 from minialchemy.inspection import Inspector, _inspects
@@ -42,6 +42,7 @@ from minialchemy.sql.compiler import compile_element
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:  # typing is imported by type checkers only: it costs more than the package (issue 12)
     from typing import Any, Iterable, Iterator, Sequence
+    from minialchemy.engine import insertmanyvalues
     from minialchemy.sql.compiler import Compiled
 
 __all__ = ["Engine", "Connection", "Transaction", "create_engine", "Dialect"]
@@ -510,6 +511,8 @@ class Connection:
         (:class:`~minialchemy.exc.InsertManyValuesError` when it fails).  ``parameter_rows`` is
         consumed one statement at a time.
         """
+        from minialchemy.engine import insertmanyvalues  # on first use: a query never needs it (issue 12)
+
         cause = execution_options.get("cause") if execution_options else None
         self._autobegin(cause=cause)
         return insertmanyvalues.execute_batches(self, compiled, parameter_rows, rows_total, cause)
@@ -601,6 +604,8 @@ class Connection:
         None: enough of them, the engine allows it, SQLite has RETURNING, an INSERT of bound
         values into a table whose key is a rowid alias that no parameter set gives a value and
         that is not at its largest rowid."""
+        from minialchemy.engine import insertmanyvalues  # on first use (execute_insertmanyvalues)
+
         engine = self.engine
         if (
             len(parameters) < insertmanyvalues.MIN_BATCH_ROWS

@@ -4,13 +4,12 @@ Names as in ``sqlalchemy.orm``: ``DeclarativeBase``, ``Mapped``, ``mapped_column
 ``relationship``, ``registry``, ``Session``, ``sessionmaker``.  The hot paths (identity map,
 instrumentation) are twins chosen by :mod:`minialchemy._accel`.
 
-The loader options (``selectinload``, ``joinedload``, ``Load``...) are imported on first use
-(:func:`__getattr__`): a program that uses none of them never loads their module.
+The loader options (``selectinload``, ``joinedload``, ``Load``...) and ``aliased`` are imported
+on first use (:func:`__getattr__`): a program that uses none of them never loads their module.
 """
 
 from minialchemy._accel import import_lazy_name
 from minialchemy.orm import exc
-from minialchemy.orm.aliased import aliased
 from minialchemy.orm.decl_api import DeclarativeBase, Mapped, MappedColumn, mapped_column, registry
 from minialchemy.orm.mapper import Mapper, class_mapper, object_mapper
 from minialchemy.orm.relationship_clauses import with_parent
@@ -47,6 +46,7 @@ __all__ = [
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers treat it as True)
 if TYPE_CHECKING:  # type checkers see the lazy names as the plain imports they stand for
+    from minialchemy.orm.aliased import aliased
     from minialchemy.orm.strategy_options import (
         Load,
         contains_eager,
@@ -62,11 +62,12 @@ _LAZY_NAMES = dict.fromkeys(
     ("Load", "contains_eager", "joinedload", "lazyload", "noload", "raiseload", "selectinload"),
     "minialchemy.orm.strategy_options",
 )
+_LAZY_NAMES["aliased"] = "minialchemy.orm.aliased"
 
 
 def __getattr__(name: str) -> object:
-    """``minialchemy.orm.selectinload`` and the other loader options, imported on first use
-    (issue 12's import time)."""
+    """``minialchemy.orm.selectinload``, the other loader options and ``aliased``, imported on
+    first use (issue 12's import time)."""
     return import_lazy_name(globals(), _LAZY_NAMES, name)
 
 

@@ -1138,6 +1138,18 @@ def _is_in(identity_set: Any, obj: Any) -> bool:
     return obj in identity_set
 
 
+#: "not looked up yet" (``_relationships_changed``)
+_NOT_READ = object()
+
+
+def _held_ids(state: Any, key: str) -> set[int] | None:
+    """The ids of the members collection ``key`` held when loaded or last flushed (its
+    committed value), or None when none is recorded: one set, so that each membership test is
+    one lookup instead of a scan of the collection (quadratic in a long one)."""
+    members = state.committed_state.get(key)
+    return None if members is None else {id(member) for member in members}
+
+
 def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
     """Whether a loaded relationship of a persistent object changed since the last flush in a
     way the foreign keys do not say yet: a collection lost an object or gained one not
@@ -1153,12 +1165,14 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
         pairs = prop.fk_attr_keys()
         value = d[key]
         if prop.uselist:
+            # the ids of the members it held when loaded (or flushed), read once when needed
+            held: Any = _NOT_READ
             removed = getattr(value, "_removed", None)
             if removed:
                 # a net change only if a member it held when loaded (or flushed) is gone: one
                 # appended since and removed again is none (SQLAlchemy's collection history)
-                members = d[state_key].committed_state.get(key)
-                if members is None or any(any(item is member for member in members) for item in removed):
+                held = _held_ids(d[state_key], key)
+                if held is None or any(id(item) in held for item in removed):
                     return True
             for item in value:
                 item_state = item.__dict__.get(state_key)
@@ -1167,13 +1181,15 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
                 if any(many not in item.__dict__ for _, many in pairs):
                     # the child's foreign key is expired (unknown): as in SQLAlchemy, the
                     # collection's history decides; a member since it was loaded is no change
-                    members = d[state_key].committed_state.get(key)
-                    if members is not None and not any(member is item for member in members):
+                    if held is _NOT_READ:
+                        held = _held_ids(d[state_key], key)
+                    if held is not None and id(item) not in held:
                         return True
                     continue
                 if any(item.__dict__.get(many) != d.get(one) for one, many in pairs):
-                    members = d[state_key].committed_state.get(key)
-                    if members is not None and not any(member is item for member in members):
+                    if held is _NOT_READ:
+                        held = _held_ids(d[state_key], key)
+                    if held is not None and id(item) not in held:
                         return True  # a member since the last flush
         elif prop.direction == "MANYTOONE":
             if any(many not in d for _, many in pairs):
