@@ -1202,10 +1202,10 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
             committed = d[state_key].committed_state
             if key not in committed or committed[key] is value:
                 continue  # not set since the last flush (or set back)
-            for one, many in pairs:
-                target = None if value is None else value.__dict__.get(one)
-                if value is not None and target is None or d.get(many) != target:
-                    return True
+            if value is not None:
+                return True  # another object, even one with the same key: SQLAlchemy's history compares references (seed 17)
+            if any(d.get(many) is not None for _, many in pairs):
+                return True  # set to None while the foreign key still names a row
     return False
 
 

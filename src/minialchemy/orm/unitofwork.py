@@ -900,8 +900,8 @@ class _Planner:
                             elif child_state.session_id == session.hash_key:
                                 self.expunges.append(child)
                             continue
-                        if child_state.key is None and child_state.session_id is None:
-                            continue
+                        if child_state.session_id != session.hash_key:
+                            continue  # outside the session (transient, detached): nothing written, as SQLAlchemy
                         child_d = child.__dict__
                         if all(child_d.get(many) == d.get(one) for one, many in prop.fk_attr_keys()):
                             self._plan_null(child, prop, None)
