@@ -64,7 +64,7 @@ from minialchemy._ext.identity cimport (
 )
 from cpython.dict cimport (
     PyDict_GetItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_DelItem, PyDict_Contains,
-    PyDict_Next,
+    PyDict_Next, PyDict_Update,
 )
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -550,6 +550,8 @@ cdef class InstrumentedObject:
         # defines one: then a column's value is set here, without PyObject_SetAttr looking the
         # attribute up a second time
         cdef bint own_setattr = minialchemy_same_setattr(tp, <PyTypeObject*>InstrumentedObject)
+        if own_setattr and _init_columns_at_once(self, tp, kwargs):
+            return
         for key, value in kwargs.items():
             attribute = _class_attribute(tp, key)
             if attribute == NULL:
@@ -593,6 +595,34 @@ cdef class InstrumentedObject:
         if callback is not None:
             state._on_collected = None
             callback(state)
+
+
+cdef inline bint _init_columns_at_once(InstrumentedObject obj, PyTypeObject* tp, dict kwargs) except -1:
+    """``__init__``'s loop in one step for the usual new object: no state yet (so no write is
+    recorded), an empty ``__dict__``, and a column for every keyword.  Then the keywords' dict
+    is copied into ``__dict__`` whole (CPython copies a dict into an empty one by cloning its
+    table): the same keys, values and order that setting them one by one leaves, for about a
+    third of the work.  False, having changed nothing, when the loop must do it."""
+    cdef PyObject* attribute
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef Py_ssize_t position = 0
+    cdef bint container = False
+    if obj._sa_state != NULL or not minialchemy_has_instance_dict(obj):
+        return False
+    d = _own_dict(obj)
+    if _dict_size(d) != 0:
+        return False
+    while PyDict_Next(kwargs, &position, &key, &value):
+        attribute = _class_attribute(tp, <object>key)
+        if attribute == NULL or Py_TYPE(<object>attribute) != <PyTypeObject*>ColumnAttribute:
+            return False
+        if PyType_IS_GC(Py_TYPE(<object>value)):
+            container = True
+    if container and minialchemy_gc_untracked(obj):
+        PyObject_GC_Track(obj)  # as _keep_track for each value
+    PyDict_Update(d, kwargs)
+    return True
 
 
 cdef inline int _set_column(InstrumentedObject obj, ColumnAttribute column, object value) except -1:
