@@ -282,6 +282,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         index = self.pick(choice)
         if self.row_is_gone(index) or self.reattach_displaced_by_rollback(index) or self.switches_a_row(index):
             return
+        if self.mixes_keys([self.sa.objects[index]]):
+            return
         label = f"session.add(#{index})"
         if self.related_to_marked(index):
             self.refused_by_minialchemy_only(label, lambda side: side.session.add(side.objects[index]))
@@ -294,6 +296,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     def add_all(self, choices: list[int]) -> None:
         indices = [self.pick(c) for c in choices]
         if any(self.row_is_gone(i) or self.reattach_displaced_by_rollback(i) or self.switches_a_row(i) for i in indices):
+            return
+        if self.mixes_keys([self.sa.objects[i] for i in indices]):
             return
         label = f"session.add_all({indices})"
         refused = [i for i in indices if self.related_to_marked(i)]
@@ -369,6 +373,27 @@ class DifferentialMachine(RuleBasedStateMachine):
             return False
         joining = [obj, obj.__dict__.get("user")] if isinstance(obj, SA.Address) else [obj]
         return any(isinstance(u, SA.User) and u.__dict__.get("id") in marked for u in joining)
+
+    def mixes_keys(self, roots: list[Any]) -> bool:
+        """Whether bringing SQLAlchemy-side objects ``roots`` into the session (with what their
+        save-update cascade reaches) would give the next flush new objects of one class with
+        and without a primary key.  A new object flushed and rolled back keeps the key its
+        INSERT generated (in both libraries); minialchemy INSERTs the objects with a key first,
+        SQLAlchemy in the order they were added, so the generated keys (or a duplicate key)
+        differ (docs/differences.md, "Objects with and without a primary key in one flush",
+        differential seed 15).  The program does not bring in such a mix."""
+        joining = []
+        for root in roots:
+            state = SA.root.inspect(root)
+            reached = [root, *(item[0] for item in state.mapper.cascade_iterator("save-update", state))]
+            joining += [obj for obj in reached if SA.root.inspect(obj).transient]
+        if not joining:
+            return False
+        for cls in (SA.User, SA.Address):
+            new = [obj for obj in [*self.sa.session.new, *joining] if isinstance(obj, cls)]
+            if len({obj.__dict__.get("id") is None for obj in new}) > 1:
+                return True
+        return False
 
     def reattach_displaced_by_rollback(self, index: int) -> bool:
         """Whether held object ``index`` is detached and another object for its row was deleted
@@ -547,6 +572,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         collection = self.mini.objects[u].__dict__.get("addresses")
         if collection is not None and any(item is self.mini.objects[a] for item in collection):
             return  # the same object twice in one list: see docs/differences.md
+        if self.in_session(u) and self.mixes_keys([self.sa.objects[a]]):
+            return  # the append cascades the address into the session (see mixes_keys)
         label = f"#{u}.addresses.append(#{a})"
         if self.relating_refused(u, a):
             self.refused_by_minialchemy_only(label, lambda side: side.objects[u].addresses.append(side.objects[a]))
@@ -571,6 +598,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     def set_address_user(self, address: int, user: int, to_none: bool) -> None:
         a = self.pick(address, "Address")
         u = None if to_none else self.pick(user, "User")
+        if u is not None and self.in_session(a) and self.mixes_keys([self.sa.objects[u]]):
+            return  # the set cascades the user into the session (see mixes_keys)
         label = f"#{a}.user = #{u}"
         if u is not None and self.relating_refused(a, u):
             self.refused_by_minialchemy_only(label, lambda side: setattr(side.objects[a], "user", side.objects[u]))
@@ -601,15 +630,23 @@ class DifferentialMachine(RuleBasedStateMachine):
             # since the last flush: SQLAlchemy's next flush would not delete it yet
             # (docs/differences.md, "Deleting an object appended to a collection since the last
             # flush").  The relations are flushed first.
+            if self.sa.state_of(self.sa.objects[index]) == "detached":
+                # related while detached: no flush writes the relation (SQLAlchemy warns that the
+                # user is not in the session), and session.delete() attaches the user with it
+                # still pending; SQLAlchemy's flush then leaves such an address's old key,
+                # minialchemy clears it (docs/differences.md, same section, differential seed 15)
+                self.log.append(f"session.delete(#{index}) [not run: related while detached]")
+                return
             self.both("session.flush() [before deleting an object related since the last flush]", lambda side: side.session.flush())
         self.both(f"session.delete(#{index})", lambda side: side.session.delete(side.objects[index]))
 
     def related_since_flush(self, index: int) -> bool:
         """Whether held object ``index`` is a persistent user that an address in the session
         was related to since the last flush (its ``user`` set, or appended to its collection),
-        or an address appended to a loaded collection since the last flush."""
+        or an address appended to a loaded collection since the last flush.  A detached object
+        counts as persistent: ``session.delete()`` attaches it."""
         user = self.sa.objects[index]
-        if self.sa.state_of(user) != "persistent":
+        if self.sa.state_of(user) not in ("persistent", "detached"):
             return False
         if isinstance(user, SA.Address):
             address = user
@@ -728,13 +765,21 @@ class DifferentialMachine(RuleBasedStateMachine):
             assert m == s, f"object #{index}: minialchemy {m} != SQLAlchemy {s}{self.program()}"
 
     def foreign_key_loaded_by_sqlalchemy_only(self, index: int) -> bool:
-        """Whether held object ``index`` is an address whose ``user_id`` SQLAlchemy holds and
-        minialchemy neither holds nor has expired: its INSERT wrote NULL without the object
-        holding the value, and a later SELECT of its row loaded it in SQLAlchemy only."""
+        """Whether held object ``index`` is an address whose committed ``user_id`` SQLAlchemy
+        knows and minialchemy does not (it neither held the value nor has it expired, or it
+        was set while not held): its INSERT wrote NULL without the object holding the value,
+        and a later SELECT of its row loaded it in SQLAlchemy only."""
         mini_obj, sa_obj = self.mini.objects[index], self.sa.objects[index]
-        if not isinstance(sa_obj, SA.Address) or "user_id" not in sa_obj.__dict__ or "user_id" in mini_obj.__dict__:
+        if not isinstance(sa_obj, SA.Address) or "user_id" not in sa_obj.__dict__:
             return False
-        return "user_id" not in MINI.root.inspect(mini_obj).expired_attributes
+        sa_history = SA.root.inspect(sa_obj).attrs.user_id.history
+        if not (sa_history.unchanged or sa_history.deleted):
+            return False
+        mini_state = MINI.root.inspect(mini_obj)
+        if "user_id" in mini_state.expired_attributes:
+            return False
+        mini_history = mini_state.attrs.user_id.history
+        return not (mini_history.unchanged or mini_history.deleted)
 
 
 MINI = make_library(minialchemy, minialchemy.orm)

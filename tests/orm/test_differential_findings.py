@@ -774,3 +774,98 @@ def test_an_address_keeps_referring_to_its_deleted_user_after_the_flush(session,
         session.add(address)
     session.commit()
     assert (address.id, None) in address_rows(engine)
+
+
+# --- a column its INSERT left NULL, read on the detached object (issue 9, seed 15) ------------
+
+
+def test_a_column_its_insert_left_null_reads_none_once_detached(session, Address):
+    """Differential seed 15: the address is INSERTed without a user (its ``user_id`` written
+    NULL, the object holding no value) and the session closed.  The value is known, not
+    expired: as in SQLAlchemy, reading it on the detached object gives None and sends nothing,
+    where it raised DetachedInstanceError."""
+    address = Address(email_address="x@example.org")
+    session.add(address)
+    session.flush()
+    session.close()
+    assert address.user_id is None
+
+
+def test_an_expired_column_of_a_detached_object_still_raises(session, Address):
+    from minialchemy.orm.exc import DetachedInstanceError
+
+    address = Address(email_address="x@example.org")
+    session.add(address)
+    session.commit()  # every attribute expired
+    session.close()
+    with pytest.raises(DetachedInstanceError):
+        address.user_id
+
+
+# --- a many-to-one set to the expired object it referred to (issue 9) -------------------------
+
+
+def test_setting_a_many_to_one_to_its_expired_unloaded_target_is_a_change(session, User, Address):
+    """Differential test (fixed run): the address's ``user`` is not loaded and the user it
+    refers to is expired in the identity map.  As SQLAlchemy, the old reference counts as
+    unknown (an expired object is not taken from the identity map without SQL): the set is
+    a net change; the flush writes the same key."""
+    address = session.get(Address, 1)
+    spongebob = session.get(User, 1)
+    session.expire(spongebob)
+    address.user = spongebob
+    assert session.is_modified(address)
+    assert inspect(address).attrs.user.history.added == [spongebob]
+    session.commit()
+    assert address_rows(session.bind)[0] == (1, 1)
+
+
+def test_setting_an_unloaded_many_to_one_to_its_loaded_target_is_no_change(session, User, Address):
+    address = session.get(Address, 1)
+    spongebob = session.get(User, 1)
+    address.user = spongebob
+    assert not session.is_modified(address)
+
+
+# --- an address that left a collection for another user while detached (seed 16) -------------
+
+
+def test_a_detached_address_removed_from_a_collection_keeps_its_row(session, engine, User, Address):
+    """Differential seed 16: the address was flushed into patrick's collection, expunged, and
+    then given another user (through the backref it leaves patrick's collection).  As in
+    SQLAlchemy (which warns), the flush writes nothing for an object outside the session: its
+    row keeps patrick's key, where minialchemy cleared it."""
+    spongebob, patrick = session.get(User, 1), session.get(User, 3)
+    address = session.get(Address, 2)
+    patrick.addresses.append(address)
+    session.flush()
+    session.expunge(address)
+    address.user = spongebob
+    assert patrick.addresses == []
+    session.commit()
+    assert address_rows(engine)[1] == (2, 3)
+
+
+def test_a_detached_address_removed_from_a_collection_directly_keeps_its_row(session, engine, User, Address):
+    sandy = session.get(User, 2)
+    address = sandy.addresses[0]
+    session.expunge(address)
+    sandy.addresses.remove(address)
+    session.commit()
+    assert address_rows(engine)[1] == (2, 2)
+    assert inspect(address).detached
+
+
+# --- a many-to-one set to another object with the same key (seed 17) --------------------------
+
+
+def test_a_many_to_one_set_to_another_object_with_the_same_key_is_a_change(session, engine, User, Address):
+    """Differential seed 17: a new ``User(id=1)`` (never added) takes spongebob's address
+    through the backref.  The foreign key would not change, but the reference did: as in
+    SQLAlchemy, whose history compares references by identity, the address is modified."""
+    session.get(User, 1)
+    address = session.get(Address, 1)
+    stranger = User(id=1, name="patrick")
+    stranger.addresses.append(address)
+    assert session.is_modified(address)
+    assert inspect(address).attrs.user.history.added == [stranger]

@@ -298,6 +298,8 @@ class Mapper:
 
         session = state.session
         if session is None:
+            if self._written_null_by_insert(state, key):
+                return  # the descriptor reads None, as SQLAlchemy does
             obj = state.obj()
             raise DetachedInstanceError(
                 f"Instance {_instance_str(obj)} is not bound to a Session; attribute refresh "
@@ -314,7 +316,18 @@ class Mapper:
             )
         session._load_expired_state(state, key)
 
-    def __repr__(self) -> str:
+    def _written_null_by_insert(self, state: Any, key: str) -> bool:
+        """Whether column attribute ``key`` of a detached object is one its INSERT wrote as
+        NULL: never held, not expired, and no server default (the INSERT writes every column
+        it has no value for as NULL, except those the database fills).  Its value is known,
+        so reading it on the detached object gives None instead of DetachedInstanceError
+        (differential seed 15)."""
+        if key not in self._column_attr_keys_set:
+            return False
+        if key in state.expired_attributes:
+            return False
+        column = self._props[key].column
+        return column.server_default is None and not column.is_autoincrement_pk
         return f"<Mapper at 0x{id(self):x}; {self.class_.__name__}>"
 
 

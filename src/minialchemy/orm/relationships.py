@@ -717,12 +717,21 @@ def _remove_from_reverse_collection(item: Any, key: str, owner: Any) -> None:
 def _record_committed_reference(state: Any, key: str) -> None:
     """Before the first change of a many-to-one reference of a persistent object since it was
     loaded or flushed: remember the loaded one (NO_VALUE if it was not loaded), for its history
-    (:mod:`minialchemy.orm.attributes`)."""
+    (:mod:`minialchemy.orm.attributes`).  A target found expired in the identity map does not
+    count as known, as in SQLAlchemy (it is not taken without SQL): setting the reference to
+    it is then a change."""
     if state.key is not None:
         committed = state.committed_state
         if key not in committed:
             d = state.dict
-            committed[key] = d[key] if key in d else _reference_in_identity_map(state, key)
+            if key in d:
+                committed[key] = d[key]
+                return
+            found = _reference_in_identity_map(state, key)
+            if found is not None and found is not _accel.instrumentation.NO_VALUE:
+                if _accel.instrumentation.instance_state(found).expired:
+                    found = _accel.instrumentation.NO_VALUE
+            committed[key] = found
 
 
 def _held_reference(state: Any, key: str) -> Any:
