@@ -450,6 +450,18 @@ cdef extern from *:
         return PyDict_DelItem(d, key);
     #endif
     }
+
+    /* A new dict with room for n entries, so that filling it does not resize it again and again:
+       _PyDict_NewPresized is in cpython/dictobject.h on 3.10-3.12; elsewhere an empty dict
+       (PyDict_New), which grows as it is filled. */
+    static inline PyObject* minialchemy_dict_presized(Py_ssize_t n) {
+    #if !defined(MINIALCHEMY_PUBLIC_CAPI_ONLY) && PY_VERSION_HEX < 0x030D0000
+        return _PyDict_NewPresized(n);
+    #else
+        (void)n;
+        return PyDict_New();
+    #endif
+    }
     """
     PyObject* minialchemy_type_lookup(PyTypeObject* type, object name)
     bint minialchemy_has_instance_dict(object obj)
@@ -459,6 +471,7 @@ cdef extern from *:
     PyObject* minialchemy_dict_get_known_hash(object d, object key, Py_hash_t hash) except? NULL
     int minialchemy_dict_set_known_hash(object d, object key, object value, Py_hash_t hash) except -1
     int minialchemy_dict_discard(object d, object key) except -1
+    dict minialchemy_dict_presized(Py_ssize_t n)
     bint MINIALCHEMY_INLINE_VALUES
     bint MINIALCHEMY_INLINE_STORE
     bint minialchemy_gc_untracked(object obj) noexcept

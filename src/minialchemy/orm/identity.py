@@ -398,12 +398,18 @@ class IdentityMap:
     def replace(self, key: Hashable, obj: object) -> object:
         """Store *obj* under *key*, held weakly; return the live object it displaces, or None.
 
-        Replacing an object with itself changes nothing and returns it.
+        Replacing an object with itself changes nothing and returns it.  The key is split once,
+        for the look-up and the store (a flush replaces every new object it INSERTs).
         """
-        previous = self.get(key)
-        if previous is obj:
-            return previous
-        self._store(key, obj)
+        split = split_key(key)
+        if split is None:
+            self._store(key, obj)  # raises the ValueError that says what an identity key is
+        cls, map_key = split
+        entries = self._class_entries(cls)
+        entry = entries.get(map_key)
+        previous = None if entry is None else entry()
+        if previous is not obj:
+            entries[map_key] = self._new_entry(cls, map_key, obj)
         return previous
 
     def discard(self, key: Hashable, obj: object = None) -> None:

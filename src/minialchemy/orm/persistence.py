@@ -241,8 +241,11 @@ def runs_by_columns(
         dict_of = _dict_of
     if len(plan.pk_keys) == 1 and set(plan._optional) <= set(plan.pk_keys):
         # fast path: only the (single-column) primary key may be left out, and within one
-        # step either every object left it out or none did (the plan splits them so)
-        return [(plan.columns_for(dict_of(objects[0])), list(objects))]
+        # step either every object left it out or none did (the plan splits them so).  The
+        # step's own list is the run, not a copy: a list of 100 000 objects costs a write to
+        # each object's reference count when it is made and again when it is freed, and those
+        # objects are no longer in the CPU's caches
+        return [(plan.columns_for(dict_of(objects[0])), objects if type(objects) is list else list(objects))]
     columns_for = plan.columns_for
     return [(keys, list(run)) for keys, run in groupby(objects, key=lambda o: columns_for(dict_of(o)))]
 
@@ -255,28 +258,32 @@ class FilledKeys:
     """The primary-key attributes INSERTs filled in, so that a failed flush can take them back
     (the objects are pending again, without an id).  Iterating gives ``(object, key)`` pairs.
 
-    Kept as runs (a batch's list of objects and one key), not one pair per object: a flush of
-    100 000 objects would otherwise make 100 000 tuples that live until its end, and long-lived
-    allocations are what drives CPython's full garbage collections (a tenth of a second each at
-    that size, measured)."""
+    Kept as runs (a list of objects, the part of it a batch filled, and one key), not one pair
+    per object: a flush of 100 000 objects would otherwise make 100 000 tuples that live until
+    its end, and long-lived allocations are what drives CPython's full garbage collections (a
+    tenth of a second each at that size, measured).  Nor a slice of the list per batch: a slice
+    writes to the reference count of each object it holds, twice."""
 
     __slots__ = ("_runs", "_marked", "_marked_count")
 
     def __init__(self) -> None:
-        self._runs: list[tuple[Sequence[Any], str]] = []
+        #: (objects, start, stop, attribute key): objects[start:stop] got a value for the key
+        self._runs: list[tuple[Sequence[Any], int, int, str]] = []
         #: the runs whose objects were made persistent with their keys (``emit_insert_batched``'s
         #: ``fill_batch``): their positions in ``_runs``, and how many objects they hold
         self._marked: list[int] = []
         self._marked_count = 0
 
     def add(self, obj: Any, key: str) -> None:
-        self._runs.append(((obj,), key))
+        self._runs.append(((obj,), 0, 1, key))
 
-    def add_run(self, objects: Sequence[Any], key: str, marked: bool = False) -> None:
+    def add_run(self, objects: Sequence[Any], key: str, marked: bool = False, start: int = 0, stop: int | None = None) -> None:
+        """``objects[start:stop]`` (all of them by default) got a value for ``key``."""
+        stop = len(objects) if stop is None else stop
         if marked:
             self._marked.append(len(self._runs))
-            self._marked_count += len(objects)
-        self._runs.append((objects, key))
+            self._marked_count += stop - start
+        self._runs.append((objects, start, stop, key))
 
     def not_marked(self, objects: Sequence[Any]) -> list[Any]:
         """Those of ``objects`` that no run added with ``marked=True`` holds, in order (the
@@ -285,16 +292,20 @@ class FilledKeys:
             return list(objects)
         if self._marked_count == len(objects):
             return []
-        marked = {id(obj) for index in self._marked for obj in self._runs[index][0]}
+        marked = {id(obj) for index in self._marked for obj in self._run_objects(index)}
         return [obj for obj in objects if id(obj) not in marked]
 
+    def _run_objects(self, index: int) -> Sequence[Any]:
+        objects, start, stop, _ = self._runs[index]
+        return objects[start:stop]
+
     def __iter__(self) -> Iterator[tuple[Any, str]]:
-        for objects, key in self._runs:
-            for obj in objects:
+        for index, (_, _, _, key) in enumerate(self._runs):
+            for obj in self._run_objects(index):
                 yield obj, key
 
     def __len__(self) -> int:
-        return sum(len(objects) for objects, _ in self._runs)
+        return sum(stop - start for _, start, stop, _ in self._runs)
 
     def undo(self) -> None:
         """Remove the filled-in values again."""
@@ -392,7 +403,7 @@ def emit_insert_batched(
             params = (_process(instrumentation.insert_params(o.__dict__, ordered), compiled, processors) for o in run)
         for batch in connection.execute_insertmanyvalues(compiled, params, rows_total=len(run), execution_options=options):
             fill(run, batch.start, batch.keys, pk)
-            filled.add_run(run[batch.start:batch.start + len(batch)], pk, marked=fill is fill_batch)
+            filled.add_run(run, pk, marked=fill is fill_batch, start=batch.start, stop=batch.start + len(batch))
     return filled
 
 

@@ -90,13 +90,17 @@ class _WeakObjectList:
         self._compact_at = self._MIN_COMPACT_AT
 
     def add_states(self, states: list[Any]) -> None:
-        """Remember the objects of ``states`` (weakly, through their states)."""
+        """Remember the objects of ``states`` (weakly, through their states).  The caller hands
+        ``states`` over: an empty list keeps it as its own instead of copying it."""
         if len(self._states) + len(states) >= self._compact_at:
             # doubled: drop the states of objects gone since, among those held already (the
             # ones being added belong to objects just flushed, alive)
             self._states = [state for state in self._states if state.obj() is not None]
             self._compact_at = max(self._MIN_COMPACT_AT, 2 * (len(self._states) + len(states)))
-        self._states.extend(states)
+        if self._states:
+            self._states.extend(states)
+        else:  # (the flush's own new list: kept, not copied)
+            self._states = states
 
     def discard(self, obj: Any) -> None:
         """Nothing to do (see the class docstring)."""

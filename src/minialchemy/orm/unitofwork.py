@@ -43,6 +43,7 @@ methods, with each step's name as the cause in the echo log.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 
 from minialchemy import _accel
@@ -290,7 +291,9 @@ class _FlushRun:
         self.filled: list[persistence.FilledKeys] = []
         #: set once a step ran that may have changed objects' values since the plan was made
         self.objects_changed = False
-        self.inserted: list[Any] = []  # every object INSERTed, in order
+        #: the objects of each INSERT step, in order (the steps' own lists, not one list of
+        #: every object: see persistence.runs_by_columns on what a list of them costs)
+        self.inserted: list[Sequence[Any]] = []
         #: objects written whose collections hold what the database holds once the flush ends
         self.written_with_relationships: list[Any] = []
         self.direct_writes = plan.direct_writes
@@ -570,7 +573,7 @@ class InsertRows(FlushStep):
         unmarked = filled.not_marked(objects)
         if unmarked:
             run.session._mark_flushed_inserts(mapper, unmarked)
-        run.inserted.extend(objects)
+        run.inserted.append(objects)
         if mapper._relationship_keys:
             run.written_with_relationships.extend(objects)
 
@@ -912,9 +915,10 @@ class _Planner:
     def _saved_by_mapper(self) -> dict[Mapper, list[Any]]:
         """The new and modified objects the flush saves, by mapper, in the order they joined
         the session (one pass, a C loop in the compiled twin: a flush of 100 000 objects
-        spent most of its planning time here when it was a Python loop)."""
+        spent most of its planning time here when it was a Python loop; the two sets are
+        chained, not copied into a list first)."""
         session = self.session
-        return _accel.instrumentation.group_by_mapper([*session._new, *session._modified], self.deleted_ids)
+        return _accel.instrumentation.group_by_mapper(itertools.chain(session._new, session._modified), self.deleted_ids)
 
     def _adjust_saved(self, saved: dict[Mapper, list[Any]]) -> None:
         """Orphans and deleted parents' children change what is saved: expunged pending orphans
@@ -1585,11 +1589,11 @@ def _run(session: Session, plan: FlushPlan, cause: str) -> None:
         _clear_removed(obj)
     # the inserted objects leave session.new (one clear() when nothing else joined it)
     inserted = run.inserted
-    if not session._work_added_during_flush and len(session._new) == len(inserted):
+    if not session._work_added_during_flush and len(session._new) == sum(map(len, inserted)):
         session._new.clear()
     else:
         discard = session._new.discard
-        for obj in inserted:
+        for obj in itertools.chain.from_iterable(inserted):
             discard(obj)
 
 
