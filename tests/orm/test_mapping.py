@@ -164,6 +164,10 @@ def test_inspect_class_returns_its_mapper(User):
     assert mapper.local_table is User.__table__
 
 
+def test_mapper_repr_names_its_class(User):
+    assert repr(inspect(User)) == f"<Mapper at 0x{id(inspect(User)):x}; User>"
+
+
 def test_mapper_lists_columns_and_primary_key(User):
     mapper = inspect(User)
     assert set(mapper.columns.keys()) == {"id", "name", "fullname"}

@@ -328,6 +328,8 @@ class Mapper:
             return False
         column = self._props[key].column
         return column.server_default is None and not column.is_autoincrement_pk
+
+    def __repr__(self) -> str:
         return f"<Mapper at 0x{id(self):x}; {self.class_.__name__}>"
 
 
