@@ -869,3 +869,46 @@ def test_a_many_to_one_set_to_another_object_with_the_same_key_is_a_change(sessi
     stranger.addresses.append(address)
     assert session.is_modified(address)
     assert inspect(address).attrs.user.history.added == [stranger]
+
+
+# --- what a rolled-back flush left in a transient object (seed 28) ----------------------------
+
+
+def test_add_reaches_the_user_an_address_left_after_a_rolled_back_flush(session, User, Address):
+    """Differential seed 28: a new address and user flushed together, rolled back (both
+    transient again, still related), then parted.  As in SQLAlchemy, ``add(address)`` still
+    reaches the user through what the flush left (the reference's history), and makes it
+    pending too."""
+    address = Address(email_address="new@example.com")
+    session.add(address)
+    user = User(id=22, name="new")
+    address.user = user
+    session.flush()
+    session.rollback()
+    assert inspect(address).transient and inspect(user).transient
+    user.addresses.remove(address)
+    assert address.user is None
+    session.add(address)
+    assert inspect(address).pending and inspect(user).pending
+    assert user in session.new
+
+
+def test_add_reaches_the_address_a_user_lost_after_a_rolled_back_flush(session, User, Address):
+    user = User(id=22, name="new")
+    address = Address(email_address="new@example.com")
+    session.add(user)
+    user.addresses.append(address)
+    session.flush()
+    session.rollback()
+    user.addresses.remove(address)
+    session.add(user)
+    assert inspect(address).pending
+    assert inspect(user).attrs.addresses.history.deleted == [address]
+
+
+def test_add_does_not_reach_a_user_an_address_never_flushed_held_before(session, User, Address):
+    first, second = User(id=31, name="first"), User(id=32, name="second")
+    address = Address(email_address="new@example.com", user=first)
+    address.user = second
+    session.add(address)
+    assert inspect(first).transient and inspect(second).pending

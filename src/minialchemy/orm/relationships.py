@@ -719,8 +719,17 @@ def _record_committed_reference(state: Any, key: str) -> None:
     loaded or flushed: remember the loaded one (NO_VALUE if it was not loaded), for its history
     (:mod:`minialchemy.orm.attributes`).  A target found expired in the identity map does not
     count as known, as in SQLAlchemy (it is not taken without SQL): setting the reference to
-    it is then a change."""
-    if state.key is not None:
+    it is then a change.
+
+    An object not in the database yet records what it holds too, as SQLAlchemy does: nothing
+    (NO_VALUE) on its first set, but what a flush left in it when the flush was rolled back
+    (the flush and the rollback start its history again): ``add()``'s cascade still reaches the
+    user an address left since (differential seed 28)."""
+    if state.key is None:
+        committed = state.committed_state
+        if key not in committed:
+            committed[key] = state.dict.get(key, _accel.instrumentation.NO_VALUE)
+    else:
         committed = state.committed_state
         if key not in committed:
             d = state.dict
@@ -772,10 +781,12 @@ def _reference_in_identity_map(state: Any, key: str) -> Any:
 
 def _record_committed_members(state: Any, key: str, members: Iterable[Any] | None) -> None:
     """Before the first change of a collection since it was loaded or flushed: remember its
-    members (none for an object not yet INSERTed, or a collection not loaded), for its history."""
+    members (none for a collection not loaded), for its history.  An object not in the database
+    yet remembers them too: none on a new object, those a rolled-back flush left in it after a
+    rollback made it transient again (SQLAlchemy's cascade still reaches one removed since)."""
     committed = state.committed_state
     if key not in committed:
-        committed[key] = list(members) if members is not None and state.key is not None else []
+        committed[key] = list(members) if members is not None else []
 
 
 def _touch(state: Any) -> None:
