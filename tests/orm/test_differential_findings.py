@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from minialchemy import inspect, text
+from minialchemy import insert, inspect, text
 from minialchemy.exc import IntegrityError, InvalidRequestError, PendingRollbackError
 
 
@@ -912,3 +912,59 @@ def test_add_does_not_reach_a_user_an_address_never_flushed_held_before(session,
     address.user = second
     session.add(address)
     assert inspect(first).transient and inspect(second).pending
+
+
+# --- Session.get of an expired object when the autoflush fails on another object (seed 26) ----
+
+
+def get_sandy_while_the_autoflush_fails(session, User):
+    """Load sandy; delete a user whose row a rolled-back Core INSERT made (gone); ask for sandy
+    again once expired: the autoflush fails, and ``get()`` refuses."""
+    sandy = session.get(User, 2)
+    session.execute(insert(User.__table__), [{"id": 8, "name": "ghost"}])
+    ghost = session.get(User, 8)
+    session.rollback()
+    session.delete(ghost)
+    with pytest.raises(PendingRollbackError):
+        session.get(User, 2)
+    return sandy, ghost
+
+
+def test_get_of_an_expired_object_refuses_when_its_autoflush_failed(session, engine, User):
+    """Differential seed 26: deleting an expired user whose row a rolled-back Core INSERT made
+    fails the flush (its row is gone: ObjectDeletedError).  ``Session.get`` of another expired
+    user autoflushes first: as SQLAlchemy, it does not answer None (sandy's row is there) but
+    refuses, the session waiting for ``rollback()``; until then sandy reports deleted in both."""
+    sandy, ghost = get_sandy_while_the_autoflush_fails(session, User)
+    assert inspect(sandy).deleted and inspect(ghost).persistent
+
+
+def test_the_rollback_after_a_get_refused_by_its_autoflush_gives_the_object_back(session, engine, User):
+    """The same, then ``rollback()``: sandy is persistent again, the same object, with her row
+    (SQLAlchemy leaves her deleted and loads a second object: docs/differences.md, "An object
+    `Session.get()` was asked for when its autoflush failed")."""
+    sandy, ghost = get_sandy_while_the_autoflush_fails(session, User)
+    session.rollback()
+    assert session.get(User, 2) is sandy
+    assert sandy.name == "sandy"
+    assert inspect(sandy).persistent and inspect(ghost).persistent
+
+
+# --- a detached copy appended back to the collection its key already names ---------------------
+
+
+def test_appending_a_member_whose_key_names_the_owner_already_is_a_change(session, User, Address):
+    """Found by the differential test's CI programs: a detached address whose ``user_id``
+    already names spongebob, appended to spongebob's loaded collection.  The foreign key will
+    not change, but the collection did: as SQLAlchemy (the collection's history), spongebob is
+    modified."""
+    address = session.get(Address, 2)
+    address.user_id = 1
+    session.flush()
+    session.close()
+    spongebob = session.get(User, 1)
+    spongebob.addresses  # loaded: only address 1 (the flush was rolled back by close())
+    spongebob.addresses.append(address)
+    assert session.is_modified(spongebob)
+    assert spongebob in session.dirty
+    assert inspect(spongebob).attrs.addresses.history.added == [address]
