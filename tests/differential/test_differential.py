@@ -60,7 +60,7 @@ import pytest
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
 
-from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, assume, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule  # noqa: E402
 
@@ -237,10 +237,22 @@ class DifferentialMachine(RuleBasedStateMachine):
         mini, sa = outcome(self.mini, operation), outcome(self.sa, operation)
         if step:
             self.log.append(f"{label} -> {sa}")
+        if mini != sa and self.sqlalchemy_collection_bug(sa):
+            # docs/differences.md, "SQLAlchemy's own errors": its session cannot go on, so the
+            # program is dropped (differential seed 36)
+            assume(False)
         if mini != sa:
             errors = "".join(f"\n{side.lib.name} raised:\n{side.last_error}" for side, result in ((self.mini, mini), (self.sa, sa)) if result[0] == "raised")
             raise AssertionError(f"{label}: minialchemy {mini} != SQLAlchemy {sa}{self.program()}{errors}")
         return mini
+
+    def sqlalchemy_collection_bug(self, sa: Any) -> bool:
+        """Whether SQLAlchemy's outcome is a ValueError from inside its collection code: the
+        flush replays a backref change queued on an unloaded collection (an address appended to
+        a user's collection by ``Address(user=user)``, then ``rollback()``, the address given
+        another user, the first user deleted, ``commit()``), and removes from a list what it
+        does not hold (docs/differences.md)."""
+        return sa == ("raised", "ValueError") and "sqlalchemy/orm/collections.py" in self.sa.last_error
 
     def program(self) -> str:
         """The operations run so far, for the failure message."""
@@ -535,12 +547,27 @@ class DifferentialMachine(RuleBasedStateMachine):
             # neither side is asked (a read of a held value changes nothing)
             self.log.append(f"#{index}.user_id [not compared: SQLAlchemy's flush wrote it outside the session]")
             return
+        if attribute == "user" and self.reference_taken_by_one_flush_only(index):
+            self.log.append(f"#{index}.user [not compared: one library's flush filled it in]")
+            return
 
         def run(side: Side) -> Any:
             value = getattr(side.objects[index], attribute)
             return list(value) if attribute == "addresses" else value
 
         self.both(f"#{index}.{attribute}", run)
+
+    def reference_taken_by_one_flush_only(self, index: int) -> bool:
+        """Whether held object ``index`` is an address outside the session whose ``user`` one
+        side holds and the other does not.  The flush that DELETEs an address fills in its
+        ``user`` from the identity map in both libraries; SQLAlchemy stops at the first deleted
+        address with a user (its order: memory addresses), and loads an expired ``user_id``
+        for it by SQL, minialchemy fills every one whose ``user_id`` is loaded
+        (docs/differences.md, "The user of a deleted address", differential seed 34)."""
+        sa_obj, mini_obj = self.sa.objects[index], self.mini.objects[index]
+        if not isinstance(sa_obj, SA.Address) or self.sa.state_of(sa_obj) not in ("detached", "deleted"):
+            return False
+        return ("user" in sa_obj.__dict__) != ("user" in mini_obj.__dict__)
 
     def note_keys_written_outside(self, session: Any, flush_context: Any) -> None:
         """After each of SQLAlchemy's flushes (an event): its held addresses outside the session

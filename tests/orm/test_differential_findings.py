@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from minialchemy import insert, inspect, text
+from minialchemy import insert, inspect, select, text, update
 from minialchemy.exc import IntegrityError, InvalidRequestError, PendingRollbackError
 
 
@@ -968,3 +968,76 @@ def test_appending_a_member_whose_key_names_the_owner_already_is_a_change(sessio
     assert session.is_modified(spongebob)
     assert spongebob in session.dirty
     assert inspect(spongebob).attrs.addresses.history.added == [address]
+
+
+# --- a lazy many-to-one whose target in the identity map is expired (seed 31) -----------------
+
+
+def test_a_many_to_one_to_an_expired_target_loads_it_and_autoflushes_first(session, engine, User, Address):
+    """Differential seed 31: ``address.user`` finds sandy in the identity map, expired.  As
+    SQLAlchemy (and as ``Session.get``), the lazy load loads her, which autoflushes first:
+    patrick's pending change is written, so patrick is no longer modified."""
+    users = session.scalars(select(User).order_by(User.id)).all()
+    address = session.get(Address, 3)
+    session.expire(users[1])
+    session.expire(users[2])
+    users[2].name = "patricia"
+    assert address.user is users[1]
+    assert "name" in users[1].__dict__
+    assert not session.is_modified(users[2]) and users[2] not in session.dirty
+
+
+def test_a_many_to_one_to_an_expired_target_whose_row_is_gone_is_none(session, User, Address):
+    sandy = session.get(User, 2)
+    address = session.get(Address, 3)
+    session.execute(text("DELETE FROM user_account WHERE id = 2"))
+    session.expire(sandy)
+    assert address.user is None
+    assert inspect(sandy).deleted
+    session.rollback()
+    assert inspect(sandy).persistent
+
+
+# --- a column its INSERT wrote NULL, read in the session ---------------------------------------
+
+
+def test_a_column_its_insert_left_null_reads_none_in_the_session_without_a_select(session, User):
+    """As on a detached object (seed 15), and as SQLAlchemy: the value is known (NULL), so the
+    read sends no SELECT, even when the row changed behind the session's back since."""
+    user = User(name="squidward")
+    session.add(user)
+    session.flush()
+    assert "fullname" not in user.__dict__
+    session.execute(
+        update(User).where(User.id == user.id).values(fullname="Squidward Tentacles"),
+        execution_options={"synchronize_session": False},
+    )
+    assert user.fullname is None
+    session.commit()
+    assert user.fullname == "Squidward Tentacles"
+
+
+# --- the user of a deleted address (seed 34) -----------------------------------------------------
+
+
+def test_the_flush_that_deletes_an_address_fills_in_its_user_from_the_identity_map(session, User, Address):
+    """Differential seed 34: sandy and her address deleted in one flush, the address then
+    expunged: as in SQLAlchemy, ``address.user`` answers sandy (the flush took her from the
+    identity map, without SQL) instead of raising DetachedInstanceError."""
+    sandy = session.get(User, 2)
+    address = session.get(Address, 3)
+    session.delete(address)
+    session.delete(sandy)
+    session.flush()
+    session.expunge(address)
+    assert address.user is sandy
+
+
+def test_the_flush_that_deletes_an_address_sends_no_select_for_its_user(session, sql_log, Address):
+    """Sandy is not in the identity map: nothing is filled in, and nothing is SELECTed for it."""
+    address = session.get(Address, 3)
+    sql_log.clear()
+    session.delete(address)
+    session.flush()
+    assert sql_log.kinds == ["DELETE"]
+    assert "user" not in address.__dict__

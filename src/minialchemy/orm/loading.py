@@ -320,6 +320,12 @@ def load_relationship(session: Any, state: Any, prop: Any, before_sql: Callable[
             pk = tuple(values[k] for k in target._pk_attr_keys)
             hit = session.identity_map.get((target.class_, pk, None))
             if hit is not None:
+                if session._load_cause is None and _accel.instrumentation.instance_state(hit).expired_attributes:
+                    # an expired target is checked as Session.get checks it (SQLAlchemy's lazy
+                    # load takes it from the identity map the same way): a wholly expired one
+                    # is loaded (autoflush, SELECT), and its row being gone gives None
+                    # (differential seed 31).  The flush's own loads take it as it is.
+                    return session.get(target.class_, pk)
                 return hit
         statement = select(target.class_).where(*criteria)
         return _unique(execute_select(session, statement, None, cause=before_sql())).scalars().first()

@@ -296,10 +296,12 @@ class Mapper:
         """Reload an object's expired attributes through its session (called by descriptors)."""
         from minialchemy.orm.exc import DetachedInstanceError
 
+        if state.key is not None and self._written_null_by_insert(state, key):
+            # in the session or not: the descriptor reads None without SQL, as SQLAlchemy does
+            # (its value is known; a SELECT would see any change made behind the session's back)
+            return
         session = state.session
         if session is None:
-            if self._written_null_by_insert(state, key):
-                return  # the descriptor reads None, as SQLAlchemy does
             obj = state.obj()
             raise DetachedInstanceError(
                 f"Instance {_instance_str(obj)} is not bound to a Session; attribute refresh "
@@ -317,11 +319,11 @@ class Mapper:
         session._load_expired_state(state, key)
 
     def _written_null_by_insert(self, state: Any, key: str) -> bool:
-        """Whether column attribute ``key`` of a detached object is one its INSERT wrote as
+        """Whether column attribute ``key`` of an object with a row is one its INSERT wrote as
         NULL: never held, not expired, and no server default (the INSERT writes every column
         it has no value for as NULL, except those the database fills).  Its value is known,
-        so reading it on the detached object gives None instead of DetachedInstanceError
-        (differential seed 15)."""
+        so reading it gives None: no SELECT in the session, no DetachedInstanceError outside
+        it (differential seed 15)."""
         if key not in self._column_attr_keys_set:
             return False
         if key in state.expired_attributes:

@@ -57,6 +57,7 @@ from minialchemy.orm.relationships import (
     MANYTOONE,
     ONETOMANY,
     InstrumentedList,
+    _reference_in_identity_map,
     _replaced_children,
     replaced_children,
 )
@@ -842,6 +843,7 @@ class _Planner:
         while self._deletes_processed < len(self.deleted):  # grows as cascades reach further
             obj = self.deleted[self._deletes_processed]
             self._deletes_processed += 1
+            _take_references_from_identity_map(session, obj)
             for prop in _relationships(type(obj).__mapper__, ONETOMANY):
                 if prop.passive_deletes:
                     children = _as_list(obj.__dict__.get(prop.key))
@@ -1310,6 +1312,20 @@ def _direct_foreign_key_writes(session: Session) -> set[tuple[int, str]]:
                 if key in committed:
                     writes.add((id(obj), key))
     return writes
+
+
+def _take_references_from_identity_map(session: Session, obj: Any) -> None:
+    """The many-to-one references of deleted ``obj`` that are not loaded but whose target the
+    identity map holds (its foreign key loaded, no SQL) are filled in, as SQLAlchemy's flush
+    reads them to see whether they changed: ``address.user`` then still answers once the
+    deleted address is detached (differential seed 34)."""
+    d = obj.__dict__
+    for prop in _relationships(type(obj).__mapper__, MANYTOONE):
+        if prop.key in d or prop.passive_deletes:
+            continue
+        found = _reference_in_identity_map(_state(obj), prop.key)
+        if found is not None and found is not _accel.instrumentation.NO_VALUE:
+            d[prop.key] = found
 
 
 def _relationship_changed(child: Any, parent: Any, prop: RelationshipProperty) -> bool:
