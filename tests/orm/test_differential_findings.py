@@ -1041,3 +1041,22 @@ def test_the_flush_that_deletes_an_address_sends_no_select_for_its_user(session,
     session.flush()
     assert sql_log.kinds == ["DELETE"]
     assert "user" not in address.__dict__
+
+
+# --- an address moved to a user outside the session (seed 37) ---------------------------------
+
+
+def test_an_address_moved_to_a_user_outside_the_session_keeps_its_key(session, engine, User, Address):
+    """Differential seed 37: a transient user (never added) takes sandy's address through its
+    collection; the backref takes it out of sandy's loaded collection.  The address has a new
+    parent, so it is no orphan: as in SQLAlchemy (which warns that the new user is not in the
+    session), the flush writes nothing for it, where minialchemy wrote NULL."""
+    sandy = session.get(User, 2)
+    address = session.get(Address, 2)
+    sandy.addresses  # loaded
+    stranger = User(id=23, name="stranger")
+    stranger.addresses.append(address)
+    assert address.user is stranger and address not in sandy.addresses
+    assert stranger not in session
+    session.commit()
+    assert address_rows(engine)[1] == (2, 2)

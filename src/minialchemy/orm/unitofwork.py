@@ -904,6 +904,11 @@ class _Planner:
                             continue
                         if child_state.session_id != session.hash_key:
                             continue  # outside the session (transient, detached): nothing written, as SQLAlchemy
+                        if _has_other_parent(prop, child, obj):
+                            # it moved to another parent: that parent's key is written (by the
+                            # many-to-one), or, for a parent outside the session, nothing: no
+                            # NULL either, as SQLAlchemy (differential seed 37)
+                            continue
                         child_d = child.__dict__
                         if all(child_d.get(many) == d.get(one) for one, many in prop.fk_attr_keys()):
                             self._plan_null(child, prop, None)
