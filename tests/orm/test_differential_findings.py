@@ -1060,3 +1060,34 @@ def test_an_address_moved_to_a_user_outside_the_session_keeps_its_key(session, e
     assert stranger not in session
     session.commit()
     assert address_rows(engine)[1] == (2, 2)
+
+
+# --- the old value of a many-to-one is found by the foreign key before its change (seed 43) ----
+
+
+def test_a_many_to_one_set_to_none_after_its_expired_key_was_written_keeps_the_written_key(session, engine, Address):
+    """Differential seed 43: the address expired, its ``user_id`` then written (its old value
+    unknown), then ``address.user = None``.  SQLAlchemy finds the old reference by the
+    foreign key's committed value, which for a key set while expired is None: setting None is
+    no change, and the written key stays."""
+    address = session.get(Address, 3)
+    session.expire(address)
+    address.user_id = 1
+    address.user = None
+    assert not inspect(address).attrs.user.history.has_changes()
+    session.commit()
+    assert address_rows(engine)[2] == (3, 1)
+
+
+def test_a_many_to_one_set_to_none_after_a_key_write_leaves_the_collection_of_the_old_key(session, engine, User, Address):
+    """The old reference is the user the foreign key named before it was written (sandy), not
+    the one it names now: the address leaves sandy's loaded collection."""
+    sandy, spongebob = session.get(User, 2), session.get(User, 1)
+    sandy.addresses, spongebob.addresses
+    address = session.get(Address, 3)
+    address.user_id = 1
+    address.user = None
+    assert address not in sandy.addresses and address not in spongebob.addresses
+    assert inspect(address).attrs.user.history.deleted == [sandy]
+    session.commit()
+    assert address_rows(engine)[2] == (3, None)

@@ -736,7 +736,7 @@ def _record_committed_reference(state: Any, key: str) -> None:
             if key in d:
                 committed[key] = d[key]
                 return
-            found = _reference_in_identity_map(state, key)
+            found = _reference_in_identity_map(state, key, against_committed=True)
             if found is not None and found is not _accel.instrumentation.NO_VALUE:
                 if _accel.instrumentation.instance_state(found).expired:
                     found = _accel.instrumentation.NO_VALUE
@@ -749,7 +749,7 @@ def _held_reference(state: Any, key: str) -> Any:
     loaded for it, as SQLAlchemy's set and backref events do not fetch); else None."""
     if state.session_id is None:
         return None
-    found = _reference_in_identity_map(state, key)
+    found = _reference_in_identity_map(state, key, against_committed=True)
     if found is _accel.instrumentation.NO_VALUE or found is None:
         return None
     if _accel.instrumentation.instance_state(found).expired_attributes:
@@ -757,18 +757,30 @@ def _held_reference(state: Any, key: str) -> Any:
     return found
 
 
-def _reference_in_identity_map(state: Any, key: str) -> Any:
+def _reference_in_identity_map(state: Any, key: str, against_committed: bool = False) -> Any:
     """The object a many-to-one that is not loaded refers to, if its foreign key is loaded and
-    the target is in the identity map (no SQL); None for a NULL foreign key; else NO_VALUE."""
+    the target is in the identity map (no SQL); None for a NULL foreign key; else NO_VALUE.
+
+    ``against_committed``: by the foreign key as it was before any change since the last load
+    or flush, as SQLAlchemy finds the old value when the reference is set: a key set while
+    expired counts as None there (SQLAlchemy's committed value of an unknown one; differential
+    seed 43), a key changed since counts as the one it replaced."""
     no_value = _accel.instrumentation.NO_VALUE
     prop = state.mapper._props[key]
     prop._resolve()
     d = state.dict
     target = prop.mapper
     pairs = prop.fk_attr_keys()
-    if any(many not in d for _, many in pairs):
-        return no_value
-    values = {one: d[many] for one, many in pairs}
+    committed = state.committed_state if against_committed else {}
+    values = {}
+    for one, many in pairs:
+        if many in committed:
+            value = committed[many]
+            values[one] = None if value is no_value else value
+        elif many in d:
+            values[one] = d[many]
+        else:
+            return no_value
     if all(value is None for value in values.values()):
         return None
     session = state.session
