@@ -238,8 +238,8 @@ class DifferentialMachine(RuleBasedStateMachine):
         if step:
             self.log.append(f"{label} -> {sa}")
         if mini != sa and self.sqlalchemy_collection_bug(sa):
-            # docs/differences.md, "SQLAlchemy's own errors": its session cannot go on, so the
-            # program is dropped (differential seed 36)
+            # docs/differences.md, "Where SQLAlchemy 2.1.9 itself goes wrong": its session
+            # cannot go on, so the program is dropped (differential seed 36)
             assume(False)
         if mini != sa:
             errors = "".join(f"\n{side.lib.name} raised:\n{side.last_error}" for side, result in ((self.mini, mini), (self.sa, sa)) if result[0] == "raised")
@@ -253,6 +253,32 @@ class DifferentialMachine(RuleBasedStateMachine):
         another user, the first user deleted, ``commit()``), and removes from a list what it
         does not hold (docs/differences.md)."""
         return sa == ("raised", "ValueError") and "sqlalchemy/orm/collections.py" in self.sa.last_error
+
+    def sqlalchemy_reports_a_held_row_deleted(self) -> bool:
+        """Whether SQLAlchemy reports "deleted" an object its identity map holds: one INSERTed
+        and DELETEd in a transaction that was rolled back keeps its deleted flag; added again
+        and flushed, it is persistent in all but that report, also after the commit
+        (docs/differences.md)."""
+        identity_map = self.sa.session.identity_map
+        for obj in self.sa.objects:
+            state = SA.root.inspect(obj)
+            if state.deleted and identity_map.get(state.key) is obj:
+                return True
+        return False
+
+    def sqlalchemy_insert_order_tied(self) -> bool:
+        """Whether two of SQLAlchemy's pending objects of one class share an insert order: it
+        numbers an added object by the count of pending ones, so one added after an
+        ``expunge()`` can take the number of one added before, and the flush then INSERTs the
+        two (and gives out autoincremented keys) in an order set by memory addresses, which
+        differs from run to run (docs/differences.md, differential seed 43)."""
+        seen = set()
+        for state in self.sa.session._new:
+            order = (state.class_, state.insert_order)
+            if order in seen:
+                return True
+            seen.add(order)
+        return False
 
     def program(self) -> str:
         """The operations run so far, for the failure message."""
@@ -804,6 +830,10 @@ class DifferentialMachine(RuleBasedStateMachine):
     @invariant()
     def same_objects(self) -> None:
         self.let_go_of_objects_displaced_by_a_new_row()
+        if self.sqlalchemy_reports_a_held_row_deleted() or self.sqlalchemy_insert_order_tied():
+            # docs/differences.md, "Where SQLAlchemy 2.1.9 itself goes wrong": the program is
+            # dropped (differential seeds 37, 43)
+            assume(False)
         mini, sa = self.mini.snapshot_objects(), self.sa.snapshot_objects()
         assert len(mini) == len(sa)
         for index, (m, s) in enumerate(zip(mini, sa)):

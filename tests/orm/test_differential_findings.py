@@ -1091,3 +1091,23 @@ def test_a_many_to_one_set_to_none_after_a_key_write_leaves_the_collection_of_th
     assert inspect(address).attrs.user.history.deleted == [sandy]
     session.commit()
     assert address_rows(engine)[2] == (3, None)
+
+
+# --- an object INSERTed and DELETEd in a rolled-back transaction, added again (seed 37) -------
+
+
+def test_an_object_inserted_and_deleted_in_a_rolled_back_transaction_is_persistent_once_added_again(session, engine, User):
+    """Differential seed 37.  SQLAlchemy 2.1.9 reports this object "deleted" after its new
+    INSERT (and after the commit) although its identity map holds it with its row: it kept
+    its deleted flag through the rollback (docs/differences.md, "Where SQLAlchemy 2.1.9
+    itself goes wrong")."""
+    user = User(name="squidward")
+    session.add(user)
+    session.flush()
+    session.delete(user)
+    session.flush()
+    session.rollback()
+    assert inspect(user).transient
+    session.add(user)
+    session.commit()
+    assert inspect(user).persistent and session.get(User, user.id) is user
