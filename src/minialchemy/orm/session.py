@@ -402,7 +402,10 @@ class Session:
                     _expired_by_rollback.add(obj)
             state.key = None
             state.session_id = None
-            state._commit_all()
+            state.modified = False
+            # (its committed values stay: what it held since its last flush is its history, as
+            # in SQLAlchemy; the cascade of a later add() still reaches what left it since,
+            # differential seed 57)
         for obj, original_key in self._txn_key_switches.values():
             state = obj.__dict__[state_key]
             if state.session_id == self.hash_key and state.key is not None:
