@@ -1101,10 +1101,10 @@ def test_a_many_to_one_set_to_none_after_a_key_write_leaves_the_collection_of_th
 
 
 def test_add_does_not_reach_an_address_appended_and_removed_since_the_last_flush(session, User, Address):
-    """Differential seeds 51 and 57: the address was flushed; a new user that takes it fails the next
-    flush (NOT NULL), which makes both transient again.  The address joined the user's
-    collection after the user's last (only) look at it, so removing it leaves nothing in the
-    collection's history: as in SQLAlchemy, ``add(user)`` does not reach it."""
+    """Differential seeds 51 and 57: the address was flushed; a new user that takes it fails
+    the next flush (NOT NULL), which makes both transient again.  The address joined the
+    user's collection after the user's last (only) look at it, so removing it leaves nothing
+    in the collection's history: as in SQLAlchemy, ``add(user)`` does not reach it."""
     address = Address(email_address="new@example.com")
     session.add(address)
     session.flush()
