@@ -722,9 +722,9 @@ def _record_committed_reference(state: Any, key: str) -> None:
     it is then a change.
 
     An object not in the database yet records what it holds too, as SQLAlchemy does: nothing
-    (NO_VALUE) on its first set, but what a flush left in it when the flush was rolled back
-    (the flush and the rollback start its history again): ``add()``'s cascade still reaches the
-    user an address left since (differential seed 28)."""
+    (NO_VALUE) on its first set, but what a flush left in it when a rollback made it transient
+    again (the flush started its history again): ``add()``'s cascade still reaches the user an
+    address left since (differential seed 28)."""
     if state.key is None:
         committed = state.committed_state
         if key not in committed:

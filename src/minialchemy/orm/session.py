@@ -1160,9 +1160,9 @@ def _held_ids(state: Any, key: str) -> set[int] | None:
 def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
     """Whether a loaded relationship of a persistent object changed since the last flush in a
     way the foreign keys do not say yet: a collection lost an object or gained one (even one
-    pointing at its owner already), a many-to-one was set to point elsewhere than its foreign key.  A
-    relationship unchanged since the last flush is no change even where it disagrees with a
-    foreign key written directly (and flushed): as SQLAlchemy, which looks at the
+    pointing at its owner already), a many-to-one was set to point elsewhere than its foreign
+    key.  A relationship unchanged since the last flush is no change even where it disagrees
+    with a foreign key written directly (and flushed): as SQLAlchemy, which looks at the
     relationship's history (differential seed 9)."""
     state_key = _accel.instrumentation.STATE_KEY
     for key in mapper._relationship_keys:
