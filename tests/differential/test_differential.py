@@ -642,12 +642,16 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     def undo_half_applied_cascade(self, result: Any) -> None:
         """A refused relationship change leaves nothing changed in minialchemy; SQLAlchemy
-        may already have cascaded the new object into the session (pending) before it
-        raised (docs/differences.md).  Expunge those on the SQLAlchemy side to go on."""
+        may already have cascaded the new object into the session (pending), or a detached
+        one (persistent again), before it raised (docs/differences.md).  Expunge those on
+        the SQLAlchemy side to go on."""
         if result[0] != "raised":
             return
         for mini_obj, sa_obj in zip(self.mini.objects, self.sa.objects):
-            if self.mini.state_of(mini_obj) == "transient" and self.sa.state_of(sa_obj) == "pending":
+            if (self.mini.state_of(mini_obj), self.sa.state_of(sa_obj)) in (
+                ("transient", "pending"),
+                ("detached", "persistent"),  # a detached one attached again (seed 50)
+            ):
                 self.sa.session.expunge(sa_obj)
 
     @precondition(lambda self: self.held("User") and self.held("Address"))

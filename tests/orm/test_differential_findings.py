@@ -1116,3 +1116,25 @@ def test_add_does_not_reach_an_address_appended_and_removed_since_the_last_flush
     user.addresses.remove(address)
     session.add(user)
     assert inspect(user).pending and inspect(address).transient
+
+
+# --- a refused append leaves a detached object detached (seed 50) ------------------------------
+
+
+def test_a_refused_append_leaves_the_detached_address_detached(session, User, Address):
+    """Differential seed 50: a detached address appended (while detached) to a detached
+    spongebob, then to sandy of the session, which holds another spongebob: the cascade would
+    bring in a second object for spongebob's row, so the append is refused.  SQLAlchemy has
+    attached the address by then; minialchemy changes nothing (docs/differences.md, "A refused
+    relationship change changes nothing")."""
+    old_spongebob, address = session.get(User, 1), session.get(Address, 1)
+    old_spongebob.addresses  # loaded
+    session.close()
+    old_spongebob.addresses.remove(address)
+    old_spongebob.addresses.append(address)
+    spongebob, sandy = session.get(User, 1), session.get(User, 2)
+    before = list(sandy.addresses)
+    with pytest.raises(InvalidRequestError):
+        sandy.addresses.append(address)
+    assert inspect(address).detached and address.user is old_spongebob
+    assert sandy.addresses == before and spongebob is not old_spongebob
