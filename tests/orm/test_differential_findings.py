@@ -1138,3 +1138,45 @@ def test_a_refused_append_leaves_the_detached_address_detached(session, User, Ad
         sandy.addresses.append(address)
     assert inspect(address).detached and address.user is old_spongebob
     assert sandy.addresses == before and spongebob is not old_spongebob
+
+
+# --- a many-to-one set to None where the foreign key is NULL already (seed 69) -----------------
+
+
+def test_a_many_to_one_set_to_none_is_a_change_even_where_the_key_is_null(session, User, Address):
+    """Differential seed 69: a transient user (never added) takes a flushed address through
+    its collection; the flush writes nothing for it (the user is outside the session), so the
+    address's ``user_id`` stays NULL.  Removing it again sets ``address.user`` to None: the
+    foreign key does not change, but the reference did, and SQLAlchemy's history compares
+    references: the address is modified."""
+    address = Address(email_address="new@example.com", user=None)
+    session.add(address)
+    session.flush()
+    assert "user_id" in address.__dict__  # written NULL by the INSERT, from ``user``
+    stranger = User(id=23, name="stranger")
+    stranger.addresses  # loaded (empty): a transient object's collection
+    stranger.addresses.append(address)
+    address.email_address = "changed@example.com"
+    session.flush()
+    assert address.user_id is None
+    stranger.addresses.remove(address)
+    assert session.is_modified(address) and address in session.dirty
+    assert inspect(address).attrs.user.history.deleted == [stranger]
+
+
+# --- a pending object with a column expired before a rollback (seed 65) ------------------------
+
+
+def test_a_partly_expired_object_added_again_after_its_insert_was_rolled_back_is_refused(session, Address):
+    """Differential seed 65: expired, then one attribute set again, then its INSERT rolled
+    back: the others have no value to INSERT.  As SQLAlchemy, the flush refuses it (it used to
+    check only an object expired as a whole, and INSERTed NULLs)."""
+    address = Address(email_address="new@example.com")
+    session.add(address)
+    session.flush()
+    session.expire(address)
+    address.email_address = "again@example.com"
+    session.rollback()
+    session.add(address)
+    with pytest.raises(InvalidRequestError):
+        session.flush()

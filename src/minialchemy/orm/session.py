@@ -398,8 +398,8 @@ class Session:
             state = obj.__dict__[state_key]
             if state.key is not None:
                 self.identity_map.discard(state.key, obj)
-                if state.expired:
-                    _expired_by_rollback.add(obj)
+                if not state.expired_attributes.isdisjoint(state.mapper._column_attr_keys_set):
+                    _expired_by_rollback.add(obj)  # (any column: seed 65)
             state.key = None
             state.session_id = None
             state.modified = False
@@ -865,11 +865,15 @@ class Session:
         state_key = _accel.instrumentation.STATE_KEY
         for obj in list(_expired_by_rollback):
             state = obj.__dict__[state_key]
-            if state.key is None and state.session_id == self.hash_key and state.expired_attributes:
+            if state.key is not None or state.session_id != self.hash_key:
+                continue
+            # a column the INSERT would read (an expired relationship is not read by the flush)
+            expired = state.expired_attributes & state.mapper._column_attr_keys_set
+            if expired:
                 raise InvalidRequestError(
                     f"Instance {_instance_str(obj)} cannot be refreshed - it is not persistent and "
                     f"does not have a full primary key: its attributes "
-                    f"({', '.join(sorted(state.expired_attributes))}) were expired before a "
+                    f"({', '.join(sorted(expired))}) were expired before a "
                     f"rollback() undid its INSERT, so there is nothing to INSERT; set them again, "
                     f"or expunge it"
                 )
@@ -1206,10 +1210,9 @@ def _relationships_changed(mapper: Any, d: dict[str, Any]) -> bool:
             committed = d[state_key].committed_state
             if key not in committed or committed[key] is value:
                 continue  # not set since the last flush (or set back)
-            if value is not None:
-                return True  # another object, even one with the same key: SQLAlchemy's history compares references (seed 17)
-            if any(d.get(many) is not None for _, many in pairs):
-                return True  # set to None while the foreign key still names a row
+            # another object, even one with the same key (seed 17), or None, even where the
+            # foreign key is NULL already (seed 69): SQLAlchemy's history compares references
+            return True
     return False
 
 
