@@ -1180,3 +1180,17 @@ def test_a_partly_expired_object_added_again_after_its_insert_was_rolled_back_is
     session.add(address)
     with pytest.raises(InvalidRequestError):
         session.flush()
+
+
+# --- a many-to-one set to the object it holds already (seed 71) --------------------------------
+
+
+def test_setting_a_many_to_one_to_the_object_it_holds_does_not_cascade(session, User, Address):
+    """Differential seed 71: a transient user takes sandy's address through its collection
+    (the backref sets ``address.user``; no cascade along a backref), then ``address.user`` is
+    set to that same user: no change, so no cascade either, as in SQLAlchemy."""
+    address = session.get(Address, 2)
+    stranger = User(id=5, name="stranger")
+    stranger.addresses.append(address)
+    address.user = stranger
+    assert inspect(stranger).transient and stranger not in session

@@ -542,7 +542,9 @@ class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type c
                     collection._before_change()
                     list.append(collection, obj)
                 _touch(instrumentation.instance_state(value))
-        if value is not None:
+        if value is not None and value is not old:
+            # the object it already holds again: no cascade, as in SQLAlchemy (a transient user
+            # the backref set it to stays out of the session: differential seed 71)
             _cascade_add(state, value, self)
 
     def _set_one_to_one_child(self, obj: Any, state: Any, value: Any) -> None:
