@@ -1194,3 +1194,33 @@ def test_setting_a_many_to_one_to_the_object_it_holds_does_not_cascade(session, 
     stranger.addresses.append(address)
     address.user = stranger
     assert inspect(stranger).transient and stranger not in session
+
+
+# --- an address that left its user's collection and came back through its many-to-one (seed 73)
+
+
+def test_an_address_removed_and_set_back_through_its_many_to_one_is_no_change(session, User, Address):
+    """Differential seed 73: ``sandy.addresses.remove(a)`` (the backref sets ``a.user`` to
+    None), then ``a.user = sandy`` (the backref puts it back): the collection holds what it
+    held when loaded, so, as in SQLAlchemy, sandy is not modified."""
+    sandy, address = session.get(User, 2), session.get(Address, 3)
+    sandy.addresses.remove(address)
+    address.user = sandy
+    assert address in sandy.addresses
+    assert not session.is_modified(sandy)
+
+
+def test_a_new_user_added_again_after_a_rolled_back_flush_writes_its_key_into_its_members(session, engine, User, Address):
+    """Differential seed 79 (a documented difference: SQLAlchemy 2.1.9 writes the key into no
+    member here, while its collection still lists the address; docs/differences.md, "Where
+    SQLAlchemy 2.1.9 itself goes wrong")."""
+    address = session.get(Address, 1)
+    user = User(name="patrick")
+    address.user = user
+    session.flush()
+    session.rollback()
+    assert inspect(user).transient and address in user.addresses
+    session.add(user)
+    session.commit()
+    assert address_rows(engine)[0] == (1, user.id)
+    assert address.user is user

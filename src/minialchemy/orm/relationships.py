@@ -541,6 +541,8 @@ class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type c
                 if isinstance(collection, InstrumentedList) and not _contains(collection, obj):
                     collection._before_change()
                     list.append(collection, obj)
+                    # back in the collection it left: no longer a removal (differential seed 73)
+                    collection._removed = [r for r in collection._removed if r is not obj]
                 _touch(instrumentation.instance_state(value))
         if value is not None and value is not old:
             # the object it already holds again: no cascade, as in SQLAlchemy (a transient user
