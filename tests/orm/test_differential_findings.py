@@ -1224,3 +1224,23 @@ def test_a_new_user_added_again_after_a_rolled_back_flush_writes_its_key_into_it
     session.commit()
     assert address_rows(engine)[0] == (1, user.id)
     assert address.user is user
+
+
+# --- a new user's collection wins over a direct write, also after its INSERT (seed 72) ---------
+
+
+def test_a_new_users_collection_wins_over_a_direct_foreign_key_write(session, engine, User, Address):
+    """Differential seed 72: the planner decided that a new user's collection wins over
+    ``address.user_id = None`` (the relationship changed); the sync step, run after the user's
+    INSERT gave it a key, decided again and let the direct write win, writing NULL.  As
+    SQLAlchemy (and as the plan said), the user's key is written."""
+    address = session.get(Address, 1)
+    user = User(name="new")
+    user.addresses.append(address)
+    session.expire_all()
+    session.add(user)
+    address.user_id = None
+    session.flush()
+    assert address.user_id == user.id
+    session.commit()
+    assert address_rows(engine)[0] == (1, user.id)

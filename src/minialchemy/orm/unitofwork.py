@@ -983,6 +983,9 @@ class _Planner:
                         if self._keeps_written_key(child, parent, prop):
                             continue
                         self.synced_ids.add(id(child))
+                        # decided here: the sync step, run after the parent's INSERT gave it a
+                        # key, must not find the direct write winning again (seed 72)
+                        direct_writes.difference_update((id(child), many) for _, many in prop.fk_attr_keys())
                         if switched and _state(child).key is not None:
                             # in memory only, as committed: no UPDATE of the child's row
                             if id(child) not in saved_ids:
