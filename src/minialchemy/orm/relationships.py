@@ -541,8 +541,7 @@ class RelationshipProperty(Mapped["Any"]):  # a string: typing.Any is for type c
                 if isinstance(collection, InstrumentedList) and not _contains(collection, obj):
                     collection._before_change()
                     list.append(collection, obj)
-                    # back in the collection it left: no longer a removal (differential seed 73)
-                    collection._removed = [r for r in collection._removed if r is not obj]
+                    collection._back_in(obj)  # no longer a removal (differential seed 73)
                 _touch(instrumentation.instance_state(value))
         if value is not None and value is not old:
             # the object it already holds again: no cascade, as in SQLAlchemy (a transient user
@@ -729,22 +728,18 @@ def _record_committed_reference(state: Any, key: str) -> None:
     (NO_VALUE) on its first set, but what a flush left in it when a rollback made it transient
     again (the flush started its history again): ``add()``'s cascade still reaches the user an
     address left since (differential seed 28)."""
-    if state.key is None:
-        committed = state.committed_state
-        if key not in committed:
-            committed[key] = state.dict.get(key, _accel.instrumentation.NO_VALUE)
-    else:
-        committed = state.committed_state
-        if key not in committed:
-            d = state.dict
-            if key in d:
-                committed[key] = d[key]
-                return
-            found = _reference_in_identity_map(state, key, against_committed=True)
-            if found is not None and found is not _accel.instrumentation.NO_VALUE:
-                if _accel.instrumentation.instance_state(found).expired:
-                    found = _accel.instrumentation.NO_VALUE
-            committed[key] = found
+    committed = state.committed_state
+    if key in committed:
+        return
+    d = state.dict
+    if key in d or state.key is None:
+        committed[key] = d.get(key, _accel.instrumentation.NO_VALUE)
+        return
+    found = _reference_in_identity_map(state, key, against_committed=True)
+    if found is not None and found is not _accel.instrumentation.NO_VALUE:
+        if _accel.instrumentation.instance_state(found).expired:
+            found = _accel.instrumentation.NO_VALUE
+    committed[key] = found
 
 
 def _held_reference(state: Any, key: str) -> Any:
@@ -925,13 +920,17 @@ class InstrumentedList(list):
                 owner.__dict__.setdefault(self._prop.key, self)
             _record_committed_members(_accel.instrumentation.instance_state(owner), self._prop.key, self)
 
+    def _back_in(self, item: Any) -> None:
+        """``item`` is a member again: a removal of it since the last flush no longer counts."""
+        self._removed = [r for r in self._removed if r is not item]
+
     def _added_item(self, item: Any) -> None:
         owner = self._owner()
         if owner is None:
             return
         instrumentation = _accel.instrumentation
         prop = self._prop
-        self._removed = [r for r in self._removed if r is not item]
+        self._back_in(item)
         item_state = instrumentation.instance_state(item)
         owner_state = instrumentation.instance_state(owner)
         _cascade_add(owner_state, item, prop)  # first: a re-attached item's old parent is then found

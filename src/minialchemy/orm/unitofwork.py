@@ -843,7 +843,7 @@ class _Planner:
         while self._deletes_processed < len(self.deleted):  # grows as cascades reach further
             obj = self.deleted[self._deletes_processed]
             self._deletes_processed += 1
-            _take_references_from_identity_map(session, obj)
+            _take_references_from_identity_map(obj)
             for prop in _relationships(type(obj).__mapper__, ONETOMANY):
                 if prop.passive_deletes:
                     children = _as_list(obj.__dict__.get(prop.key))
@@ -1322,7 +1322,7 @@ def _direct_foreign_key_writes(session: Session) -> set[tuple[int, str]]:
     return writes
 
 
-def _take_references_from_identity_map(session: Session, obj: Any) -> None:
+def _take_references_from_identity_map(obj: Any) -> None:
     """The many-to-one references of deleted ``obj`` that are not loaded but whose target the
     identity map holds (its foreign key loaded, no SQL) are filled in, as SQLAlchemy's flush
     reads them to see whether they changed: ``address.user`` then still answers once the
